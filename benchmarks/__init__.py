@@ -1,0 +1,1 @@
+"""Side-by-side performance scripts against the peers named in DESIGN.md."""
