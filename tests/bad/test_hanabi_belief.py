@@ -80,7 +80,7 @@ def test_v1_is_closer_to_exact_posterior_than_v0():
 
 def test_bb_is_close_to_exact_posterior_with_likelihood():
     rng = np.random.default_rng(2)
-    kl_bb, kl_slotwise = [], []
+    kl_bb, kl_slotwise, kl_undamped = [], [], []
     for _ in range(60):
         hand, mask = random_position(rng, VERY_SMALL_COUNTS, num_slots=4, keep=0.8)
         likelihood = rng.random(mask.shape).astype(np.float32) ** 2
@@ -90,27 +90,15 @@ def test_bb_is_close_to_exact_posterior_with_likelihood():
         bb = np.asarray(hanabi_belief.bb_belief(ck, c, as_belief_input(likelihood))).reshape(exact.shape)
         slotwise = np.asarray(hanabi_belief.bb_belief(ck, c, as_belief_input(likelihood),
                                                       num_iterations=0)).reshape(exact.shape)
+        undamped = np.asarray(hanabi_belief.bb_belief(ck, c, as_belief_input(likelihood),
+                                                      num_iterations=3, damping=0.0))
         kl_bb.append(sum(kl(e, q) for e, q in zip(exact, bb)))
         kl_slotwise.append(sum(kl(e, q) for e, q in zip(exact, slotwise)))
-    assert np.mean(kl_bb) < 0.1 * np.mean(kl_slotwise)
+        kl_undamped.append(sum(kl(e, q) for e, q in zip(exact, undamped.reshape(exact.shape))))
     assert np.mean(kl_bb) < 0.01
-
-
-def test_undamped_iteration_two_cycles_with_a_sharp_likelihood():
-    rng = np.random.default_rng(2)
-    gaps = []
-    for _ in range(20):
-        hand, mask = random_position(rng, VERY_SMALL_COUNTS, num_slots=4, keep=0.8)
-        likelihood = as_belief_input(rng.random(mask.shape).astype(np.float32) ** 2)
-        ck, c = as_belief_input(mask), VERY_SMALL_COUNTS.astype(np.float32)
-        odd, even = (np.asarray(hanabi_belief.bb_belief(ck, c, likelihood, num_iterations=n,
-                                                        damping=0.0)) for n in (7, 8))
-        damped = [np.asarray(hanabi_belief.bb_belief(ck, c, likelihood, num_iterations=n))
-                  for n in (7, 8)]
-        gaps.append((np.abs(odd - even).max(), np.abs(damped[0] - damped[1]).max()))
-    undamped_gap, damped_gap = np.mean(gaps, axis=0)
-    assert undamped_gap > 0.05
-    assert damped_gap < 0.1 * undamped_gap
+    assert np.mean(kl_bb) < 0.1 * np.mean(kl_slotwise)
+    # Undamped, odd rounds can clip a value the exact posterior keeps down to zero.
+    assert np.mean(kl_undamped) > 10 * np.mean(kl_bb)
 
 
 def test_v1_never_below_v0_in_log_likelihood_of_true_hand_on_average():
