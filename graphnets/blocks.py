@@ -1,0 +1,295 @@
+"""The three blocks of a graph network (Battaglia et al. 2018) and their helpers.
+
+`EdgeBlock`, `NodeBlock` and `GlobalBlock` each update one field of a
+`jraph.GraphsTuple` from a chosen subset of the others, following the
+`use_*` switches and reducers of DeepMind's `graph_nets.blocks`. Each takes a
+model factory: a callable, called once per block call inside the block's Haiku
+scope, returning the update function (an MLP, say).
+
+A block feeds its model the concatenation, in the documented order, of the
+fields it uses. Models that have a `call_on_parts` method (the MLPs of
+`graphnets.layers` / `graphnets.models.make_mlp`) receive the fields as parts
+and project each before broadcasting it; others receive the concatenation.
+
+Reducers have the signature `reducer(data, segment_ids, num_segments,
+indices_are_sorted=False)`; empty segments reduce to zeros.
+"""
+
+from collections.abc import Callable
+
+import haiku as hk
+import jax
+import jax.numpy as jnp
+import jraph
+
+from graphnets.layers import Part, apply_model
+
+Reducer = Callable[..., jax.Array]
+ModelFn = Callable[[], Callable[[jax.Array], jax.Array]]
+
+
+def segment_sum(data: jax.Array, segment_ids: jax.Array, num_segments: int, indices_are_sorted: bool = False) -> jax.Array:
+    """Sum of each segment's rows; zeros for an empty segment."""
+    return jax.ops.segment_sum(data, segment_ids, num_segments, indices_are_sorted=indices_are_sorted)
+
+
+def _segment_counts(data: jax.Array, segment_ids: jax.Array, num_segments: int, indices_are_sorted: bool) -> jax.Array:
+    """Rows per segment, shaped to broadcast against a reduction of `data`."""
+    ones = jnp.ones(segment_ids.shape, data.dtype)
+    counts = jax.ops.segment_sum(ones, segment_ids, num_segments, indices_are_sorted=indices_are_sorted)
+    return counts.reshape(counts.shape + (1,) * (data.ndim - 1))
+
+
+def segment_mean(data: jax.Array, segment_ids: jax.Array, num_segments: int, indices_are_sorted: bool = False) -> jax.Array:
+    """Mean of each segment's rows; zeros for an empty segment."""
+    total = segment_sum(data, segment_ids, num_segments, indices_are_sorted)
+    counts = _segment_counts(data, segment_ids, num_segments, indices_are_sorted)
+    return total / jnp.maximum(counts, 1)
+
+
+def segment_max(data: jax.Array, segment_ids: jax.Array, num_segments: int, indices_are_sorted: bool = False) -> jax.Array:
+    """Elementwise maximum of each segment's rows; zeros (not -inf) for an empty segment."""
+    result = jax.ops.segment_max(data, segment_ids, num_segments, indices_are_sorted=indices_are_sorted)
+    counts = _segment_counts(data, segment_ids, num_segments, indices_are_sorted)
+    return jnp.where(counts > 0, result, 0)
+
+
+def segment_min(data: jax.Array, segment_ids: jax.Array, num_segments: int, indices_are_sorted: bool = False) -> jax.Array:
+    """Elementwise minimum of each segment's rows; zeros (not +inf) for an empty segment."""
+    result = jax.ops.segment_min(data, segment_ids, num_segments, indices_are_sorted=indices_are_sorted)
+    counts = _segment_counts(data, segment_ids, num_segments, indices_are_sorted)
+    return jnp.where(counts > 0, result, 0)
+
+
+def segment_softmax(logits: jax.Array, segment_ids: jax.Array, num_segments: int) -> jax.Array:
+    """Softmax of `logits` over the rows of each segment (per trailing index)."""
+    maxima = jax.lax.stop_gradient(segment_max(logits, segment_ids, num_segments))
+    exps = jnp.exp(logits - maxima[segment_ids])
+    totals = segment_sum(exps, segment_ids, num_segments)
+    return exps / totals[segment_ids]
+
+
+def num_graphs(graph: jraph.GraphsTuple) -> int:
+    """Number of graphs in the batch (static)."""
+    return graph.n_node.shape[0]
+
+
+def num_nodes(graph: jraph.GraphsTuple) -> int:
+    """Number of node rows (static); needs `graph.nodes`."""
+    if graph.nodes is None:
+        raise ValueError("graph.nodes is None, so the number of nodes is not known statically.")
+    return graph.nodes.shape[0]
+
+
+def num_edges(graph: jraph.GraphsTuple) -> int:
+    """Number of edge rows (static)."""
+    return graph.senders.shape[0]
+
+
+def node_graph_index(graph: jraph.GraphsTuple) -> jax.Array:
+    """For each node, the index of the graph it belongs to."""
+    return jnp.repeat(jnp.arange(num_graphs(graph)), graph.n_node, total_repeat_length=num_nodes(graph))
+
+
+def edge_graph_index(graph: jraph.GraphsTuple) -> jax.Array:
+    """For each edge, the index of the graph it belongs to."""
+    return jnp.repeat(jnp.arange(num_graphs(graph)), graph.n_edge, total_repeat_length=num_edges(graph))
+
+
+def _require(graph: jraph.GraphsTuple, field: str, block: str, switch: str) -> None:
+    """Raises a ValueError if a switched-on input field is missing."""
+    if getattr(graph, field) is None:
+        raise ValueError(f"{block} has {switch}=True but graph.{field} is None.")
+
+
+def broadcast_globals_to_edges(graph: jraph.GraphsTuple) -> jax.Array:
+    """Each edge's row of its graph's globals."""
+    return graph.globals[edge_graph_index(graph)]
+
+
+def broadcast_globals_to_nodes(graph: jraph.GraphsTuple) -> jax.Array:
+    """Each node's row of its graph's globals."""
+    return graph.globals[node_graph_index(graph)]
+
+
+def broadcast_receiver_nodes_to_edges(graph: jraph.GraphsTuple) -> jax.Array:
+    """Each edge's receiver node features."""
+    return graph.nodes[graph.receivers]
+
+
+def broadcast_sender_nodes_to_edges(graph: jraph.GraphsTuple) -> jax.Array:
+    """Each edge's sender node features."""
+    return graph.nodes[graph.senders]
+
+
+def received_edges_to_nodes_aggregate(graph: jraph.GraphsTuple, reducer: Reducer) -> jax.Array:
+    """Each node's reduction of the edges it receives."""
+    return reducer(graph.edges, graph.receivers, num_nodes(graph))
+
+
+def sent_edges_to_nodes_aggregate(graph: jraph.GraphsTuple, reducer: Reducer) -> jax.Array:
+    """Each node's reduction of the edges it sends."""
+    return reducer(graph.edges, graph.senders, num_nodes(graph))
+
+
+def edges_to_globals_aggregate(graph: jraph.GraphsTuple, reducer: Reducer) -> jax.Array:
+    """Each graph's reduction of its edges."""
+    return reducer(graph.edges, edge_graph_index(graph), num_graphs(graph), indices_are_sorted=True)
+
+
+def nodes_to_globals_aggregate(graph: jraph.GraphsTuple, reducer: Reducer) -> jax.Array:
+    """Each graph's reduction of its nodes."""
+    return reducer(graph.nodes, node_graph_index(graph), num_graphs(graph), indices_are_sorted=True)
+
+
+class EdgeBlock(hk.Module):
+    """Updates edges: e'_k = phi_e(concat(e_k, v_{r_k}, v_{s_k}, u)), in that order."""
+
+    def __init__(
+        self,
+        edge_model_fn: ModelFn,
+        use_edges: bool = True,
+        use_receiver_nodes: bool = True,
+        use_sender_nodes: bool = True,
+        use_globals: bool = True,
+        name: str = "edge_block",
+    ):
+        """Args:
+        edge_model_fn: returns the edge update phi_e, applied to rows of the concatenation.
+        use_edges: feed each edge's own features.
+        use_receiver_nodes: feed the features of each edge's receiver node.
+        use_sender_nodes: feed the features of each edge's sender node.
+        use_globals: feed the globals of each edge's graph.
+
+        Raises:
+          ValueError: if every `use_*` switch is off.
+        """
+        super().__init__(name=name)
+        if not (use_edges or use_receiver_nodes or use_sender_nodes or use_globals):
+            raise ValueError("At least one of use_edges, use_receiver_nodes, use_sender_nodes or use_globals must be True.")
+        self._edge_model_fn = edge_model_fn
+        self._use_edges = use_edges
+        self._use_receiver_nodes = use_receiver_nodes
+        self._use_sender_nodes = use_sender_nodes
+        self._use_globals = use_globals
+
+    def __call__(self, graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
+        """Returns `graph` with its edges replaced by the updated edges."""
+        parts = []
+        if self._use_edges:
+            _require(graph, "edges", "EdgeBlock", "use_edges")
+            parts.append(Part(graph.edges))
+        if self._use_receiver_nodes:
+            _require(graph, "nodes", "EdgeBlock", "use_receiver_nodes")
+            parts.append(Part(graph.nodes, graph.receivers))
+        if self._use_sender_nodes:
+            _require(graph, "nodes", "EdgeBlock", "use_sender_nodes")
+            parts.append(Part(graph.nodes, graph.senders))
+        if self._use_globals:
+            _require(graph, "globals", "EdgeBlock", "use_globals")
+            parts.append(Part(graph.globals, edge_graph_index(graph)))
+        return graph._replace(edges=apply_model(self._edge_model_fn(), parts))
+
+
+class NodeBlock(hk.Module):
+    """Updates nodes: v'_i = phi_v(concat(rho(received e), rho(sent e), v_i, u)), in that order."""
+
+    def __init__(
+        self,
+        node_model_fn: ModelFn,
+        use_received_edges: bool = True,
+        use_sent_edges: bool = False,
+        use_nodes: bool = True,
+        use_globals: bool = True,
+        received_edges_reducer: Reducer = segment_sum,
+        sent_edges_reducer: Reducer = segment_sum,
+        name: str = "node_block",
+    ):
+        """Args:
+        node_model_fn: returns the node update phi_v, applied to rows of the concatenation.
+        use_received_edges: feed each node the reduction of the edges it receives.
+        use_sent_edges: feed each node the reduction of the edges it sends.
+        use_nodes: feed each node's own features.
+        use_globals: feed the globals of each node's graph.
+        received_edges_reducer: reduces received edges per node (see module docstring).
+        sent_edges_reducer: reduces sent edges per node.
+
+        Raises:
+          ValueError: if every `use_*` switch is off.
+        """
+        super().__init__(name=name)
+        if not (use_received_edges or use_sent_edges or use_nodes or use_globals):
+            raise ValueError("At least one of use_received_edges, use_sent_edges, use_nodes or use_globals must be True.")
+        self._node_model_fn = node_model_fn
+        self._use_received_edges = use_received_edges
+        self._use_sent_edges = use_sent_edges
+        self._use_nodes = use_nodes
+        self._use_globals = use_globals
+        self._received_edges_reducer = received_edges_reducer
+        self._sent_edges_reducer = sent_edges_reducer
+
+    def __call__(self, graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
+        """Returns `graph` with its nodes replaced by the updated nodes."""
+        parts = []
+        if self._use_received_edges:
+            _require(graph, "edges", "NodeBlock", "use_received_edges")
+            parts.append(Part(received_edges_to_nodes_aggregate(graph, self._received_edges_reducer)))
+        if self._use_sent_edges:
+            _require(graph, "edges", "NodeBlock", "use_sent_edges")
+            parts.append(Part(sent_edges_to_nodes_aggregate(graph, self._sent_edges_reducer)))
+        if self._use_nodes:
+            _require(graph, "nodes", "NodeBlock", "use_nodes")
+            parts.append(Part(graph.nodes))
+        if self._use_globals:
+            _require(graph, "globals", "NodeBlock", "use_globals")
+            parts.append(Part(graph.globals, node_graph_index(graph)))
+        return graph._replace(nodes=apply_model(self._node_model_fn(), parts))
+
+
+class GlobalBlock(hk.Module):
+    """Updates globals: u' = phi_u(concat(rho(E), rho(V), u)), in that order."""
+
+    def __init__(
+        self,
+        global_model_fn: ModelFn,
+        use_edges: bool = True,
+        use_nodes: bool = True,
+        use_globals: bool = True,
+        edges_reducer: Reducer = segment_sum,
+        nodes_reducer: Reducer = segment_sum,
+        name: str = "global_block",
+    ):
+        """Args:
+        global_model_fn: returns the global update phi_u, applied to rows of the concatenation.
+        use_edges: feed each graph the reduction of its edges.
+        use_nodes: feed each graph the reduction of its nodes.
+        use_globals: feed each graph's own globals.
+        edges_reducer: reduces edges per graph (see module docstring).
+        nodes_reducer: reduces nodes per graph.
+
+        Raises:
+          ValueError: if every `use_*` switch is off.
+        """
+        super().__init__(name=name)
+        if not (use_edges or use_nodes or use_globals):
+            raise ValueError("At least one of use_edges, use_nodes or use_globals must be True.")
+        self._global_model_fn = global_model_fn
+        self._use_edges = use_edges
+        self._use_nodes = use_nodes
+        self._use_globals = use_globals
+        self._edges_reducer = edges_reducer
+        self._nodes_reducer = nodes_reducer
+
+    def __call__(self, graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
+        """Returns `graph` with its globals replaced by the updated globals."""
+        parts = []
+        if self._use_edges:
+            _require(graph, "edges", "GlobalBlock", "use_edges")
+            parts.append(Part(edges_to_globals_aggregate(graph, self._edges_reducer)))
+        if self._use_nodes:
+            _require(graph, "nodes", "GlobalBlock", "use_nodes")
+            parts.append(Part(nodes_to_globals_aggregate(graph, self._nodes_reducer)))
+        if self._use_globals:
+            _require(graph, "globals", "GlobalBlock", "use_globals")
+            parts.append(Part(graph.globals))
+        return graph._replace(globals=apply_model(self._global_model_fn(), parts))

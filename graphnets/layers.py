@@ -1,0 +1,122 @@
+"""MLPs whose first layer can read a concatenation without building it.
+
+A GN block feeds its update function the concatenation of several fields, most
+of them gathered per edge or per node (sender features, globals of the edge's
+graph, ...). The first layer of the update is linear, so
+
+    concat([a[i], b[j], c]) @ W == (a @ W_a)[i] + (b @ W_b)[j] + c @ W_c
+
+with W split row-wise into W_a, W_b, W_c. Projecting each field once per row of
+its own array and gathering the projections is the same math with the same
+parameters, but costs a node's matmul once per node instead of once per edge.
+`MLP.call_on_parts` is that path; `MLP.__call__` is the plain one.
+"""
+
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import haiku as hk
+import jax
+import jax.numpy as jnp
+
+
+class Part(NamedTuple):
+    """One slice of a concatenated input: `features[indices]`, or `features` if indices is None."""
+
+    features: jax.Array
+    indices: jax.Array | None = None
+
+
+def gather_part(part: Part) -> jax.Array:
+    """The rows that `part` contributes to the concatenated input."""
+    if part.indices is None:
+        return part.features
+    return part.features[part.indices]
+
+
+def concat_parts(parts: Sequence[Part]) -> jax.Array:
+    """The concatenated input that `parts` describe, materialised."""
+    return jnp.concatenate([gather_part(p) for p in parts], axis=-1)
+
+
+class SplitLinear(hk.Module):
+    """A linear layer (parameters `w`, `b` exactly as `hk.Linear`) that can also read parts."""
+
+    def __init__(self, output_size: int, with_bias: bool = True, name: str | None = None):
+        super().__init__(name=name)
+        self.output_size = output_size
+        self.with_bias = with_bias
+
+    def _params(self, input_size: int, dtype) -> tuple[jax.Array, jax.Array | None]:
+        w_init = hk.initializers.TruncatedNormal(stddev=1.0 / input_size**0.5)
+        w = hk.get_parameter("w", [input_size, self.output_size], dtype, init=w_init)
+        b = None
+        if self.with_bias:
+            b = hk.get_parameter("b", [self.output_size], dtype, init=jnp.zeros)
+        return w, b
+
+    def __call__(self, inputs: jax.Array) -> jax.Array:
+        w, b = self._params(inputs.shape[-1], inputs.dtype)
+        out = inputs @ w
+        return out if b is None else out + b
+
+    def call_on_parts(self, parts: Sequence[Part]) -> jax.Array:
+        """`self(concat_parts(parts))`, projecting each part before gathering it."""
+        sizes = [p.features.shape[-1] for p in parts]
+        w, b = self._params(sum(sizes), parts[0].features.dtype)
+        out = None
+        start = 0
+        for part, size in zip(parts, sizes):
+            projected = gather_part(Part(part.features @ w[start:start + size], part.indices))
+            out = projected if out is None else out + projected
+            start += size
+        return out if b is None else out + b
+
+
+class MLP(hk.Module):
+    """Linear layers with an activation between them, optionally followed by LayerNorm.
+
+    Parameters are named like `hk.nets.MLP` (`linear_0`, `linear_1`, ...), plus
+    `layer_norm` when enabled.
+    """
+
+    def __init__(
+        self,
+        output_sizes: Sequence[int],
+        activation: Callable[[jax.Array], jax.Array] = jax.nn.relu,
+        activate_final: bool = False,
+        layer_norm: bool = False,
+        name: str | None = None,
+    ):
+        super().__init__(name=name)
+        self.activation = activation
+        self.activate_final = activate_final
+        self.first_layer = SplitLinear(output_sizes[0], name="linear_0")
+        self.later_layers = [hk.Linear(size, name=f"linear_{i}") for i, size in enumerate(output_sizes) if i > 0]
+        self.layer_norm = None
+        if layer_norm:
+            self.layer_norm = hk.LayerNorm(axis=-1, create_scale=True, create_offset=True, name="layer_norm")
+
+    def __call__(self, inputs: jax.Array) -> jax.Array:
+        return self._after_first_matmul(self.first_layer(inputs))
+
+    def call_on_parts(self, parts: Sequence[Part]) -> jax.Array:
+        """`self(concat_parts(parts))` without materialising the concatenation."""
+        return self._after_first_matmul(self.first_layer.call_on_parts(parts))
+
+    def _after_first_matmul(self, hidden: jax.Array) -> jax.Array:
+        for layer in self.later_layers:
+            hidden = layer(self.activation(hidden))
+        if self.activate_final:
+            hidden = self.activation(hidden)
+        if self.layer_norm is not None:
+            hidden = self.layer_norm(hidden)
+        return hidden
+
+
+def apply_model(model: Callable[[jax.Array], jax.Array], parts: Sequence[Part]) -> jax.Array:
+    """Applies `model` to the concatenation of `parts`, by parts when the model supports it."""
+    call_on_parts = getattr(model, "call_on_parts", None)
+    if call_on_parts is not None:
+        return call_on_parts(parts)
+    return model(concat_parts(parts))

@@ -1,0 +1,25 @@
+"""Small random graphs shared by the graphnets tests."""
+
+import jraph
+import numpy as np
+
+
+def random_graph(rng: np.random.Generator, n_node: list[int], n_edge: list[int], node_size: int = 3,
+                 edge_size: int = 2, global_size: int = 4) -> jraph.GraphsTuple:
+    """A batch with the given per-graph node and edge counts, random features and in-graph edges."""
+    senders, receivers, offset = [], [], 0
+    for nodes, edges in zip(n_node, n_edge):
+        assert nodes > 0 or edges == 0
+        senders.append(rng.integers(0, max(nodes, 1), edges) + offset)
+        receivers.append(rng.integers(0, max(nodes, 1), edges) + offset)
+        offset += nodes
+    total_nodes, total_edges = sum(n_node), sum(n_edge)
+    return jraph.GraphsTuple(
+        nodes=rng.normal(size=(total_nodes, node_size)).astype(np.float32),
+        edges=rng.normal(size=(total_edges, edge_size)).astype(np.float32),
+        globals=rng.normal(size=(len(n_node), global_size)).astype(np.float32),
+        senders=np.concatenate(senders).astype(np.int32),
+        receivers=np.concatenate(receivers).astype(np.int32),
+        n_node=np.asarray(n_node, np.int32),
+        n_edge=np.asarray(n_edge, np.int32),
+    )

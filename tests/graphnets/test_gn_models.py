@@ -1,0 +1,80 @@
+"""EncodeProcessDecode and make_mlp."""
+
+import importlib.util
+import pathlib
+
+import haiku as hk
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import graphnets as gn
+from graphnets import utils
+
+_spec = importlib.util.spec_from_file_location("gn_testing", pathlib.Path(__file__).parent / "gn_testing.py")
+gn_testing = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(gn_testing)
+
+
+def _model(edge_size, node_size, global_size, steps):
+    return hk.without_apply_rng(hk.transform(
+        lambda g: gn.EncodeProcessDecode(edge_size, node_size, global_size, latent_size=8, num_layers=2)(g, steps)))
+
+
+def test_encode_process_decode_shapes_and_missing_fields():
+    graph = gn_testing.random_graph(np.random.default_rng(0), [3, 4], [5, 2])
+    model = _model(2, None, 1, steps=3)
+    params = model.init(jax.random.PRNGKey(0), graph)
+    outputs = jax.jit(model.apply)(params, graph)
+    assert len(outputs) == 3
+    for out in outputs:
+        assert out.edges.shape == (7, 2)
+        assert out.nodes is None
+        assert out.globals.shape == (2, 1)
+        assert np.all(np.isfinite(out.edges))
+    assert not np.allclose(outputs[0].edges, outputs[1].edges)
+
+
+def test_encode_process_decode_accepts_missing_globals_and_edges():
+    graph = gn_testing.random_graph(np.random.default_rng(1), [3, 2], [2, 2])._replace(globals=None, edges=None)
+    model = _model(1, 1, 1, steps=2)
+    params = model.init(jax.random.PRNGKey(0), graph)
+    outputs = model.apply(params, graph)
+    assert outputs[-1].globals.shape == (2, 1) and outputs[-1].edges.shape == (4, 1)
+
+
+def test_encode_process_decode_ignores_padding():
+    graph = gn_testing.random_graph(np.random.default_rng(2), [3, 5, 1], [4, 6, 0])
+    model = _model(2, 3, 1, steps=2)
+    params = model.init(jax.random.PRNGKey(0), graph)
+    plain = model.apply(params, graph)[-1]
+    padded = jax.jit(model.apply)(params, utils.pad_to(graph, 16, 16, 5))[-1]
+    np.testing.assert_allclose(padded.nodes[:9], plain.nodes, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(padded.edges[:10], plain.edges, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(padded.globals[:3], plain.globals, rtol=1e-5, atol=1e-5)
+
+
+def test_encode_process_decode_trains():
+    graph = gn_testing.random_graph(np.random.default_rng(3), [4, 3], [5, 4])
+    target = jnp.asarray(np.random.default_rng(4).normal(size=(7, 1)), jnp.float32)
+    model = _model(None, 1, None, steps=2)
+    params = model.init(jax.random.PRNGKey(0), graph)
+
+    def loss(p):
+        return sum(jnp.mean((out.nodes - target) ** 2) for out in model.apply(p, graph))
+
+    grads = jax.grad(loss)(params)
+    assert all(np.all(np.isfinite(g)) for g in jax.tree_util.tree_leaves(grads))
+    stepped = jax.tree_util.tree_map(lambda p, g: p - 0.05 * g, params, grads)
+    assert loss(stepped) < loss(params)
+
+
+@pytest.mark.parametrize("layer_norm,activate_final", [(True, True), (False, False)])
+def test_make_mlp(layer_norm, activate_final):
+    mlp = hk.without_apply_rng(hk.transform(
+        lambda x: gn.make_mlp([5, 3], layer_norm=layer_norm, activate_final=activate_final, name="m")()(x)))
+    x = jnp.ones((2, 4))
+    params = mlp.init(jax.random.PRNGKey(0), x)
+    assert mlp.apply(params, x).shape == (2, 3)
+    assert ("m/~/layer_norm" in params) == layer_norm
