@@ -1,0 +1,502 @@
+"""Pure-JAX Hanabi, step for step identical to OpenSpiel's `hanabi` (the Hanabi Learning Environment).
+
+Every function takes the static `HanabiConfig` first (hashable: pass it as a static argument to
+`jax.jit`) and works on one game; `jax.vmap` it over a batch. `BatchedHanabi` does that, resets
+finished games automatically and shards the batch over `jax.devices()`.
+
+Conventions, all OpenSpiel's and HLE's:
+
+* Card values are `colour * ranks + rank`; OpenSpiel's chance action for dealing a card is its value.
+* The deck is a deal order (`reset_from_deck` takes one). The initial hands are dealt player by
+  player, player 0 first, each hand filled from slot 0 up. A played or discarded card leaves its
+  slot, the cards above it move down one slot and the replacement (the next card of the deck)
+  goes to the last slot. No card is dealt after the move that ends the game, nor once the deck is
+  empty (hands then shrink; their empty slots are the last ones).
+* Action ids: discard slot `s` is `s`, play slot `s` is `hand_size + s`, hinting colour `c` to the
+  player `o` seats to the left is `2 * hand_size + (o - 1) * colors + c`, hinting rank `r` is
+  `2 * hand_size + (players - 1) * colors + (o - 1) * ranks + r`. Player 0 starts.
+* The score is the number of cards on the fireworks, or 0 once the last life token is lost. The
+  reward of a move, the same for every player, is the change in score (so losing the last life
+  gives minus the score reached). The game ends when the life tokens run out, when every firework
+  is complete, or once every player has made one more move after the deck ran out.
+* `observation(config, state, p)` is OpenSpiel's `observation_tensor(p)`: HLE's canonical encoding
+  (other hands, missing-card flags, board, discards, last action, card knowledge), seats relative
+  to `p`. `hanabi_config` documents the public/private split, the public card knowledge and the
+  remaining card counts.
+
+Compiled code cannot raise, so `step` treats an illegal action (a hint that touches no card, a
+discard with all information tokens, an empty slot, an id out of range, any move once the game is
+over) as a no-op: the state is returned unchanged, the rewards are 0 and `info["illegal_action"]`
+is True. `checked_step` is the non-jitted variant that raises a `ValueError` instead.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from games.hanabi_config import HanabiConfig
+
+_NO_CARD = -1
+_PLAY, _DISCARD, _REVEAL_COLOR, _REVEAL_RANK = range(4)  # HLE's order in the last-action section
+
+
+class HanabiState(NamedTuple):
+    """One game. Card values are int8, `-1` marks an empty hand slot or a missing entry."""
+
+    deck: jax.Array                 # int8 [deck_size]: card values in deal order
+    cards_dealt: jax.Array          # int8 []: cards of `deck` dealt so far
+    hands: jax.Array                # int8 [players, hand_size]: card values, absolute seats
+    color_plausible: jax.Array      # int8 [players, hand_size]: bit c set if colour c is possible
+    rank_plausible: jax.Array       # int8 [players, hand_size]: bit r set if rank r is possible
+    color_revealed: jax.Array       # bool [players, hand_size]: the card's colour was hinted
+    rank_revealed: jax.Array        # bool [players, hand_size]: the card's rank was hinted
+    fireworks: jax.Array            # int8 [colors]: cards played of each colour
+    discards: jax.Array             # int8 [num_values]: copies of each value discarded or misplayed
+    information_tokens: jax.Array   # int8 []
+    life_tokens: jax.Array          # int8 []
+    current_player: jax.Array       # int8 []
+    turns_left: jax.Array           # int8 []: moves left once the deck is empty (players at first)
+    done: jax.Array                 # bool []
+    last_action: jax.Array          # int8 []: last move's id, -1 before the first move
+    last_player: jax.Array          # int8 []: seat that made it
+    last_revealed: jax.Array        # bool [hand_size]: slots a hint touched
+    last_card: jax.Array            # int8 []: card played or discarded, else -1
+    last_scored: jax.Array          # bool []: the play succeeded
+    last_information_gained: jax.Array  # bool []: the play completed a firework and won a token
+
+
+class Move(NamedTuple):
+    """An action id taken apart; fields that do not apply to its kind are meaningless."""
+
+    is_discard: jax.Array
+    is_play: jax.Array
+    is_color_hint: jax.Array
+    is_rank_hint: jax.Array
+    slot: jax.Array     # play and discard
+    offset: jax.Array   # hints: target seat minus acting seat, 1 to players - 1
+    color: jax.Array    # colour hint
+    rank: jax.Array     # rank hint
+
+
+def decode_action(config: HanabiConfig, action: jax.Array) -> Move:
+    """Splits an OpenSpiel action id into its kind and parameters."""
+    h, c, r = config.hand_size, config.colors, config.ranks
+    action = jnp.asarray(action, jnp.int32)
+    color_start = 2 * h
+    rank_start = color_start + (config.players - 1) * c
+    color_index = action - color_start
+    rank_index = action - rank_start
+    is_color_hint = (action >= color_start) & (action < rank_start)
+    return Move(
+        is_discard=(action >= 0) & (action < h),
+        is_play=(action >= h) & (action < 2 * h),
+        is_color_hint=is_color_hint,
+        is_rank_hint=(action >= rank_start) & (action < config.num_actions),
+        slot=jnp.where(action < h, action, action - h),
+        offset=jnp.where(is_color_hint, color_index // c, rank_index // r) + 1,
+        color=color_index % c,
+        rank=rank_index % r,
+    )
+
+
+def _colors_of(config: HanabiConfig, cards: jax.Array) -> jax.Array:
+    return cards // config.ranks
+
+
+def _ranks_of(config: HanabiConfig, cards: jax.Array) -> jax.Array:
+    return cards % config.ranks
+
+
+def _full_mask(size: int) -> int:
+    return (1 << size) - 1
+
+
+def ordered_deck(config: HanabiConfig) -> np.ndarray:
+    """Every card of the deck once, sorted by value: int8 [deck_size]."""
+    return np.array([c * config.ranks + r for c in range(config.colors) for r in range(config.ranks)
+                     for _ in range(config.copies_of_rank(r))], np.int8)
+
+
+def reset_from_deck(config: HanabiConfig, deck: jax.Array) -> HanabiState:
+    """Starts a game whose cards are dealt in the order of `deck` (int [deck_size] card values)."""
+    p, h = config.players, config.hand_size
+    deck = jnp.asarray(deck, jnp.int8)
+    int8 = lambda x: jnp.asarray(x, jnp.int8)
+    return HanabiState(
+        deck=deck,
+        cards_dealt=int8(p * h),
+        hands=deck[:p * h].reshape(p, h),
+        color_plausible=jnp.full((p, h), _full_mask(config.colors), jnp.int8),
+        rank_plausible=jnp.full((p, h), _full_mask(config.ranks), jnp.int8),
+        color_revealed=jnp.zeros((p, h), bool),
+        rank_revealed=jnp.zeros((p, h), bool),
+        fireworks=jnp.zeros(config.colors, jnp.int8),
+        discards=jnp.zeros(config.num_values, jnp.int8),
+        information_tokens=int8(config.max_information_tokens),
+        life_tokens=int8(config.max_life_tokens),
+        current_player=int8(0),
+        turns_left=int8(p),
+        done=jnp.asarray(False),
+        last_action=int8(-1),
+        last_player=int8(-1),
+        last_revealed=jnp.zeros(h, bool),
+        last_card=int8(_NO_CARD),
+        last_scored=jnp.asarray(False),
+        last_information_gained=jnp.asarray(False),
+    )
+
+
+def reset(config: HanabiConfig, key: jax.Array) -> HanabiState:
+    """Starts a game with a uniformly shuffled deck."""
+    return reset_from_deck(config, jax.random.permutation(key, ordered_deck(config)))
+
+
+def score(config: HanabiConfig, state: HanabiState) -> jax.Array:
+    """Cards on the fireworks, 0 once the life tokens are gone: int32 []."""
+    played = jnp.sum(state.fireworks, dtype=jnp.int32)
+    return jnp.where(state.life_tokens > 0, played, 0)
+
+
+def _seat_mask(config: HanabiConfig, seat: jax.Array) -> jax.Array:
+    return jnp.arange(config.players) == seat
+
+
+def _hint_matches(config: HanabiConfig, hands: jax.Array, move: Move) -> jax.Array:
+    """bool [players, hand_size]: the cards the hint in `move` would touch in any hand."""
+    same = jnp.where(move.is_color_hint, _colors_of(config, hands) == move.color,
+                     _ranks_of(config, hands) == move.rank)
+    return same & (hands >= 0)
+
+
+def _remove_slot(row_values: jax.Array, slot: jax.Array, fill: jax.Array) -> jax.Array:
+    """Drops `slot` from every row, moves the later slots down one and puts `fill` last."""
+    shifted = jnp.concatenate(
+        [row_values[:, 1:], jnp.broadcast_to(fill, row_values[:, :1].shape)], axis=1)
+    below = jnp.arange(row_values.shape[1]) < slot
+    return jnp.where(below, row_values, shifted)
+
+
+def is_legal(config: HanabiConfig, state: HanabiState, action: jax.Array) -> jax.Array:
+    """Whether `action` is legal in `state`: bool []."""
+    move = decode_action(config, action)
+    return _is_legal_move(config, state, move)
+
+
+def _is_legal_move(config: HanabiConfig, state: HanabiState, move: Move) -> jax.Array:
+    cur = _seat_mask(config, state.current_player)
+    cards_held = jnp.sum((state.hands >= 0) & cur[:, None], dtype=jnp.int32)
+    slot_ok = move.slot < cards_held
+    target = _seat_mask(config, (state.current_player + move.offset) % config.players)
+    hint_ok = (state.information_tokens > 0) & jnp.any(
+        _hint_matches(config, state.hands, move) & target[:, None])
+    legal = ((move.is_play & slot_ok)
+             | (move.is_discard & slot_ok
+                & (state.information_tokens < config.max_information_tokens))
+             | ((move.is_color_hint | move.is_rank_hint) & hint_ok))
+    return legal & ~state.done
+
+
+def _apply_hint(config: HanabiConfig, state: HanabiState, move: Move,
+                apply: jax.Array) -> HanabiState:
+    """The state after the hint in `move` if `apply`, else `state`."""
+    target = _seat_mask(config, (state.current_player + move.offset) % config.players)
+    matches = _hint_matches(config, state.hands, move)
+    touched = target[:, None] & matches & apply
+    in_target = target[:, None] & apply
+    color_bit = (jnp.int8(1) << move.color.astype(jnp.int8))
+    rank_bit = (jnp.int8(1) << move.rank.astype(jnp.int8))
+    color_hint = in_target & move.is_color_hint
+    rank_hint = in_target & move.is_rank_hint
+    return state._replace(
+        color_plausible=jnp.where(
+            color_hint, jnp.where(matches, color_bit, state.color_plausible & ~color_bit),
+            state.color_plausible),
+        rank_plausible=jnp.where(
+            rank_hint, jnp.where(matches, rank_bit, state.rank_plausible & ~rank_bit),
+            state.rank_plausible),
+        color_revealed=state.color_revealed | (touched & move.is_color_hint),
+        rank_revealed=state.rank_revealed | (touched & move.is_rank_hint),
+        information_tokens=state.information_tokens - apply.astype(jnp.int8),
+        last_revealed=jnp.where(apply, jnp.any(touched, axis=0), state.last_revealed),
+    )
+
+
+def step(config: HanabiConfig, state: HanabiState,
+         action: jax.Array) -> tuple[HanabiState, jax.Array, jax.Array, dict[str, jax.Array]]:
+    """Applies `action` for the current player.
+
+    Returns:
+      (next state, rewards float32 [players], done bool [], info) where info holds `score` (int32
+      [], after the move) and `illegal_action` (bool []: the action was illegal and nothing
+      changed; see the module docstring).
+    """
+    move = decode_action(config, action)
+    legal = _is_legal_move(config, state, move)
+    p, c, v = config.players, config.colors, config.num_values
+    seat = _seat_mask(config, state.current_player)
+    slot = jnp.arange(config.hand_size) == move.slot
+    removes = (move.is_play | move.is_discard) & legal
+
+    card = jnp.sum(jnp.where(seat[:, None] & slot, state.hands, 0), dtype=jnp.int32)
+    card = jnp.where(removes, card, _NO_CARD)
+    card_color = _colors_of(config, card)
+    card_rank = _ranks_of(config, card)
+    color_mask = jnp.arange(c) == card_color
+    played_so_far = jnp.sum(jnp.where(color_mask, state.fireworks, 0), dtype=jnp.int32)
+    scored = move.is_play & removes & (played_so_far == card_rank)
+    lost_life = move.is_play & removes & ~scored
+    completes = scored & (card_rank == config.ranks - 1)
+    information_gained = completes & (state.information_tokens < config.max_information_tokens)
+
+    hinted = _apply_hint(config, state, move, legal & (move.is_color_hint | move.is_rank_hint))
+    fireworks = state.fireworks + (color_mask & scored).astype(jnp.int8)
+    life_tokens = state.life_tokens - lost_life.astype(jnp.int8)
+    deck_was_empty = state.cards_dealt >= config.deck_size
+    turns_left = state.turns_left - (legal & deck_was_empty).astype(jnp.int8)
+    done = ((life_tokens <= 0) | (jnp.sum(fireworks, dtype=jnp.int32) == config.max_score)
+            | (turns_left <= 0))
+
+    deals = removes & ~done & ~deck_was_empty
+    next_card = jnp.sum(jnp.where(jnp.arange(config.deck_size) == state.cards_dealt, state.deck, 0),
+                        dtype=jnp.int8)
+    fill_card = jnp.where(deals, next_card, jnp.int8(_NO_CARD))
+    in_row = seat[:, None] & removes
+
+    def remove(values: jax.Array, fill) -> jax.Array:
+        return jnp.where(in_row, _remove_slot(values, move.slot, jnp.asarray(fill, values.dtype)),
+                         values)
+
+    information_tokens = (hinted.information_tokens
+                          + (move.is_discard & removes).astype(jnp.int8)
+                          + information_gained.astype(jnp.int8))
+    new_state = hinted._replace(
+        cards_dealt=state.cards_dealt + deals.astype(jnp.int8),
+        hands=remove(state.hands, fill_card),
+        color_plausible=remove(hinted.color_plausible, _full_mask(c)),
+        rank_plausible=remove(hinted.rank_plausible, _full_mask(config.ranks)),
+        color_revealed=remove(hinted.color_revealed, False),
+        rank_revealed=remove(hinted.rank_revealed, False),
+        fireworks=fireworks,
+        discards=state.discards + ((jnp.arange(v) == card) & removes & ~scored).astype(jnp.int8),
+        information_tokens=information_tokens,
+        life_tokens=life_tokens,
+        current_player=jnp.where(legal, (state.current_player + 1) % p,
+                                 state.current_player).astype(jnp.int8),
+        turns_left=turns_left,
+        done=state.done | (legal & done),
+        last_action=jnp.where(legal, jnp.asarray(action, jnp.int8), state.last_action),
+        last_player=jnp.where(legal, state.current_player, state.last_player),
+        last_revealed=jnp.where(removes, False, hinted.last_revealed),
+        last_card=jnp.where(legal, card, state.last_card).astype(jnp.int8),
+        last_scored=jnp.where(legal, scored, state.last_scored),
+        last_information_gained=jnp.where(legal, information_gained,
+                                          state.last_information_gained),
+    )
+    new_score = score(config, new_state)
+    reward = (new_score - score(config, state)).astype(jnp.float32)
+    info = {"score": new_score, "illegal_action": ~legal}
+    return new_state, jnp.full(p, reward), new_state.done, info
+
+
+def checked_step(config: HanabiConfig, state: HanabiState, action: int):
+    """`step` for one game outside `jit`, raising a `ValueError` on an illegal action."""
+    mask = np.asarray(legal_actions_mask(config, state))
+    if not (0 <= int(action) < config.num_actions and mask[int(action)]):
+        legal = np.flatnonzero(mask).tolist()
+        raise ValueError(f"hanabi action {int(action)} is illegal here; legal actions: {legal}.")
+    return step(config, state, action)
+
+
+def _relative_rows(config: HanabiConfig, rows: jax.Array, seat: jax.Array) -> jax.Array:
+    """`rows` [players, ...] in seat order rotated to start at `seat`."""
+    order = (seat + jnp.arange(config.players)) % config.players
+    return jnp.take(rows, order, axis=0)
+
+
+def legal_actions_mask(config: HanabiConfig, state: HanabiState) -> jax.Array:
+    """bool [num_actions]: the legal actions of the current player, all False once done."""
+    h = config.hand_size
+    valid = state.hands >= 0
+    seat = _seat_mask(config, state.current_player)
+    cards_held = jnp.sum(valid & seat[:, None], dtype=jnp.int32)
+    slot_ok = jnp.arange(h) < cards_held
+    can_discard = state.information_tokens < config.max_information_tokens
+    can_hint = state.information_tokens > 0
+    colors_held = jnp.any(valid[:, :, None] & (_colors_of(config, state.hands)[:, :, None]
+                                               == jnp.arange(config.colors)), axis=1)
+    ranks_held = jnp.any(valid[:, :, None] & (_ranks_of(config, state.hands)[:, :, None]
+                                              == jnp.arange(config.ranks)), axis=1)
+    others = _relative_rows(config, jnp.concatenate([colors_held, ranks_held], axis=1),
+                            state.current_player)[1:]
+    mask = jnp.concatenate([
+        slot_ok & can_discard,
+        slot_ok,
+        (others[:, :config.colors] & can_hint).reshape(-1),
+        (others[:, config.colors:] & can_hint).reshape(-1),
+    ])
+    return mask & ~state.done
+
+
+def _bits(mask: jax.Array, size: int) -> jax.Array:
+    """bool [..., size]: the low `size` bits of an integer mask."""
+    return ((mask[..., None] >> jnp.arange(size, dtype=mask.dtype)) & 1).astype(bool)
+
+
+def card_knowledge(config: HanabiConfig, state: HanabiState) -> jax.Array:
+    """bool [players, hand_size, num_values]: card values each slot's hints allow; empty slots 0."""
+    colors = _bits(state.color_plausible, config.colors)
+    ranks = _bits(state.rank_plausible, config.ranks)
+    plausible = colors[:, :, :, None] & ranks[:, :, None, :]
+    valid = state.hands >= 0
+    return plausible.reshape(*state.hands.shape, config.num_values) & valid[:, :, None]
+
+
+def remaining_counts(config: HanabiConfig, state: HanabiState) -> jax.Array:
+    """int32 [num_values]: copies not yet discarded or played (in the deck or in some hand)."""
+    copies = np.array([config.copies_of_rank(r) for _ in range(config.colors)
+                       for r in range(config.ranks)], np.int32)
+    played = (jnp.arange(config.ranks) < state.fireworks[:, None]).reshape(-1)
+    return copies - state.discards.astype(jnp.int32) - played.astype(jnp.int32)
+
+
+def _one_hot(index: jax.Array, size: int) -> jax.Array:
+    """bool [..., size]; an index outside [0, size) gives all False."""
+    return index[..., None] == jnp.arange(size)
+
+
+def _thermometer(count: jax.Array, size: int) -> jax.Array:
+    return jnp.arange(size) < count
+
+
+def _discard_bit_layout(config: HanabiConfig) -> tuple[np.ndarray, np.ndarray]:
+    """For each bit of the discards section: its card value and which copy it stands for."""
+    values, copies = [], []
+    for value in range(config.num_values):
+        n = config.copies_of_rank(value % config.ranks)
+        values += [value] * n
+        copies += list(range(n))
+    return np.array(values), np.array(copies)
+
+
+def _last_action_section(config: HanabiConfig, state: HanabiState, player: jax.Array) -> jax.Array:
+    p, h = config.players, config.hand_size
+    move = decode_action(config, state.last_action)
+    any_move = state.last_action >= 0
+    is_hint = move.is_color_hint | move.is_rank_hint
+    removes = move.is_play | move.is_discard
+    kind = jnp.select([move.is_play, move.is_discard, move.is_color_hint],
+                      [_PLAY, _DISCARD, _REVEAL_COLOR], _REVEAL_RANK)
+    target = (state.last_player + move.offset - player) % p
+    section = jnp.concatenate([
+        _one_hot((state.last_player - player) % p, p),
+        _one_hot(kind, 4),
+        _one_hot(target, p) & is_hint,
+        _one_hot(move.color, config.colors) & move.is_color_hint,
+        _one_hot(move.rank, config.ranks) & move.is_rank_hint,
+        state.last_revealed & is_hint,
+        _one_hot(move.slot, h) & removes,
+        _one_hot(state.last_card, config.num_values) & removes,
+        jnp.stack([state.last_scored, state.last_information_gained]) & move.is_play,
+    ])
+    return section & any_move
+
+
+def observation(config: HanabiConfig, state: HanabiState, player: jax.Array,
+                dtype=jnp.float32) -> jax.Array:
+    """OpenSpiel's `observation_tensor(player)`: [observation_size] of 0/1 in `dtype`."""
+    p, h, v = config.players, config.hand_size, config.num_values
+    hands = _relative_rows(config, state.hands, player)
+    valid = hands >= 0
+    hands_section = jnp.concatenate([
+        _one_hot(hands[1:], v).reshape(-1),
+        jnp.sum(valid, axis=1) < h,
+    ])
+    board = jnp.concatenate([
+        _thermometer(config.deck_size - state.cards_dealt.astype(jnp.int32),
+                     config.deck_size - p * h),
+        _one_hot(state.fireworks.astype(jnp.int32) - 1, config.ranks).reshape(-1),
+        _thermometer(state.information_tokens, config.max_information_tokens),
+        _thermometer(state.life_tokens, config.max_life_tokens),
+    ])
+    bit_values, bit_copies = _discard_bit_layout(config)
+    discards = state.discards[bit_values] > bit_copies
+    plausible = _relative_rows(config, card_knowledge(config, state), player)
+    colors_revealed = (_one_hot(_colors_of(config, hands), config.colors)
+                       & (_relative_rows(config, state.color_revealed, player) & valid)[..., None])
+    ranks_revealed = (_one_hot(_ranks_of(config, hands), config.ranks)
+                      & (_relative_rows(config, state.rank_revealed, player) & valid)[..., None])
+    knowledge = jnp.concatenate([plausible, colors_revealed, ranks_revealed], axis=-1)
+    return jnp.concatenate([
+        hands_section, board, discards, _last_action_section(config, state, player),
+        knowledge.reshape(-1),
+    ]).astype(dtype)
+
+
+def private_observation(config: HanabiConfig, state: HanabiState, player: jax.Array,
+                        dtype=jnp.float32) -> jax.Array:
+    """The other players' cards as `player` sees them: the first `private_size` entries."""
+    return observation(config, state, player, dtype)[:config.private_size]
+
+
+def public_observation(config: HanabiConfig, state: HanabiState, player: jax.Array,
+                       dtype=jnp.float32) -> jax.Array:
+    """Everything of the observation but the other players' cards: [public_size]."""
+    return observation(config, state, player, dtype)[config.private_size:]
+
+
+def auto_reset_step(config: HanabiConfig, state: HanabiState, action: jax.Array,
+                    key: jax.Array) -> tuple[HanabiState, jax.Array, jax.Array, dict[str, jax.Array]]:
+    """`step`, then a freshly dealt game (from `key`) in place of a game that just ended.
+
+    The rewards, done and `info["score"]` describe the move just made (so the finished game on
+    its last move); the returned state is the next game's.
+    """
+    next_state, rewards, done, info = step(config, state, action)
+    fresh = reset(config, key)
+    next_state = jax.tree.map(lambda new, old: jnp.where(done, new, old), fresh, next_state)
+    return next_state, rewards, done, info
+
+
+class BatchedHanabi:
+    """A batch of games stepped together, finished games replaced by new ones.
+
+    The batch axis is split over `devices` (all of `jax.devices()` by default) with a
+    `NamedSharding`; the batch size must be a multiple of the number of devices.
+    """
+
+    def __init__(self, config: HanabiConfig, batch_size: int, devices=None):
+        devices = list(jax.devices() if devices is None else devices)
+        if batch_size % len(devices):
+            raise ValueError(f"batch_size {batch_size} is not a multiple of the "
+                             f"{len(devices)} devices it is split over.")
+        self.config = config
+        self.batch_size = batch_size
+        self.sharding = NamedSharding(Mesh(np.array(devices), ("games",)), PartitionSpec("games"))
+        self._reset = jax.jit(jax.vmap(lambda k: reset(config, k)), out_shardings=self.sharding)
+        self._step = jax.jit(jax.vmap(lambda s, a, k: auto_reset_step(config, s, a, k)))
+        self._legal = jax.jit(jax.vmap(lambda s: legal_actions_mask(config, s)))
+        self._observations = jax.jit(jax.vmap(lambda s: jax.vmap(
+            lambda p: observation(config, s, p))(jnp.arange(config.players))))
+
+    def reset(self, key: jax.Array) -> HanabiState:
+        """`batch_size` new games, sharded over the devices."""
+        return self._reset(jax.random.split(key, self.batch_size))
+
+    def step(self, state: HanabiState, actions: jax.Array, key: jax.Array):
+        """`auto_reset_step` for every game: actions int [batch]; returns batched results."""
+        actions = jax.device_put(jnp.asarray(actions), self.sharding)
+        keys = jax.device_put(jax.random.split(key, self.batch_size), self.sharding)
+        return self._step(state, actions, keys)
+
+    def legal_actions_mask(self, state: HanabiState) -> jax.Array:
+        """bool [batch, num_actions]."""
+        return self._legal(state)
+
+    def observations(self, state: HanabiState) -> jax.Array:
+        """float32 [batch, players, observation_size]: every player's observation."""
+        return self._observations(state)
