@@ -1,5 +1,6 @@
-"""Small random graphs shared by the graphnets tests."""
+"""Small random graphs and parameter look-ups shared by the graphnets tests."""
 
+import jax
 import jraph
 import numpy as np
 
@@ -23,3 +24,15 @@ def random_graph(rng: np.random.Generator, n_node: list[int], n_edge: list[int],
         n_node=np.asarray(n_node, np.int32),
         n_edge=np.asarray(n_edge, np.int32),
     )
+
+
+def module_params(params: dict, fragment: str) -> dict:
+    """The single Haiku module entry whose name contains `fragment`."""
+    matches = [name for name in params if fragment in name]
+    assert len(matches) == 1, (fragment, list(params))
+    return params[matches[0]]
+
+
+def all_finite(tree) -> bool:
+    """Whether every leaf of a pytree is finite."""
+    return all(np.all(np.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(tree))

@@ -1,8 +1,5 @@
 """EncodeProcessDecode and make_mlp."""
 
-import importlib.util
-import pathlib
-
 import haiku as hk
 import jax
 import jax.numpy as jnp
@@ -12,9 +9,7 @@ import pytest
 import graphnets as gn
 from graphnets import utils
 
-_spec = importlib.util.spec_from_file_location("gn_testing", pathlib.Path(__file__).parent / "gn_testing.py")
-gn_testing = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(gn_testing)
+import gn_testing
 
 
 def _model(edge_size, node_size, global_size, steps):
