@@ -1,1 +1,14 @@
-"""Placeholder."""
+"""Game adapters for the Bayesian Action Decoder and friends.
+
+* `games.hanabi_config`: Hanabi presets (`full`, `small`, `very_small`), parameter validation
+  (`make_config`) and the layout and feature definitions every Hanabi backend shares.
+* `games.hanabi`: batched Hanabi behind one numpy interface, through OpenSpiel's `hanabi` game or
+  the Hanabi Learning Environment (`HanabiGame(spec, num_games, seed, backend)`), with public and
+  private observations, card knowledge and remaining card counts; `play_random` for a quick look.
+* `games.hanabi_jax`: pure-JAX Hanabi for jitted self-play, step for step identical to OpenSpiel's.
+* `games.tiny_hanabi`: OpenSpiel's `tiny_hanabi`, BAD's two-step matrix game, and normal-form
+  matrix games.
+
+Bad input (an unknown game or preset, a parameter of the wrong type or range, an illegal action)
+raises a `ValueError` in one sentence; the C++ games are never handed anything they would abort on.
+"""
