@@ -1,0 +1,421 @@
+"""Shared parts of the graph network demos (`gn_shortest_path`, `gn_sort`, `gn_physics`).
+
+* flags every demo has (`define_training_flags`) and their checks,
+* per-iteration randomness derived from (seed, iteration), so a resumed run sees the same data,
+* padding batches to a few fixed shapes so `jax.jit` compiles rarely,
+* the EncodeProcessDecode network, the classification loss and metrics of the two labelling
+  demos, the training loop with progress lines, checkpoints and exact resume,
+* plots: learning curves and a graph drawn with true and predicted labels.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
+
+import haiku as hk
+import jax
+import jax.numpy as jnp
+import jraph
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+from absl import flags  # noqa: E402
+
+from experiments import common  # noqa: E402
+from graphnets import models  # noqa: E402
+
+FLAGS = flags.FLAGS
+
+Batch = Any
+Params = Any
+TRAIN_STREAM, EVAL_STREAM, INIT_STREAM = 0, 1, 2
+
+
+def define_training_flags(*, num_iterations: int, batch_size_train: int, batch_size_test: int,
+                          num_processing_steps: int, log_every: int, num_eval_graphs: int) -> None:
+    """Defines the flags every demo shares, with the demo's defaults."""
+    flags.DEFINE_integer("num_iterations", num_iterations, "Training iterations.")
+    flags.DEFINE_integer("batch_size_train", batch_size_train, "Graphs per training batch.")
+    flags.DEFINE_integer("batch_size_test", batch_size_test, "Graphs per evaluation batch.")
+    flags.DEFINE_integer("num_processing_steps", num_processing_steps,
+                         "Message-passing steps of the EncodeProcessDecode core.")
+    flags.DEFINE_integer("latent_size", 16, "Units per MLP layer.")
+    flags.DEFINE_integer("num_layers", 2, "Layers per MLP.")
+    flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate.")
+    flags.DEFINE_integer("seed", 0, "Seed of the data, the initial parameters and everything else.")
+    flags.DEFINE_integer("log_every", log_every, "Iterations between metrics rows.")
+    flags.DEFINE_integer("num_eval_graphs", num_eval_graphs,
+                         "Graphs per size range for the final figures.")
+    flags.DEFINE_integer("checkpoint_every", 1000, "Iterations between checkpoints.")
+    flags.DEFINE_string("output_dir", None, "Where results, metrics, plots and the checkpoint go.")
+    flags.mark_flag_as_required("output_dir")
+
+
+def check_training_flags() -> None:
+    """Raises `ExperimentError` for a non-positive shared flag."""
+    common.check_positive(
+        num_iterations=FLAGS.num_iterations, batch_size_train=FLAGS.batch_size_train,
+        batch_size_test=FLAGS.batch_size_test, num_processing_steps=FLAGS.num_processing_steps,
+        latent_size=FLAGS.latent_size, num_layers=FLAGS.num_layers,
+        learning_rate=FLAGS.learning_rate, log_every=FLAGS.log_every,
+        num_eval_graphs=FLAGS.num_eval_graphs, checkpoint_every=FLAGS.checkpoint_every)
+
+
+def training_config(**extra: Any) -> dict[str, Any]:
+    """Every setting that changes the numbers (the checkpoint is refused if one differs)."""
+    config = {name: FLAGS[name].value for name in (
+        "num_iterations", "batch_size_train", "batch_size_test", "num_processing_steps",
+        "latent_size", "num_layers", "learning_rate", "seed", "log_every", "num_eval_graphs")}
+    config.update(extra)
+    return config
+
+
+def rng_for(seed: int, stream: int, index: int = 0) -> np.random.Generator:
+    """A numpy Generator that depends only on (seed, stream, index), e.g. index = iteration."""
+    return np.random.default_rng([seed, stream, index])
+
+
+def padded_edge_count(num_edges: int) -> int:
+    """Edge capacity of a padded batch: the next power of two above `num_edges` (few shapes)."""
+    return max(64, 2 ** math.ceil(math.log2(num_edges + 1)))
+
+
+def pad_graphs(graphs: Sequence[jraph.GraphsTuple], num_nodes: int,
+               min_edges: int = 0) -> list[jraph.GraphsTuple]:
+    """Pads graphs sharing one structure (e.g. inputs and targets) to `num_nodes` nodes.
+
+    The edge count is padded to `min_edges`, or where the graphs have more, to the next power of
+    two (so a run sees few shapes); one padding graph is added.
+    """
+    num_edges = max(min_edges, padded_edge_count(int(np.sum(graphs[0].n_edge))))
+    num_graphs = len(graphs[0].n_node) + 1
+    return [jraph.pad_with_graphs(g, num_nodes, num_edges, num_graphs) for g in graphs]
+
+
+def make_network(edge_output_size: int | None, node_output_size: int | None,
+                 global_output_size: int | None) -> hk.Transformed:
+    """EncodeProcessDecode from the flags: `apply(params, graph) -> list of output graphs`."""
+
+    def forward(graph: jraph.GraphsTuple) -> list[jraph.GraphsTuple]:
+        model = models.EncodeProcessDecode(
+            edge_output_size, node_output_size, global_output_size,
+            latent_size=FLAGS.latent_size, num_layers=FLAGS.num_layers)
+        return model(graph, FLAGS.num_processing_steps)
+
+    return hk.without_apply_rng(hk.transform(forward))
+
+
+def masked_mean(values: jnp.ndarray, mask: jnp.ndarray) -> jnp.ndarray:
+    """Mean of `values` over the entries where `mask` is true."""
+    return jnp.sum(jnp.where(mask, values, 0.0)) / jnp.maximum(jnp.sum(mask), 1)
+
+
+def classification_loss(outputs: Sequence[jraph.GraphsTuple],
+                        targets: jraph.GraphsTuple) -> jnp.ndarray:
+    """Softmax cross-entropy of node and edge labels, summed over processing steps.
+
+    Each step's term is the mean over real nodes plus the mean over real edges.
+    """
+    node_mask = jraph.get_node_padding_mask(targets)
+    edge_mask = jraph.get_edge_padding_mask(targets)
+    return sum(
+        masked_mean(optax.softmax_cross_entropy(out.nodes, targets.nodes), node_mask)
+        + masked_mean(optax.softmax_cross_entropy(out.edges, targets.edges), edge_mask)
+        for out in outputs)
+
+
+def classification_counts(output: jraph.GraphsTuple,
+                          targets: jraph.GraphsTuple) -> dict[str, jnp.ndarray]:
+    """Correct nodes, correct edges and exactly solved graphs (with totals) of one padded batch."""
+    node_mask = jraph.get_node_padding_mask(targets)
+    edge_mask = jraph.get_edge_padding_mask(targets)
+    graph_mask = jraph.get_graph_padding_mask(targets)
+    node_wrong = (jnp.argmax(output.nodes, -1) != jnp.argmax(targets.nodes, -1)) & node_mask
+    edge_wrong = (jnp.argmax(output.edges, -1) != jnp.argmax(targets.edges, -1)) & edge_mask
+    num_graphs = targets.n_node.shape[0]
+    wrong_per_graph = (
+        jax.ops.segment_sum(node_wrong.astype(jnp.int32), node_index(targets), num_graphs)
+        + jax.ops.segment_sum(edge_wrong.astype(jnp.int32), edge_index(targets), num_graphs))
+    return {
+        "nodes_correct": jnp.sum(node_mask & ~node_wrong), "nodes": jnp.sum(node_mask),
+        "edges_correct": jnp.sum(edge_mask & ~edge_wrong), "edges": jnp.sum(edge_mask),
+        "graphs_solved": jnp.sum(graph_mask & (wrong_per_graph == 0)), "graphs": jnp.sum(graph_mask),
+    }
+
+
+def node_index(graph: jraph.GraphsTuple) -> jnp.ndarray:
+    """The graph each node belongs to."""
+    return jnp.repeat(jnp.arange(graph.n_node.shape[0]), graph.n_node,
+                      total_repeat_length=graph.nodes.shape[0])
+
+
+def edge_index(graph: jraph.GraphsTuple) -> jnp.ndarray:
+    """The graph each edge belongs to."""
+    return jnp.repeat(jnp.arange(graph.n_edge.shape[0]), graph.n_edge,
+                      total_repeat_length=graph.senders.shape[0])
+
+
+def accuracies(counts: Mapping[str, float]) -> dict[str, float]:
+    """Node accuracy, edge accuracy and fraction solved from summed `classification_counts`."""
+    return {"node_accuracy": float(counts["nodes_correct"] / counts["nodes"]),
+            "edge_accuracy": float(counts["edges_correct"] / counts["edges"]),
+            "solved": float(counts["graphs_solved"] / counts["graphs"])}
+
+
+def sum_counts(batches: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Adds up per-batch count dicts."""
+    return {key: float(sum(np.asarray(b[key]) for b in batches)) for key in batches[0]}
+
+
+class TrainState(NamedTuple):
+    """Everything a checkpoint holds: parameters, optimiser state, iteration and metrics log."""
+
+    params: Params
+    opt_state: optax.OptState
+    iteration: np.ndarray  # scalar: iterations done
+    log: np.ndarray  # [num rows, num columns], NaN where not logged yet
+
+
+def log_rows(num_iterations: int, log_every: int) -> list[int]:
+    """Iterations after which a metrics row is written (the last one always)."""
+    steps = list(range(log_every, num_iterations + 1, log_every))
+    return steps if steps and steps[-1] == num_iterations else steps + [num_iterations]
+
+
+def train(*, loss_fn: Callable[[Params, Batch], jnp.ndarray], init_params: Params,
+          batch_for_iteration: Callable[[int], Batch],
+          evaluate: Callable[[Params], Mapping[str, float]], columns: Sequence[str],
+          output_dir: str, config: Mapping[str, Any]) -> tuple[Params, list[dict[str, float]]]:
+    """Adam on `loss_fn`, resuming from `output_dir`'s checkpoint when there is one.
+
+    Every `--log_every` iterations a row (step, training loss, then `evaluate(params)`, whose keys
+    are `columns`) is added to the log; the state is checkpointed every `--checkpoint_every`
+    iterations and at the end. Returns the final parameters and the metrics rows.
+    """
+    optimizer = optax.adam(FLAGS.learning_rate)
+    steps = log_rows(FLAGS.num_iterations, FLAGS.log_every)
+    header = ["step", "loss", *columns]
+    state = TrainState(init_params, optimizer.init(init_params), np.asarray(0, np.int64),
+                       np.full((len(steps), len(header)), np.nan))
+    path = os.path.join(output_dir, common.CHECKPOINT_NAME)
+    if os.path.exists(path):
+        state = common.load_checkpoint(path, state, config)
+        print(f"resumed from {path} at iteration {int(state.iteration)}", flush=True)
+
+    @jax.jit
+    def update(params: Params, opt_state: optax.OptState,
+               batch: Batch) -> tuple[Params, optax.OptState, jnp.ndarray]:
+        loss, grads = jax.value_and_grad(loss_fn)(params, batch)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    params, opt_state, log = state.params, state.opt_state, state.log.copy()
+    start = int(state.iteration)
+    progress = common.Progress(FLAGS.num_iterations, start=start)
+    for iteration in range(start, FLAGS.num_iterations):
+        params, opt_state, loss = update(params, opt_state, batch_for_iteration(iteration))
+        done = iteration + 1
+        if done in steps:
+            row = {"step": done, "loss": float(loss), **evaluate(params)}
+            log[steps.index(done)] = [row[name] for name in header]
+            progress.update(done, {k: v for k, v in row.items() if k != "step"})
+        if done % FLAGS.checkpoint_every == 0 or done == FLAGS.num_iterations:
+            common.save_checkpoint(
+                path, TrainState(params, opt_state, np.asarray(done, np.int64), log), config)
+    rows = [{"step": int(values[0]), **dict(zip(header[1:], values[1:]))}
+            for values in log if not np.isnan(values[0])]
+    return params, rows
+
+
+def plot_learning_curves(rows: Sequence[Mapping[str, float]], path: str, title: str) -> None:
+    """One panel per logged metric against the training step, saved as a PNG."""
+    names = [k for k in rows[0] if k != "step"]
+    steps = [row["step"] for row in rows]
+    figure, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        ax.plot(steps, [row[name] for row in rows])
+        ax.set_xlabel("iteration")
+        ax.set_title(name, fontsize=9)
+        if name == "loss" or "error" in name or "mse" in name:
+            ax.set_yscale("log")
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def draw_labelled_graph(ax: Any, positions: np.ndarray, senders: np.ndarray,
+                        receivers: np.ndarray, node_on: np.ndarray, edge_on: np.ndarray,
+                        title: str, curved: bool = False, background_edges: bool = True) -> None:
+    """Draws a graph with its positive node and edge labels highlighted (edges as arrows)."""
+    style = f"arc3,rad={0.4 if curved else 0.0}"
+    for s, r, on in zip(senders, receivers, edge_on):
+        if s == r or not (on or background_edges):
+            continue
+        ax.annotate("", xy=positions[r], xytext=positions[s], arrowprops=dict(
+            arrowstyle="-|>" if on else "-", connectionstyle=style, shrinkA=4, shrinkB=4,
+            color="crimson" if on else "0.8", lw=2.0 if on else 0.6))
+    loops = senders[(senders == receivers) & edge_on]
+    ax.scatter(*positions.T, s=40, c=np.where(node_on, "crimson", "steelblue"), zorder=3)
+    ax.scatter(*positions[loops].T, s=160, facecolors="none", edgecolors="crimson", zorder=3)
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def plot_prediction(path: str, positions: np.ndarray, inputs: jraph.GraphsTuple,
+                    targets: jraph.GraphsTuple, output: jraph.GraphsTuple, title: str,
+                    curved: bool = False, background_edges: bool = True) -> None:
+    """True and predicted labels of one (unpadded) graph side by side, saved as a PNG."""
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4.5))
+    for ax, graph, name in ((axes[0], targets, "true"), (axes[1], output, "predicted")):
+        draw_labelled_graph(ax, positions, inputs.senders, inputs.receivers,
+                            np.argmax(graph.nodes, -1) == 1, np.argmax(graph.edges, -1) == 1,
+                            name, curved, background_edges)
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def unpad_first_graph(graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
+    """The first graph of a batch, as numpy arrays."""
+    n, e = int(graph.n_node[0]), int(graph.n_edge[0])
+    return jraph.GraphsTuple(
+        nodes=None if graph.nodes is None else np.asarray(graph.nodes[:n]),
+        edges=None if graph.edges is None else np.asarray(graph.edges[:e]),
+        senders=np.asarray(graph.senders[:e]), receivers=np.asarray(graph.receivers[:e]),
+        n_node=np.asarray(graph.n_node[:1]), n_edge=np.asarray(graph.n_edge[:1]),
+        globals=None if graph.globals is None else np.asarray(graph.globals[:1]))
+
+
+class Timer:
+    """Wall seconds since construction."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.t0
+
+
+SampleBatch = Callable[[np.random.Generator, int, int, int],
+                       tuple[jraph.GraphsTuple, jraph.GraphsTuple]]
+
+
+def define_size_flags(train_range: tuple[int, int], test_range: tuple[int, int]) -> None:
+    """`--min_nodes_train/--max_nodes_train/--min_nodes_test/--max_nodes_test`."""
+    flags.DEFINE_integer("min_nodes_train", train_range[0], "Fewest nodes of a training graph.")
+    flags.DEFINE_integer("max_nodes_train", train_range[1], "Most nodes of a training graph.")
+    flags.DEFINE_integer("min_nodes_test", test_range[0], "Fewest nodes of a generalisation graph.")
+    flags.DEFINE_integer("max_nodes_test", test_range[1], "Most nodes of a generalisation graph.")
+
+
+def size_ranges(smallest: int) -> dict[str, tuple[int, int]]:
+    """The checked `{"train": (min, max), "test": (min, max)}` node ranges from the flags."""
+    ranges = {}
+    for split in ("train", "test"):
+        low, high = FLAGS[f"min_nodes_{split}"].value, FLAGS[f"max_nodes_{split}"].value
+        common.check_range(f"nodes_{split}", low, high)
+        if low < smallest:
+            raise common.ExperimentError(
+                f"--min_nodes_{split} must be at least {smallest}, got {low}.")
+        ranges[split] = (low, high)
+    return ranges
+
+
+def run_labelling_demo(name: str, sample_batch: SampleBatch, smallest_graph: int,
+                       edges_per_node: Callable[[int], int],
+                       plot_positions: Callable[[jraph.GraphsTuple], np.ndarray],
+                       curved_edges: bool, background_edges: bool) -> None:
+    """Trains and evaluates EncodeProcessDecode on a node and edge labelling task.
+
+    `sample_batch(rng, batch_size, min_nodes, max_nodes) -> (inputs, targets)`;
+    `edges_per_node(max_nodes)` sizes the edge padding (more edges are padded to a power of 2);
+    `plot_positions(inputs)` places the nodes of one graph for the example plot.
+    """
+    check_training_flags()
+    ranges = size_ranges(smallest_graph)
+    output_dir = common.prepare_output_dir(FLAGS.output_dir)
+    config = training_config(demo=name, **{
+        f"{end}_nodes_{split}": FLAGS[f"{end}_nodes_{split}"].value
+        for split in ("train", "test") for end in ("min", "max")})
+    timer = Timer()
+    network = make_network(2, 2, None)
+
+    def padded_batch(rng: np.random.Generator, split: str, batch_size: int) -> list[Any]:
+        low, high = ranges[split]
+        return pad_graphs(sample_batch(rng, batch_size, low, high), batch_size * high + 1,
+                          batch_size * high * edges_per_node(high) + 1)
+
+    def batch_for_iteration(iteration: int) -> list[Any]:
+        rng = rng_for(FLAGS.seed, TRAIN_STREAM, iteration)
+        return padded_batch(rng, "train", FLAGS.batch_size_train)
+
+    def loss_fn(params: Params, batch: Sequence[jraph.GraphsTuple]) -> jnp.ndarray:
+        inputs, targets = batch
+        return classification_loss(network.apply(params, inputs), targets)
+
+    @jax.jit
+    def counts(params: Params, batch: Sequence[jraph.GraphsTuple]) -> dict[str, jnp.ndarray]:
+        inputs, targets = batch
+        return classification_counts(network.apply(params, inputs)[-1], targets)
+
+    def eval_batches(split: str, num_graphs: int) -> list[list[Any]]:
+        sizes = [min(FLAGS.batch_size_test, num_graphs - start)
+                 for start in range(0, num_graphs, FLAGS.batch_size_test)]
+        stream = 0 if split == "train" else 1
+        return [padded_batch(rng_for(FLAGS.seed, EVAL_STREAM, 2 * k + stream), split, size)
+                for k, size in enumerate(sizes)]
+
+    monitor = {split: eval_batches(split, FLAGS.batch_size_test)[0] for split in ranges}
+
+    def evaluate(params: Params) -> dict[str, float]:
+        row = {}
+        for split, batch in monitor.items():
+            scores = accuracies(sum_counts([counts(params, batch)]))
+            row[f"{split}_node_accuracy"] = scores["node_accuracy"]
+            row[f"{split}_solved"] = scores["solved"]
+        return row
+
+    init_params = network.init(jax.random.PRNGKey(FLAGS.seed), batch_for_iteration(0)[0])
+    params, rows = train(
+        loss_fn=loss_fn, init_params=init_params, batch_for_iteration=batch_for_iteration,
+        evaluate=evaluate, output_dir=output_dir, config=config,
+        columns=[f"{split}_{m}" for split in ranges for m in ("node_accuracy", "solved")])
+
+    figures = {}
+    for split, (low, high) in ranges.items():
+        batches = eval_batches(split, FLAGS.num_eval_graphs)
+        figures[split] = {"min_nodes": low, "max_nodes": high, "num_graphs": FLAGS.num_eval_graphs,
+                          **accuracies(sum_counts([counts(params, b) for b in batches]))}
+    results = {"demo": name, "iterations": FLAGS.num_iterations,
+               "train_range": figures["train"], "generalisation_range": figures["test"],
+               "seconds_this_process": round(timer.seconds(), 1), "config": config}
+    common.write_json(os.path.join(output_dir, "results.json"), results)
+    common.write_csv(os.path.join(output_dir, "metrics.csv"), rows)
+    plot_learning_curves(rows, os.path.join(output_dir, "learning_curves.png"), name)
+    inputs, targets = eval_batches("test", 1)[0]
+    output = network.apply(params, inputs)[-1]
+    example = [unpad_first_graph(g) for g in (inputs, targets, output)]
+    plot_prediction(os.path.join(output_dir, "generalisation_example.png"),
+                    plot_positions(example[0]), *example,
+                    f"{name}: {int(example[0].n_node[0])}-node generalisation graph",
+                    curved_edges, background_edges)
+    print(format_labelling_results(figures))
+    print(f"wrote {output_dir}/results.json, metrics.csv and plots", flush=True)
+
+
+def format_labelling_results(figures: Mapping[str, Mapping[str, float]]) -> str:
+    """The headline figures of a labelling demo as a table."""
+    rows = [(f"{name} ({f['min_nodes']}-{f['max_nodes']} nodes)", f["node_accuracy"],
+             f["edge_accuracy"], f["solved"])
+            for name, f in (("train range", figures["train"]),
+                            ("generalisation", figures["test"]))]
+    return common.format_table(rows, ["graphs", "node acc", "edge acc", "solved"])

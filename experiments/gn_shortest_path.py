@@ -1,0 +1,34 @@
+r"""Shortest path with a graph network: train on small graphs, test on larger ones.
+
+    python -m experiments.gn_shortest_path --output_dir=runs/gn_shortest_path
+
+Writes results.json (node/edge accuracy and fraction solved on the training size range and on
+the larger generalisation range), metrics.csv, learning_curves.png and
+generalisation_example.png; rerunning the same command after a kill resumes from the checkpoint.
+"""
+
+from absl import flags
+
+from experiments import common, gn_common
+from graphnets.datasets import shortest_path
+
+gn_common.define_size_flags(train_range=(8, 16), test_range=(16, 32))
+gn_common.define_training_flags(num_iterations=10_000, batch_size_train=32, batch_size_test=100,
+                                num_processing_steps=10, log_every=100, num_eval_graphs=1000)
+flags.DEFINE_float("theta", shortest_path.THETA, "Geographic threshold of the graphs.")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    del argv
+    common.check_positive(theta=FLAGS.theta)
+    gn_common.run_labelling_demo(
+        "shortest_path",
+        lambda rng, size, low, high: shortest_path.sample_batch(rng, size, low, high, FLAGS.theta),
+        smallest_graph=2, edges_per_node=lambda max_nodes: 4,
+        plot_positions=lambda graph: graph.nodes[:, :2],
+        curved_edges=False, background_edges=True)
+
+
+if __name__ == "__main__":
+    common.run_main(main)
