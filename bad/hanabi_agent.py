@@ -1,0 +1,426 @@
+"""The Bayesian Action Decoder (BAD) agent for Hanabi, and the independent (IPPO) baseline.
+
+Both agents share one network and one code path; `AgentConfig.method` picks the variant.
+
+* `ippo`: the acting player's policy sees its own canonical observation (the public part and the
+  partners' hands) and samples its action; the critic sees the same observation.
+* `bad`: the public agent's input is the public observation and the public belief over every
+  hand slot (`bad.hanabi_belief.bb_belief`, built from the hint masks, the remaining card counts
+  and the tracked BAD likelihoods). It maps every possible private observation (the partners'
+  hands) to action logits; one key shared by all players draws Gumbel noise `g` and the action
+  for a private observation `f` is `argmax(logits(f) + g)`, a deterministic partial policy that
+  everyone can evaluate. The acting player plays it on the real partners' hands. The critic is
+  centralised: it also sees every hand, the actor's own included.
+
+The BAD likelihood. After the actor plays `u`, every partner slot `i` and value `v` gets the
+factor `L(i, v) = P(u | hands with slot i holding v)`. The other partner slots must be filled
+with something every player can compute: the receiving player does not know its own other cards.
+We fill them with one sample from the public belief (as the paper does), drawn with the shared
+key. `L` is the probability of `u` under the policy, i.e. the Gumbel partial policy marginalised
+over its noise: with sampled neighbours the hard indicator `1[argmax(logits + g) == u]` would often
+rule out the real card, which no later evidence can revive. `L` is floored at
+`likelihood_floor` for the same reason. Per slot the log-likelihoods add up over moves, follow
+their card as it moves down the hand (`bad.hanabi_belief.drop_slot`), start at zero for a newly
+dealt card, and are kept within `[min_log_likelihood, 0]` of the slot's maximum.
+
+Speed. The first layer is linear in the one-hot cards, so the pre-activation of the sampled hand
+with slot `i` set to `v` is `z(sample) - W[i, sample_i] + W[i, v]`: all `(players-1) * hand_size
+* values` counterfactual hands cost one rank-one change each instead of a forward pass.
+
+Counterfactual gradients. The public agent's action is the whole partial policy, whose
+log-probability is `sum_f log pi(pi_hat(f) | f)` over every private observation `f`. We estimate
+it with the real hands and the counterfactual hands above: `log pi(u | f_real) + cf_weight *
+mean_slots sum_v B(slot = v) log pi(pi_hat(f_{slot=v}) | f_{slot=v})` (`log_prob`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bad import hanabi_belief
+from games import hanabi_jax
+from games.hanabi_config import HanabiConfig
+
+METHODS = ("bad", "ippo")
+_NEG = -1e9  # logit of an illegal action; finite so that masked softmaxes never give NaN.
+
+Params = dict
+
+
+@dataclasses.dataclass(frozen=True)
+class AgentConfig:
+    """The agent's static settings (hashable: a static argument to `jax.jit`)."""
+
+    game: HanabiConfig
+    method: str = "bad"
+    hidden_sizes: tuple[int, ...] = (256,)
+    likelihood_floor: float = 0.01
+    min_log_likelihood: float = -15.0
+    cf_weight: float = 1.0
+
+    @property
+    def is_bad(self) -> bool:
+        return self.method == "bad"
+
+    @property
+    def belief_size(self) -> int:
+        return self.game.players * self.game.hand_size * self.game.num_values
+
+    @property
+    def public_input_size(self) -> int:
+        """Public observation, plus the public belief for BAD."""
+        return self.game.public_size + (self.belief_size if self.is_bad else 0)
+
+    @property
+    def critic_input_size(self) -> int:
+        """Public input plus every hand (BAD, centralised) or the partners' hands (IPPO)."""
+        hands = self.belief_size if self.is_bad else self.game.private_size
+        return self.public_input_size + hands
+
+
+class Observation(NamedTuple):
+    """What the acting player's agent is given about one game (public facts and its private view)."""
+
+    public_observation: jax.Array  # float [public_size], the acting player's
+    partner_hands: jax.Array       # int [players - 1, hand_size]: values by seat offset, -1 empty
+    card_knowledge: jax.Array      # bool [players, hand_size, values], absolute seats
+    remaining_counts: jax.Array    # int [values]
+    legal_actions: jax.Array       # bool [num_actions]
+    current_player: jax.Array      # int []
+
+
+class Decision(NamedTuple):
+    """An `act` call's action and what the learner and the belief tracking need of it.
+
+    For IPPO the counterfactual fields are None.
+    """
+
+    action: jax.Array                 # int32 []
+    log_prob: jax.Array               # float [], `log_prob` of the decision
+    public_input: jax.Array           # float [public_input_size]
+    belief: Optional[jax.Array]       # float [players, hand_size, values], absolute seats
+    log_likelihood: jax.Array         # the tracked log-likelihoods after this move
+    sample_hands: Optional[jax.Array]  # int32 [players - 1, hand_size], the public sample
+    cf_actions: Optional[jax.Array]    # int32 [players - 1, hand_size, values]
+
+
+# ------------------------------------------------------------------------------------------
+# Observations.
+
+
+def relative_rows(rows: jax.Array, seat: jax.Array) -> jax.Array:
+    """`rows` [players, ...] in seat order starting at `seat`."""
+    players = rows.shape[0]
+    return jnp.take(rows, (seat + jnp.arange(players)) % players, axis=0)
+
+
+def observe(game: HanabiConfig, state: hanabi_jax.HanabiState) -> Observation:
+    """The acting player's `Observation` of a JAX Hanabi game."""
+    seat = state.current_player.astype(jnp.int32)
+    return Observation(
+        public_observation=hanabi_jax.public_observation(game, state, seat),
+        partner_hands=relative_rows(state.hands.astype(jnp.int32), seat)[1:],
+        card_knowledge=hanabi_jax.card_knowledge(game, state),
+        remaining_counts=hanabi_jax.remaining_counts(game, state),
+        legal_actions=hanabi_jax.legal_actions_mask(game, state),
+        current_player=seat,
+    )
+
+
+def hands_from_private(game: HanabiConfig, private_observation: jax.Array) -> jax.Array:
+    """Partner hands int32 [..., players - 1, hand_size] (-1 empty) from private observations."""
+    one_hot = private_observation.reshape(*private_observation.shape[:-1], game.players - 1,
+                                          game.hand_size, game.num_values)
+    return jnp.where(one_hot.max(-1) > 0, jnp.argmax(one_hot, -1), -1).astype(jnp.int32)
+
+
+def observe_batch(game: HanabiConfig, public_observation, private_observation, card_knowledge,
+                  remaining_counts, legal_actions, current_player) -> Observation:
+    """`Observation`s of a batch from `games.hanabi.HanabiStep` arrays (every player's views)."""
+    rows = np.arange(len(current_player))
+    return Observation(
+        public_observation=jnp.asarray(public_observation[rows, current_player]),
+        partner_hands=hands_from_private(game, jnp.asarray(private_observation[rows,
+                                                                              current_player])),
+        card_knowledge=jnp.asarray(card_knowledge),
+        remaining_counts=jnp.asarray(remaining_counts, jnp.int32),
+        legal_actions=jnp.asarray(legal_actions),
+        current_player=jnp.asarray(current_player, jnp.int32),
+    )
+
+
+def one_hot_hands(game: HanabiConfig, hands: jax.Array) -> jax.Array:
+    """float [rows * hand_size * values]: one-hot cards of hands [rows, hand_size], -1 empty."""
+    return (hands[..., None] == jnp.arange(game.num_values)).astype(jnp.float32).reshape(-1)
+
+
+# ------------------------------------------------------------------------------------------
+# Beliefs and likelihood tracking.
+
+
+def initial_log_likelihood(game: HanabiConfig) -> jax.Array:
+    """float [players, hand_size, values]: no evidence yet."""
+    return jnp.zeros((game.players, game.hand_size, game.num_values), jnp.float32)
+
+
+def public_belief(config: AgentConfig, observation: Observation,
+                  log_likelihood: jax.Array) -> jax.Array:
+    """BB belief [players, hand_size, values] (absolute seats) from the public facts."""
+    return hanabi_belief.bb_belief(observation.card_knowledge, observation.remaining_counts,
+                                   jnp.exp(log_likelihood))
+
+
+def track_likelihood(config: AgentConfig, log_likelihood: jax.Array, actor: jax.Array,
+                     partner_log_likelihood: jax.Array, action: jax.Array) -> jax.Array:
+    """Adds a move's partner-slot log-likelihoods and moves the actor's rows with its cards.
+
+    Args:
+      log_likelihood: [players, hand_size, values], absolute seats.
+      actor: the seat that moved.
+      partner_log_likelihood: [players - 1, hand_size, values] by seat offset from the actor.
+      action: the move, whose play or discard shifts the actor's slots.
+    """
+    game = config.game
+    seats = (actor + 1 + jnp.arange(game.players - 1)) % game.players
+    log_likelihood = log_likelihood.at[seats].add(partner_log_likelihood)
+    log_likelihood = log_likelihood - log_likelihood.max(-1, keepdims=True)
+    log_likelihood = jnp.maximum(log_likelihood, config.min_log_likelihood)
+    move = hanabi_jax.decode_action(game, action)
+    shifted = hanabi_belief.drop_slot(log_likelihood, move.slot)
+    is_actor = (jnp.arange(game.players) == actor)[:, None, None]
+    return jnp.where(is_actor & (move.is_play | move.is_discard), shifted, log_likelihood)
+
+
+def sample_hands(key: jax.Array, belief: jax.Array, valid: jax.Array) -> jax.Array:
+    """int32 [rows, hand_size]: one value per slot drawn from its belief, -1 for empty slots."""
+    logits = jnp.log(jnp.maximum(belief, 1e-30))
+    values = jax.random.categorical(key, logits, axis=-1)
+    return jnp.where(valid, values, -1).astype(jnp.int32)
+
+
+# ------------------------------------------------------------------------------------------
+# The network: a first layer linear in the inputs, then ReLU layers.
+
+
+def _dense_init(key: jax.Array, fan_in: int, fan_out: int, scale: float = 1.0) -> dict:
+    w = jax.random.normal(key, (fan_in, fan_out)) * scale / np.sqrt(fan_in)
+    return {"w": w, "b": jnp.zeros(fan_out)}
+
+
+def _mlp_init(key: jax.Array, sizes: list[int], output_scale: float) -> list[dict]:
+    keys = jax.random.split(key, len(sizes) - 1)
+    last = len(sizes) - 2
+    return [_dense_init(k, a, b, output_scale if i == last else np.sqrt(2.0))
+            for i, (k, a, b) in enumerate(zip(keys, sizes[:-1], sizes[1:]))]
+
+
+def init_params(config: AgentConfig, key: jax.Array) -> Params:
+    """Policy and critic parameters.
+
+    policy: `public` [public_input_size, h1], `private` [private_size, h1] (rows ordered like the
+    private observation), `bias` [h1], then `layers`, a list of dense layers to the logits.
+    critic: a list of dense layers from the critic input to one value.
+    """
+    game = config.game
+    policy_key, private_key, layers_key, critic_key = jax.random.split(key, 4)
+    h1 = config.hidden_sizes[0]
+    scale = np.sqrt(2.0 / (config.public_input_size + game.private_size))
+    return {
+        "policy": {
+            "public": jax.random.normal(policy_key, (config.public_input_size, h1)) * scale,
+            "private": jax.random.normal(private_key, (game.private_size, h1)) * scale,
+            "bias": jnp.zeros(h1),
+            "layers": _mlp_init(layers_key, [*config.hidden_sizes, game.num_actions], 0.01),
+        },
+        "critic": _mlp_init(critic_key, [config.critic_input_size, *config.hidden_sizes, 1], 1.0),
+    }
+
+
+def _apply_layers(layers: list[dict], x: jax.Array) -> jax.Array:
+    """ReLU on the input, then dense layers with ReLU between them (none after the last)."""
+    for layer in layers:
+        x = jax.nn.relu(x) @ layer["w"] + layer["b"]
+    return x
+
+
+def public_preactivation(policy: Params, public_input: jax.Array) -> jax.Array:
+    """The first layer's public part plus its bias: [h1]."""
+    return public_input @ policy["public"] + policy["bias"]
+
+
+def _private_weights(config: AgentConfig, policy: Params) -> jax.Array:
+    game = config.game
+    return policy["private"].reshape(game.players - 1, game.hand_size, game.num_values, -1)
+
+
+def _slot_weights(config: AgentConfig, policy: Params, hands: jax.Array) -> jax.Array:
+    """[players - 1, hand_size, h1]: each card's first-layer row (zero for an empty slot)."""
+    rows = jnp.take_along_axis(_private_weights(config, policy),
+                               jnp.maximum(hands, 0)[..., None, None], axis=2)[:, :, 0]
+    return jnp.where((hands >= 0)[..., None], rows, 0.0)
+
+
+def policy_logits(config: AgentConfig, policy: Params, public_input: jax.Array,
+                  partner_hands: jax.Array) -> jax.Array:
+    """Action logits [num_actions] for the given partners' hands: one whole forward pass."""
+    private = one_hot_hands(config.game, partner_hands)
+    return _apply_layers(policy["layers"], public_preactivation(policy, public_input)
+                         + private @ policy["private"])
+
+
+def counterfactual_logits(config: AgentConfig, policy: Params, public_input: jax.Array,
+                          hands: jax.Array) -> jax.Array:
+    """Logits [players - 1, hand_size, values, num_actions] of `hands` with one slot changed.
+
+    Entry `[o, i, v]` is the policy on `hands` with partner `o`'s slot `i` holding value `v`,
+    computed as a rank-one change of the first layer's pre-activation.
+    """
+    slot_rows = _slot_weights(config, policy, hands)
+    base = public_preactivation(policy, public_input) + slot_rows.sum((0, 1))
+    preactivation = (base - slot_rows[:, :, None, :]) + _private_weights(config, policy)
+    return _apply_layers(policy["layers"], preactivation)
+
+
+def critic_value(config: AgentConfig, critic: list[dict], public_input: jax.Array,
+                 hands: jax.Array) -> jax.Array:
+    """Value []: `hands` are every hand (BAD) or the partners' (IPPO), from the actor's seat."""
+    x = jnp.concatenate([public_input, one_hot_hands(config.game, hands)])
+    return _apply_layers(critic, x)[0]  # the inputs are >= 0, so the leading ReLU is the identity
+
+
+# ------------------------------------------------------------------------------------------
+# Legal actions of counterfactual hands.
+
+
+def counterfactual_legal_actions(game: HanabiConfig, legal_actions: jax.Array,
+                                 hands: jax.Array) -> jax.Array:
+    """bool [players - 1, hand_size, values, num_actions]: legal actions of each changed hand.
+
+    Plays and discards depend only on public facts, so they are the real ones. A hint is legal
+    when information tokens remain (some hint is legal in the real game) and the target holds a
+    card of the hinted colour or rank.
+    """
+    h, c, r, others = game.hand_size, game.colors, game.ranks, game.players - 1
+    valid = hands >= 0
+    can_hint = legal_actions[2 * h:].any()
+
+    def present(features: jax.Array, size: int) -> tuple[jax.Array, jax.Array]:
+        """Per partner, counts [others, size] of a feature, and per slot its one-hot [.., size]."""
+        one_hot = ((features[..., None] == jnp.arange(size)) & valid[..., None]).astype(jnp.int32)
+        return one_hot.sum(1), one_hot
+
+    def changed(counts, one_hot, value_feature, size):
+        """[others(target), hand, values, others(partner), size]: presence after the change."""
+        without_slot = counts[:, None, :] - one_hot                   # [o, h, size]
+        with_value = (without_slot[:, :, None, :]
+                      + (value_feature[:, None] == jnp.arange(size)))  # [o, h, v, size]
+        target = jnp.eye(others, dtype=bool)[:, None, None, :, None]
+        return jnp.where(target, with_value[:, :, :, None, :] > 0, counts[None, None, None] > 0)
+
+    values = jnp.arange(game.num_values)
+    color_counts, color_hot = present(hands // r, c)
+    rank_counts, rank_hot = present(hands % r, r)
+    colors = changed(color_counts, color_hot, values // r, c).reshape(others, h, -1, others * c)
+    ranks = changed(rank_counts, rank_hot, values % r, r).reshape(others, h, -1, others * r)
+    moves = jnp.broadcast_to(legal_actions[:2 * h], (others, h, game.num_values, 2 * h))
+    return jnp.concatenate([moves, (colors & can_hint), (ranks & can_hint)], axis=-1)
+
+
+# ------------------------------------------------------------------------------------------
+# Acting and log-probabilities.
+
+
+def _masked(logits: jax.Array, legal: jax.Array) -> jax.Array:
+    return jnp.where(legal, logits, _NEG)
+
+
+def _at(values: jax.Array, index: jax.Array) -> jax.Array:
+    return jnp.take_along_axis(values, index[..., None], axis=-1)[..., 0]
+
+
+def public_input_of(config: AgentConfig, observation: Observation, belief: jax.Array) -> jax.Array:
+    """The public agent's input: public observation (and, for BAD, the belief from the actor)."""
+    if not config.is_bad:
+        return observation.public_observation
+    relative = relative_rows(belief, observation.current_player)
+    return jnp.concatenate([observation.public_observation, relative.reshape(-1)])
+
+
+def partner_belief(config: AgentConfig, public_input: jax.Array) -> jax.Array:
+    """The belief over the partners' slots [players - 1, hand_size, values], from the input."""
+    game = config.game
+    belief = public_input[game.public_size:].reshape(game.players, game.hand_size,
+                                                     game.num_values)
+    return belief[1:]
+
+
+def _decision_log_prob(config: AgentConfig, logits: jax.Array, action: jax.Array,
+                       cf_logits: Optional[jax.Array], cf_actions: Optional[jax.Array],
+                       public_input: jax.Array, sample: Optional[jax.Array]) -> jax.Array:
+    """`log pi(u | f_real)`, plus for BAD the weighted counterfactual term (module docstring)."""
+    total = jax.nn.log_softmax(logits)[action]
+    if config.is_bad:
+        cf_log_probs = _at(jax.nn.log_softmax(cf_logits), cf_actions)  # [o, h, v]
+        per_slot = jnp.sum(partner_belief(config, public_input) * cf_log_probs, axis=-1)
+        valid = sample >= 0
+        total = total + config.cf_weight * jnp.sum(jnp.where(valid, per_slot, 0.0)) / jnp.maximum(
+            valid.sum(), 1)
+    return total
+
+
+def _all_logits(config: AgentConfig, policy: Params, public_input: jax.Array,
+                partner_hands: jax.Array, legal_actions: jax.Array, sample: Optional[jax.Array]
+                ) -> tuple[jax.Array, Optional[jax.Array]]:
+    """Masked logits of the real hands and, for BAD, of the sample's counterfactual hands."""
+    logits = _masked(policy_logits(config, policy, public_input, partner_hands), legal_actions)
+    if not config.is_bad:
+        return logits, None
+    cf_logits = _masked(counterfactual_logits(config, policy, public_input, sample),
+                        counterfactual_legal_actions(config.game, legal_actions, sample))
+    return logits, cf_logits
+
+
+def log_prob(config: AgentConfig, params: Params, public_input: jax.Array,
+             partner_hands: jax.Array, legal_actions: jax.Array, action: jax.Array,
+             sample: Optional[jax.Array], cf_actions: Optional[jax.Array]
+             ) -> tuple[jax.Array, jax.Array]:
+    """(log-probability of the decision, entropy of the real policy); see the module docstring."""
+    logits, cf_logits = _all_logits(config, params["policy"], public_input, partner_hands,
+                                    legal_actions, sample)
+    log_probs = jax.nn.log_softmax(logits)
+    entropy = -jnp.sum(jnp.exp(log_probs) * jnp.where(legal_actions, log_probs, 0.0))
+    return _decision_log_prob(config, logits, action, cf_logits, cf_actions, public_input,
+                              sample), entropy
+
+
+def act(config: AgentConfig, params: Params, observation: Observation,
+        log_likelihood: jax.Array, key: jax.Array) -> Decision:
+    """The acting player's move in one game (`key` is shared by all players)."""
+    noise_key, sample_key = jax.random.split(key)
+    belief = public_belief(config, observation, log_likelihood) if config.is_bad else None
+    public_input = public_input_of(config, observation, belief)
+    legal = observation.legal_actions
+    sample = cf_actions = None
+    if config.is_bad:
+        sample = sample_hands(sample_key, partner_belief(config, public_input),
+                              observation.partner_hands >= 0)
+    logits, cf_logits = _all_logits(config, params["policy"], public_input,
+                                    observation.partner_hands, legal, sample)
+    gumbel = jax.random.gumbel(noise_key, legal.shape)
+    action = jnp.argmax(logits + gumbel).astype(jnp.int32)
+    if config.is_bad:
+        cf_actions = jnp.argmax(cf_logits + gumbel, axis=-1).astype(jnp.int32)
+        likelihood = jax.nn.softmax(cf_logits)[..., action]
+        floor = config.likelihood_floor
+        partner_log_likelihood = jnp.where((sample >= 0)[..., None],
+                                           jnp.log(floor + (1.0 - floor) * likelihood), 0.0)
+        log_likelihood = track_likelihood(config, log_likelihood, observation.current_player,
+                                          partner_log_likelihood, action)
+    total = _decision_log_prob(config, logits, action, cf_logits, cf_actions, public_input, sample)
+    return Decision(action=action, log_prob=total, public_input=public_input, belief=belief,
+                    log_likelihood=log_likelihood, sample_hands=sample, cf_actions=cf_actions)

@@ -1,0 +1,253 @@
+"""Self-play training of the Hanabi agents (`bad.hanabi_agent`): PPO on vmap-ed JAX Hanabi games.
+
+The whole actor + learner loop is one compiled function (PureJaxRL style), read top to bottom:
+
+1. `rollout`: `rollout_length` moves in each of `num_envs` games (`lax.scan`). The player to move
+   acts (`hanabi_agent.act`, one shared key per game and move), its critic values the state, the
+   game steps (finished games are dealt again) and the tracked BAD likelihoods follow.
+2. `gae`: generalised advantage estimates on the common-payoff reward (`rlax`).
+3. `update`: `num_epochs` passes of `num_minibatches` PPO steps: clipped surrogate
+   (`rlax.clipped_surrogate_pg_loss`) on the decision's log-probability (for BAD including the
+   counterfactual term), squared value error and an entropy bonus, Adam with gradient clipping.
+
+`train_updates` scans `update` `num_updates` times. Where more than one device exists,
+`shard_over_devices` splits the games over them (the parameters are replicated and the compiled
+function all-reduces the gradients). Every random draw comes from `TrainState.key`, so the
+same seed gives the same numbers, and a `TrainState` restored from a checkpoint continues exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import rlax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from bad import hanabi_agent, hanabi_belief
+from bad.hanabi_agent import AgentConfig
+from games import hanabi_jax
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Training settings (hashable: a static argument to `jax.jit`)."""
+
+    agent: AgentConfig
+    num_envs: int = 256
+    rollout_length: int = 32
+    num_epochs: int = 2
+    num_minibatches: int = 4
+    learning_rate: float = 5e-4
+    entropy_weight: float = 0.01
+    value_weight: float = 0.5
+    discount: float = 0.99
+    gae_lambda: float = 0.95
+    clip_epsilon: float = 0.2
+    max_grad_norm: float = 0.5
+
+    @property
+    def steps_per_update(self) -> int:
+        """Environment steps (moves) per update, over all games."""
+        return self.num_envs * self.rollout_length
+
+
+class TrainState(NamedTuple):
+    params: hanabi_agent.Params
+    opt_state: optax.OptState
+    games: hanabi_jax.HanabiState      # batched [num_envs]
+    log_likelihood: jax.Array          # [num_envs, players, hand_size, values]
+    key: jax.Array
+    update: jax.Array                  # int32 []: updates done
+
+
+class Transition(NamedTuple):
+    """One move of one game, as the learner needs it (time-major [T, B] in a rollout)."""
+
+    public_input: jax.Array
+    partner_hands: jax.Array
+    critic_hands: jax.Array
+    legal_actions: jax.Array
+    action: jax.Array
+    log_prob: jax.Array
+    value: jax.Array
+    reward: jax.Array
+    done: jax.Array
+    score: jax.Array
+    belief_cross_entropy: jax.Array
+    sample_hands: Optional[jax.Array]
+    cf_actions: Optional[jax.Array]
+
+
+def optimizer(config: TrainConfig) -> optax.GradientTransformation:
+    return optax.chain(optax.clip_by_global_norm(config.max_grad_norm),
+                       optax.adam(config.learning_rate))
+
+
+def init_train_state(config: TrainConfig, key: jax.Array) -> TrainState:
+    """Fresh parameters and `num_envs` freshly dealt games."""
+    game = config.agent.game
+    params_key, games_key, key = jax.random.split(key, 3)
+    params = hanabi_agent.init_params(config.agent, params_key)
+    games = jax.vmap(lambda k: hanabi_jax.reset(game, k))(jax.random.split(games_key,
+                                                                           config.num_envs))
+    log_likelihood = jnp.zeros((config.num_envs, *hanabi_agent.initial_log_likelihood(game).shape))
+    return TrainState(params=params, opt_state=optimizer(config).init(params), games=games,
+                      log_likelihood=log_likelihood, key=key, update=jnp.zeros((), jnp.int32))
+
+
+def shard_over_devices(state: TrainState, devices=None) -> TrainState:
+    """Splits the games over `devices` (default: all) and replicates the rest; no-op on one."""
+    devices = list(jax.devices() if devices is None else devices)
+    if len(devices) == 1:
+        return state
+    mesh = Mesh(np.array(devices), ("envs",))
+    split = NamedSharding(mesh, PartitionSpec("envs"))
+    replicated = NamedSharding(mesh, PartitionSpec())
+    return state._replace(
+        params=jax.device_put(state.params, replicated),
+        opt_state=jax.device_put(state.opt_state, replicated),
+        games=jax.device_put(state.games, split),
+        log_likelihood=jax.device_put(state.log_likelihood, split),
+        key=jax.device_put(state.key, replicated),
+        update=jax.device_put(state.update, replicated))
+
+
+def _critic_hands(config: AgentConfig, games: hanabi_jax.HanabiState) -> jax.Array:
+    """[B, rows, hand_size]: every hand from the actor's seat (BAD) or the partners' (IPPO)."""
+    relative = jax.vmap(hanabi_agent.relative_rows)(games.hands.astype(jnp.int32),
+                                                    games.current_player.astype(jnp.int32))
+    return relative if config.is_bad else relative[:, 1:]
+
+
+def _values(config: AgentConfig, params, public_input: jax.Array, hands: jax.Array) -> jax.Array:
+    return jax.vmap(hanabi_agent.critic_value, (None, None, 0, 0))(config, params["critic"],
+                                                                    public_input, hands)
+
+
+def bootstrap_value(config: AgentConfig, params, games: hanabi_jax.HanabiState,
+                    log_likelihood: jax.Array) -> jax.Array:
+    """The critic's value [B] of the games' current states."""
+    observation = jax.vmap(hanabi_agent.observe, (None, 0))(config.game, games)
+    if config.is_bad:
+        belief = jax.vmap(hanabi_agent.public_belief, (None, 0, 0))(config, observation,
+                                                                    log_likelihood)
+    else:
+        belief = None
+    public_input = jax.vmap(hanabi_agent.public_input_of, (None, 0, 0))(config, observation,
+                                                                        belief)
+    return _values(config, params, public_input, _critic_hands(config, games))
+
+
+def rollout(config: TrainConfig, state: TrainState) -> tuple[TrainState, Transition]:
+    """`rollout_length` moves in every game; returns the new state and time-major transitions."""
+    agent, game = config.agent, config.agent.game
+    act = jax.vmap(hanabi_agent.act, (None, None, 0, 0, 0))
+    step = jax.vmap(lambda s, a, k: hanabi_jax.auto_reset_step(game, s, a, k))
+
+    def move(carry, key):
+        games, log_likelihood = carry
+        act_key, deal_key = jax.random.split(key)
+        observation = jax.vmap(hanabi_agent.observe, (None, 0))(game, games)
+        decision = act(agent, state.params, observation, log_likelihood,
+                       jax.random.split(act_key, config.num_envs))
+        critic_hands = _critic_hands(agent, games)
+        value = _values(agent, state.params, decision.public_input, critic_hands)
+        if agent.is_bad:
+            cross_entropy = jax.vmap(hanabi_belief.belief_cross_entropy)(
+                decision.belief, games.hands.astype(jnp.int32), games.hands >= 0)
+        else:
+            cross_entropy = jnp.zeros(config.num_envs)
+        next_games, rewards, done, info = step(games, decision.action,
+                                               jax.random.split(deal_key, config.num_envs))
+        next_log_likelihood = jnp.where(done[:, None, None, None], 0.0, decision.log_likelihood)
+        transition = Transition(
+            public_input=decision.public_input, partner_hands=observation.partner_hands,
+            critic_hands=critic_hands, legal_actions=observation.legal_actions,
+            action=decision.action, log_prob=decision.log_prob, value=value,
+            reward=rewards[:, 0], done=done, score=info["score"],
+            belief_cross_entropy=cross_entropy, sample_hands=decision.sample_hands,
+            cf_actions=decision.cf_actions)
+        return (next_games, next_log_likelihood), transition
+
+    key, rollout_key = jax.random.split(state.key)
+    (games, log_likelihood), transitions = jax.lax.scan(
+        move, (state.games, state.log_likelihood),
+        jax.random.split(rollout_key, config.rollout_length))
+    return state._replace(games=games, log_likelihood=log_likelihood, key=key), transitions
+
+
+def gae(config: TrainConfig, transitions: Transition,
+        last_value: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(advantages, value targets), both [T, B], from time-major transitions."""
+    values = jnp.concatenate([transitions.value, last_value[None]], axis=0)
+    discounts = config.discount * (1.0 - transitions.done.astype(jnp.float32))
+    advantages = jax.vmap(rlax.truncated_generalized_advantage_estimation,
+                          in_axes=(1, 1, None, 1), out_axes=1)(
+        transitions.reward, discounts, config.gae_lambda, values)
+    return advantages, advantages + transitions.value
+
+
+def ppo_loss(config: TrainConfig, params, batch: Transition, advantages: jax.Array,
+             targets: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """Clipped surrogate + value_weight * squared error - entropy_weight * entropy, batch means."""
+    agent = config.agent
+    log_prob, entropy = jax.vmap(hanabi_agent.log_prob, (None, None, 0, 0, 0, 0, 0, 0))(
+        agent, params, batch.public_input, batch.partner_hands, batch.legal_actions,
+        batch.action, batch.sample_hands, batch.cf_actions)
+    ratio = jnp.exp(log_prob - batch.log_prob)
+    normalised = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    policy_loss = rlax.clipped_surrogate_pg_loss(ratio, normalised, config.clip_epsilon)
+    value = _values(agent, params, batch.public_input, batch.critic_hands)
+    value_loss = 0.5 * jnp.mean(jnp.square(value - targets))
+    mean_entropy = entropy.mean()
+    loss = policy_loss + config.value_weight * value_loss - config.entropy_weight * mean_entropy
+    return loss, {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": mean_entropy}
+
+
+def update(config: TrainConfig, state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+    """One rollout and its PPO epochs; returns the new state and the update's metrics."""
+    state, transitions = rollout(config, state)
+    last_value = bootstrap_value(config.agent, state.params, state.games, state.log_likelihood)
+    advantages, targets = gae(config, transitions, last_value)
+    flat = jax.tree.map(lambda x: x.reshape(config.steps_per_update, *x.shape[2:]),
+                        (transitions, advantages, targets))
+    opt = optimizer(config)
+    grad_fn = jax.grad(functools.partial(ppo_loss, config), has_aux=True)
+
+    def minibatch_step(carry, minibatch):
+        params, opt_state = carry
+        grads, losses = grad_fn(params, *minibatch)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), losses
+
+    def epoch(carry, key):
+        order = jax.random.permutation(key, config.steps_per_update)
+        minibatches = jax.tree.map(
+            lambda x: x[order].reshape(config.num_minibatches, -1, *x.shape[1:]), flat)
+        return jax.lax.scan(minibatch_step, carry, minibatches)
+
+    key, epochs_key = jax.random.split(state.key)
+    (params, opt_state), losses = jax.lax.scan(
+        epoch, (state.params, state.opt_state), jax.random.split(epochs_key, config.num_epochs))
+    finished = transitions.done.sum()
+    metrics = {
+        "games_finished": finished,
+        "mean_score": jnp.sum(transitions.score * transitions.done) / jnp.maximum(finished, 1),
+        "belief_cross_entropy": transitions.belief_cross_entropy.mean(),
+        **jax.tree.map(jnp.mean, losses),
+    }
+    state = state._replace(params=params, opt_state=opt_state, key=key, update=state.update + 1)
+    return state, metrics
+
+
+@functools.partial(jax.jit, static_argnums=(0, 2))
+def train_updates(config: TrainConfig, state: TrainState,
+                  num_updates: int) -> tuple[TrainState, dict[str, jax.Array]]:
+    """`num_updates` updates in one compiled call; metrics are stacked [num_updates]."""
+    return jax.lax.scan(lambda s, _: update(config, s), state, None, length=num_updates)
