@@ -107,14 +107,22 @@ def validate(graph: jraph.GraphsTuple) -> None:
     _check_features(graph, "globals", len(n_node), "one per graph")
 
 
-def _stack_field(values: list[Any], field: str) -> np.ndarray | None:
-    """Concatenates one optional field over graphs: None if absent in all, an error if in some."""
-    present = [v is not None for v in values]
-    if not any(present):
+def _stack_field(values: list[Any], rows: list[int], field: str) -> np.ndarray | None:
+    """Concatenates one optional field over graphs.
+
+    None if absent in all graphs; a graph without rows may omit it; any other
+    graph missing it is an error.
+    """
+    present = [v for v in values if v is not None]
+    if not present:
         return None
-    if not all(present):
-        raise ValueError(f"Field {field!r} is missing in graph {present.index(False)} but present in others.")
-    return np.concatenate([np.asarray(v) for v in values], axis=0)
+    template = np.asarray(present[0])
+    arrays = []
+    for g, (value, count) in enumerate(zip(values, rows)):
+        if value is None and count > 0:
+            raise ValueError(f"Field {field!r} is missing in graph {g} but present in others.")
+        arrays.append(np.zeros((0,) + template.shape[1:], template.dtype) if value is None else np.asarray(value))
+    return np.concatenate(arrays, axis=0)
 
 
 def data_dicts_to_graphs_tuple(data_dicts: Sequence[dict[str, Any]]) -> jraph.GraphsTuple:
@@ -139,9 +147,9 @@ def data_dicts_to_graphs_tuple(data_dicts: Sequence[dict[str, Any]]) -> jraph.Gr
             value = d.get(field)
             fields[field].append(None if value is None else np.asarray(value)[None] if field == "globals" else value)
     graph = jraph.GraphsTuple(
-        nodes=_stack_field(fields["nodes"], "nodes"),
-        edges=_stack_field(fields["edges"], "edges"),
-        globals=_stack_field(fields["globals"], "globals"),
+        nodes=_stack_field(fields["nodes"], n_node, "nodes"),
+        edges=_stack_field(fields["edges"], n_edge, "edges"),
+        globals=_stack_field(fields["globals"], [1] * len(n_node), "globals"),
         senders=np.concatenate(senders + [np.zeros(0, np.int32)]).astype(np.int32),
         receivers=np.concatenate(receivers + [np.zeros(0, np.int32)]).astype(np.int32),
         n_node=np.asarray(n_node, np.int32),
