@@ -211,6 +211,8 @@ class _OpenSpielBackend:
         observer = self._game.make_observer(
             pyspiel.IIGObservationType(perfect_recall=False, public_info=True,
                                        private_info=pyspiel.PrivateInfoType.SINGLE_PLAYER), {})
+        # The raw pybind object that `open_spiel.python.observation` wraps: the same buffer,
+        # without a Python call per `set_from`.
         self._observation = pyspiel._Observation(self._game, observer)  # pylint: disable=protected-access
         self._observation_view = np.frombuffer(self._observation, np.float32)
         self._players = config.players
@@ -269,14 +271,20 @@ class _HleBackend:
     def __init__(self, config: HanabiConfig, num_games: int):
         from hanabi_learning_environment import pyhanabi  # pylint: disable=import-outside-toplevel
 
-        self._lib, self._ffi = pyhanabi.lib, pyhanabi.ffi
+        lib, ffi = pyhanabi.lib, pyhanabi.ffi
+        self._lib, self._ffi = lib, ffi
         self._game = pyhanabi.HanabiGame(config.open_spiel_params())
-        self._encoder = pyhanabi.ObservationEncoder(self._game)
-        self._moves = [self._game.get_move(uid) for uid in range(config.num_actions)]
-        self._move_pointers = [move.c_move for move in self._moves]
-        self._deal_moves = [_hle_deal_move(self._lib, self._ffi, value // config.ranks,
-                                           value % config.ranks)
-                            for value in range(config.num_values)]
+        self._encoder = ffi.gc(ffi.new("pyhanabi_observation_encoder_t*"),
+                               lib.DeleteObservationEncoder)
+        lib.NewObservationEncoder(self._encoder, self._game.c_game,
+                                  pyhanabi.ObservationEncoderType.CANONICAL)
+        # The wrappers own (and free) the C moves, so they live as long as the backend.
+        self._move_wrappers = [self._game.get_move(uid) for uid in range(config.num_actions)]
+        self._moves = [move.c_move for move in self._move_wrappers]
+        self._deal_move_buffers = [_hle_deal_move(lib, ffi, value // config.ranks,
+                                                  value % config.ranks)
+                                   for value in range(config.num_values)]
+        self._deal_moves = [move for move, _ in self._deal_move_buffers]
         self._players = config.players
         self._initial_cards = config.players * config.hand_size
         self._states = [self._new_state() for _ in range(num_games)]
@@ -284,6 +292,7 @@ class _HleBackend:
         self._dealt = [0] * num_games
 
     def _new_state(self):
+        """A new C state, freed when it is garbage-collected."""
         state = self._ffi.gc(self._ffi.new("pyhanabi_state_t*"), self._lib.DeleteState)
         self._lib.NewState(self._game.c_game, state)
         return state
@@ -293,21 +302,21 @@ class _HleBackend:
         for game, deck in zip(games, decks.tolist()):
             state = self._new_state()
             for value in deck[:self._initial_cards]:
-                self._lib.StateApplyMove(state, self._deal_moves[value][0])
+                self._lib.StateApplyMove(state, self._deal_moves[value])
             self._states[game] = state
             self._decks[game] = deck
             self._dealt[game] = self._initial_cards
 
     def apply(self, actions: list[int]) -> tuple[list[int], list[bool]]:
         """Applies one action per game and deals a replacement card; returns scores and ends."""
-        lib, moves, deal_moves = self._lib, self._move_pointers, self._deal_moves
+        lib, moves, deal_moves = self._lib, self._moves, self._deal_moves
         decks, dealt = self._decks, self._dealt
         scores, done = [], []
         for game, (state, action) in enumerate(zip(self._states, actions)):
             lib.StateApplyMove(state, moves[action])
             finished = lib.StateEndOfGameStatus(state) != 0
             if not finished and lib.StateCurPlayer(state) == _HLE_CHANCE_PLAYER:
-                lib.StateApplyMove(state, deal_moves[decks[game][dealt[game]]][0])
+                lib.StateApplyMove(state, deal_moves[decks[game][dealt[game]]])
                 dealt[game] += 1
             scores.append(lib.StateScore(state))
             done.append(finished)
@@ -315,7 +324,7 @@ class _HleBackend:
 
     def observe(self, out: np.ndarray) -> list[int]:
         """Writes every player's observation into `out` [B, P, obs]; returns players to move."""
-        lib, ffi, encoder = self._lib, self._ffi, self._encoder._encoder  # pylint: disable=protected-access
+        lib, ffi, encoder = self._lib, self._ffi, self._encoder
         observation = ffi.new("pyhanabi_observation_t*")
         encodings, current = [], []
         for state in self._states:
