@@ -36,6 +36,7 @@ import dataclasses
 from typing import Sequence, Union
 
 import numpy as np
+import pyspiel
 
 from games.hanabi_config import ConfigSpec, HanabiConfig, make_config
 
@@ -149,6 +150,7 @@ def legal_actions_from_observation(config: HanabiConfig, observation: np.ndarray
     p, h, c, r = config.players, config.hand_size, config.colors, config.ranks
     batch = observation.shape[:-1]
     board = _board_slices(config)
+    # A hand lacks at most one card: once the deck is empty, every player moves just once more.
     missing_own_card = observation[..., config.private_size] > 0
     own_slots = np.arange(h) < np.where(missing_own_card, h - 1, h)[..., None]
     tokens = observation[..., board["information_tokens"]].sum(-1)
@@ -205,8 +207,6 @@ class _OpenSpielBackend:
     """Games stepped through `pyspiel`; the chance action of a deal is the card value."""
 
     def __init__(self, config: HanabiConfig, num_games: int):
-        import pyspiel  # pylint: disable=import-outside-toplevel
-
         self._game = pyspiel.load_game("hanabi", config.open_spiel_params())
         observer = self._game.make_observer(
             pyspiel.IIGObservationType(perfect_recall=False, public_info=True,
@@ -269,6 +269,7 @@ class _HleBackend:
     """Games stepped through the HLE's `pyhanabi` C API (bypassing its Python wrappers)."""
 
     def __init__(self, config: HanabiConfig, num_games: int):
+        # Imported here: the HLE is an optional dependency (the `hanabi` extra).
         from hanabi_learning_environment import pyhanabi  # pylint: disable=import-outside-toplevel
 
         lib, ffi = pyhanabi.lib, pyhanabi.ffi
