@@ -14,7 +14,9 @@ import time
 from typing import Callable
 
 import numpy as np
-from absl import app, flags
+from absl import flags
+
+from experiments import common
 
 _SECTIONS = flags.DEFINE_list("sections", None, "Sections to run (default: all).")
 _STEPS = flags.DEFINE_integer("steps", 100_000, "Game steps per section.")
@@ -98,9 +100,9 @@ def main(argv: list[str]) -> None:
     names = _SECTIONS.value or list(SECTIONS)
     unknown = [name for name in names if name not in SECTIONS]
     if unknown:
-        raise app.UsageError(f"unknown section {unknown[0]!r}; allowed: {', '.join(SECTIONS)}.")
-    if _STEPS.value < 1 or _BATCH_SIZE.value < 1:
-        raise app.UsageError("--steps and --batch_size must be positive.")
+        raise common.ExperimentError(
+            f"unknown section {unknown[0]!r}; allowed: {', '.join(SECTIONS)}.")
+    common.check_positive(steps=_STEPS.value, batch_size=_BATCH_SIZE.value)
     print(f"2-player Hanabi-Full, random legal moves, {_STEPS.value} steps, "
           f"batch {_BATCH_SIZE.value}")
     print(f"{'section':24s} {'steps/s':>12s}")
@@ -110,4 +112,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    app.run(main)
+    common.run_main(main)
