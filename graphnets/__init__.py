@@ -19,14 +19,14 @@ networkx conversions. Example::
     out = jax.jit(net.apply)(params, graph)
 """
 
-from graphnets import blocks, layers, models, modules, utils
+from graphnets import blocks, layers, models, modules, parallel, utils
 from graphnets.blocks import EdgeBlock, GlobalBlock, NodeBlock, segment_max, segment_mean, segment_min, segment_sum
 from graphnets.models import EncodeProcessDecode, make_mlp
 from graphnets.modules import (GAT, CommNet, DeepSets, GraphConvolution, GraphIndependent, GraphNetwork,
                                InteractionNetwork, RelationNetwork, SelfAttention)
 
 __all__ = [
-    "blocks", "layers", "models", "modules", "utils",
+    "blocks", "layers", "models", "modules", "parallel", "utils",
     "EdgeBlock", "NodeBlock", "GlobalBlock", "segment_sum", "segment_mean", "segment_max", "segment_min",
     "GraphNetwork", "GraphIndependent", "InteractionNetwork", "RelationNetwork", "DeepSets", "CommNet",
     "SelfAttention", "GraphConvolution", "GAT", "EncodeProcessDecode", "make_mlp",
