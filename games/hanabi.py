@@ -33,7 +33,9 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence, Union
+import functools
+import types
+from typing import Mapping, Sequence, Union
 
 import numpy as np
 import pyspiel
@@ -81,13 +83,18 @@ class HanabiStep:
 
 def deck_values(config: HanabiConfig) -> np.ndarray:
     """The card values of a full deck, sorted: [deck_size] int32."""
+    return _deck_values(config).copy()
+
+
+@functools.lru_cache(maxsize=None)
+def _deck_values(config: HanabiConfig) -> np.ndarray:
     copies = [config.copies_of_rank(value % config.ranks) for value in range(config.num_values)]
     return np.repeat(np.arange(config.num_values, dtype=np.int32), copies)
 
 
 def random_decks(config: HanabiConfig, num_decks: int, rng: np.random.Generator) -> np.ndarray:
     """Uniformly shuffled deck orders (card values in dealing order): [num_decks, deck_size]."""
-    return rng.permuted(np.tile(deck_values(config), (num_decks, 1)), axis=1)
+    return rng.permuted(np.tile(_deck_values(config), (num_decks, 1)), axis=1)
 
 
 def check_decks(config: HanabiConfig, decks: np.ndarray, num_games: int) -> np.ndarray:
@@ -118,16 +125,18 @@ def check_decks(config: HanabiConfig, decks: np.ndarray, num_games: int) -> np.n
 # Features read from the canonical observation, vectorised over any leading batch axes.
 
 
-def section_slices(config: HanabiConfig) -> dict[str, slice]:
+@functools.lru_cache(maxsize=None)
+def section_slices(config: HanabiConfig) -> Mapping[str, slice]:
     """Where each section of the canonical observation lies."""
     slices, start = {}, 0
     for name, size in config.section_sizes.items():
         slices[name] = slice(start, start + size)
         start += size
-    return slices
+    return types.MappingProxyType(slices)
 
 
-def _board_slices(config: HanabiConfig) -> dict[str, slice]:
+@functools.lru_cache(maxsize=None)
+def _board_slices(config: HanabiConfig) -> Mapping[str, slice]:
     """Where the deck size, fireworks, information and life tokens lie in the observation."""
     start = section_slices(config)["board"].start
     sizes = {"deck": config.deck_size - config.players * config.hand_size,
@@ -137,7 +146,33 @@ def _board_slices(config: HanabiConfig) -> dict[str, slice]:
     for name, size in sizes.items():
         slices[name] = slice(start, start + size)
         start += size
-    return slices
+    return types.MappingProxyType(slices)
+
+
+@functools.lru_cache(maxsize=None)
+def _removed_cards_gather(config: HanabiConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Observation entries that count the copies of each card value discarded or played.
+
+    Returns [num_values, K] indices into the observation and 0/1 weights (0 pads short rows):
+    the weighted sum of the gathered entries is the number of copies removed. (A gather, not a
+    matmul: a multi-threaded BLAS spinning on a shared 2-core machine costs more than it saves.)
+    """
+    fireworks, discards = _board_slices(config)["fireworks"], section_slices(config)["discards"]
+    rows: list[list[int]] = []
+    for value in range(config.num_values):
+        colour, rank = divmod(value, config.ranks)
+        # Fireworks one-hot the highest rank played per colour: this rank or any above it.
+        rows.append([fireworks.start + colour * config.ranks + top
+                     for top in range(rank, config.ranks)])
+    # Discards: a block of `copies` entries per value, the first `discarded` of them set.
+    block_start = discards.start
+    for value, copies in enumerate(np.bincount(deck_values(config))):
+        rows[value] += range(block_start, block_start + copies)
+        block_start += copies
+    width = max(len(row) for row in rows)
+    indices = np.array([row + [0] * (width - len(row)) for row in rows], np.intp)
+    weights = np.array([[1] * len(row) + [0] * (width - len(row)) for row in rows], np.float32)
+    return indices, weights
 
 
 def legal_actions_from_observation(config: HanabiConfig, observation: np.ndarray) -> np.ndarray:
@@ -149,21 +184,20 @@ def legal_actions_from_observation(config: HanabiConfig, observation: np.ndarray
     """
     p, h, c, r = config.players, config.hand_size, config.colors, config.ranks
     batch = observation.shape[:-1]
-    board = _board_slices(config)
     # A hand lacks at most one card: once the deck is empty, every player moves just once more.
     missing_own_card = observation[..., config.private_size] > 0
     own_slots = np.arange(h) < np.where(missing_own_card, h - 1, h)[..., None]
-    tokens = observation[..., board["information_tokens"]].sum(-1)
+    tokens = observation[..., _board_slices(config)["information_tokens"]].sum(-1)
     can_discard = tokens < config.max_information_tokens
-    can_hint = tokens > 0
-    others = observation[..., :config.private_size].reshape(*batch, p - 1, h, c, r) > 0
-    colours_held = others.any(axis=(-3, -1))
-    ranks_held = others.any(axis=(-3, -2))
+    can_hint = (tokens > 0)[..., None, None]
+    others = observation[..., :config.private_size].reshape(*batch, p - 1, h, c, r)
+    colours_held = (np.einsum("...hcr->...c", others) > 0) & can_hint
+    ranks_held = (np.einsum("...hcr->...r", others) > 0) & can_hint
     return np.concatenate([
         own_slots & can_discard[..., None],
         own_slots,
-        (colours_held & can_hint[..., None, None]).reshape(*batch, (p - 1) * c),
-        (ranks_held & can_hint[..., None, None]).reshape(*batch, (p - 1) * r),
+        colours_held.reshape(*batch, (p - 1) * c),
+        ranks_held.reshape(*batch, (p - 1) * r),
     ], axis=-1)
 
 
@@ -181,15 +215,10 @@ def card_knowledge_from_observation(config: HanabiConfig, observation: np.ndarra
 
 def remaining_counts_from_observation(config: HanabiConfig, observation: np.ndarray) -> np.ndarray:
     """Copies of each card value neither discarded nor played: [..., num_values] int32."""
-    full = np.bincount(deck_values(config), minlength=config.num_values)
-    discards = observation[..., section_slices(config)["discards"]]
-    block_starts = np.concatenate([[0], np.cumsum(full)[:-1]])
-    discarded = np.add.reduceat(discards, block_starts, axis=-1)
-    # Fireworks one-hot the highest rank played per colour; every lower rank was played too.
-    top = observation[..., _board_slices(config)["fireworks"]].reshape(
-        *observation.shape[:-1], config.colors, config.ranks)
-    played = np.flip(np.cumsum(np.flip(top, -1), -1), -1).reshape(*observation.shape[:-1], -1)
-    return (full - discarded - played).astype(np.int32)
+    indices, weights = _removed_cards_gather(config)
+    removed = (observation[..., indices] * weights).sum(-1)
+    full = np.bincount(_deck_values(config), minlength=config.num_values)
+    return (full - removed).astype(np.int32)
 
 
 def random_legal_actions(legal_actions: np.ndarray, rng: np.random.Generator) -> np.ndarray:
