@@ -389,7 +389,7 @@ def _hle_deal_move(lib, ffi, colour: int, rank: int) -> tuple[object, object]:
     `HanabiMove` is an int32 move type followed by int8 card index, target offset, colour and
     rank; we check that HLE's accessors read back what we wrote.
     """
-    data = ffi.new("char[8]", np.array([_HLE_DEAL_MOVE], "<i4").tobytes()
+    data = ffi.new("char[8]", np.array([_HLE_DEAL_MOVE], np.int32).tobytes()
                    + np.array([-1, -1, colour, rank], np.int8).tobytes())
     move = ffi.new("pyhanabi_move_t*")
     move.move = data

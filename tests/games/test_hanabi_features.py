@@ -213,7 +213,8 @@ def test_features_match_random_play_replay(spec, backend):
 
 
 @pytest.mark.parametrize("backend", hanabi.BACKENDS)
-@pytest.mark.parametrize("spec", ["full", "very_small", {"players": 4}])
+@pytest.mark.parametrize("spec", ["full", "very_small", {"players": 4},
+                                  {"colors": 2, "ranks": 3, "hand_size": 6}])
 def test_features_match_replay_to_the_end_of_the_deck(spec, backend):
     """Long games: empty deck, shrinking hands, completed fireworks and returned tokens."""
     scores = play_and_check(spec, backend, 6, 250, strong=True, seed=2)

@@ -20,6 +20,11 @@ CASES = [
     ({"players": 5}, 16, 150),
     ({"players": 3, "colors": 3, "ranks": 4, "hand_size": 3, "max_information_tokens": 4,
       "max_life_tokens": 2}, 16, 150),
+    # Edge cases: one card of one colour and rank; the whole deck dealt at the start.
+    ({"colors": 1, "ranks": 1, "hand_size": 1, "max_information_tokens": 1,
+      "max_life_tokens": 1}, 8, 60),
+    ({"colors": 2, "ranks": 3, "hand_size": 6, "max_information_tokens": 20,
+      "max_life_tokens": 5}, 8, 100),
 ]
 SLOW_CASES = [({"players": players}, 64, 1500) for players in range(2, 6)]
 
@@ -50,7 +55,7 @@ def assert_steps_equal(first: hanabi.HanabiStep, second: hanabi.HanabiStep) -> N
 
 @pytest.mark.parametrize("spec,num_games,num_steps", CASES)
 def test_backends_agree_on_random_games(spec, num_games, num_steps):
-    assert run_both_backends(spec, num_games, num_steps, seed=7) >= 100
+    assert run_both_backends(spec, num_games, num_steps, seed=7) >= 50
 
 
 @pytest.mark.slow
