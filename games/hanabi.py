@@ -20,6 +20,14 @@ describe the finished game and every observation field describes the next game, 
 Rewards follow OpenSpiel and HLE: the change in score, the same for every player; the score is
 the sum of the fireworks, or 0 once the last life token is lost.
 
+Legal actions, card knowledge and remaining counts are read from the observation batch with the
+vectorised `*_from_observation` functions (the tests check them against both C++ rule sets and an
+independent replay). Also here: `random_legal_actions` (a uniform legal move per game),
+`random_decks` / `check_decks` / `deck_values` (deal orders), `section_slices`, and
+`play_random` (the final scores of a batch of random games, for demos).
+`HanabiGame.decks` holds the deal orders of the games in play, so any game can be replayed with
+`reset(decks=...)`, here or in `games.hanabi_jax`.
+
 Example:
 
     game = HanabiGame("small", num_games=8, seed=0)
@@ -27,7 +35,8 @@ Example:
     rng = np.random.default_rng(1)
     for _ in range(100):
         step = game.step(random_legal_actions(step.legal_actions, rng))
-    step.public_observation.shape  # (8, 2, config.public_size)
+    step.public_observation.shape  # (8, 2, game.config.public_size)
+    play_random("full", num_games=256, seed=0).mean()
 """
 
 from __future__ import annotations
@@ -477,6 +486,7 @@ class HanabiGame:
         return self._games.legal_actions(game)
 
     def _check_actions(self, actions: np.ndarray) -> np.ndarray:
+        """Returns `actions` as an array after checking every one is legal in its game."""
         if self._last is None:
             raise ValueError("hanabi step called before reset.")
         actions = np.asarray(actions)
@@ -495,6 +505,7 @@ class HanabiGame:
         return actions
 
     def _observe(self, rewards: np.ndarray, done: np.ndarray, scores: np.ndarray) -> HanabiStep:
+        """Reads every game's observations and derives the features from them."""
         config, batch = self.config, self.num_games
         observation = np.empty((batch, config.players, config.observation_size), np.float32)
         current = np.asarray(self._games.observe(observation), np.int32)
