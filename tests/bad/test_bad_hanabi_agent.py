@@ -1,0 +1,106 @@
+"""The BAD agent's rank-one counterfactuals, their legal actions and the likelihood tracking."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from bad import hanabi_agent, hanabi_belief
+from bad.hanabi_agent import AgentConfig
+from games import hanabi_jax
+from games.hanabi_config import make_config
+
+GAMES = {"full": "full", "small_3p": {"preset": "small", "players": 3}}
+
+
+def _changed_hands(game, hands):
+    """[partners, hand_size, values, partners, hand_size]: `hands` with one slot changed."""
+    rows = []
+    for partner in range(game.players - 1):
+        for slot in range(game.hand_size):
+            for value in range(game.num_values):
+                rows.append(hands.at[partner, slot].set(value))
+    return jnp.stack(rows).reshape(game.players - 1, game.hand_size, game.num_values,
+                                   *hands.shape)
+
+
+def _random_hands(config, key):
+    game = config.game
+    hands = jax.random.randint(key, (game.players - 1, game.hand_size), 0, game.num_values)
+    return hands.at[-1, -1].set(-1)  # an empty slot, as in the final round
+
+
+@pytest.mark.parametrize("name", GAMES)
+def test_rank_one_logits_equal_whole_forward_passes(name):
+    config = AgentConfig(make_config(GAMES[name]), hidden_sizes=(32, 16))
+    params_key, input_key, hands_key = jax.random.split(jax.random.PRNGKey(0), 3)
+    policy = hanabi_agent.init_params(config, params_key)["policy"]
+    policy["layers"][-1]["w"] = policy["layers"][-1]["w"] * 100.0  # logits of order one
+    public_input = jax.random.uniform(input_key, (config.public_input_size,))
+    hands = _random_hands(config, hands_key)
+    fast = hanabi_agent.counterfactual_logits(config, policy, public_input, hands)
+    changed = _changed_hands(config.game, hands)
+    forward = jax.jit(jax.vmap(lambda h: hanabi_agent.policy_logits(config, policy, public_input,
+                                                                     h)))
+    slow = forward(changed.reshape(-1, *hands.shape)).reshape(fast.shape)
+    np.testing.assert_allclose(fast, slow, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", GAMES)
+def test_counterfactual_legal_actions_match_the_rules(name):
+    config = AgentConfig(make_config(GAMES[name]))
+    game = config.game
+    state = hanabi_jax.reset(game, jax.random.PRNGKey(3))
+    state = state._replace(information_tokens=jnp.int8(1))
+    hands = np.asarray(state.hands[1:], np.int32)
+    fast = hanabi_agent.counterfactual_legal_actions(
+        game, hanabi_jax.legal_actions_mask(game, state), jnp.asarray(hands))
+    changed = _changed_hands(game, jnp.asarray(hands, jnp.int8))
+    changed = jnp.concatenate([jnp.broadcast_to(state.hands[:1], (*changed.shape[:3], 1,
+                                                                  game.hand_size)), changed], 3)
+    legal = jax.jit(jax.vmap(lambda h: hanabi_jax.legal_actions_mask(
+        game, state._replace(hands=h))))
+    expected = legal(changed.reshape(-1, game.players, game.hand_size)).reshape(fast.shape)
+    np.testing.assert_array_equal(fast, expected)
+
+
+def test_likelihood_follows_cards_and_resets_for_new_ones():
+    config = AgentConfig(make_config("very_small"))
+    game = config.game
+    log_likelihood = hanabi_agent.initial_log_likelihood(game)
+    evidence = jnp.log(jnp.array([[[0.5, 1.0, 0.25, 1.0, 1.0], [1.0, 0.1, 1.0, 1.0, 1.0]]]))
+    log_likelihood = hanabi_agent.track_likelihood(config, log_likelihood, 0, evidence, 2 * 0 + 0
+                                                   + game.hand_size * 0 + 0)  # seat 0 hints
+    np.testing.assert_allclose(log_likelihood[1], evidence[0], atol=1e-6)
+    # Seat 1 plays its slot 0: the card in slot 1 moves to slot 0, slot 1 is a new card.
+    moved = hanabi_agent.track_likelihood(config, log_likelihood, 1,
+                                          jnp.zeros((1, 2, 5)), game.hand_size + 0)
+    np.testing.assert_allclose(moved[1, 0], evidence[0, 1], atol=1e-6)
+    np.testing.assert_array_equal(moved[1, 1], 0.0)
+    np.testing.assert_allclose(moved[0], 0.0)
+
+
+def test_drop_slot_keeps_rows_below_and_fills_the_last():
+    table = jnp.arange(12.0).reshape(2, 3, 2)
+    dropped = hanabi_belief.drop_slot(table, jnp.asarray(1), fill=-1.0)
+    np.testing.assert_array_equal(dropped[:, 0], table[:, 0])
+    np.testing.assert_array_equal(dropped[:, 1], table[:, 2])
+    np.testing.assert_array_equal(dropped[:, 2], -1.0)
+
+
+def test_act_is_deterministic_given_the_key_and_legal():
+    config = AgentConfig(make_config("small"), hidden_sizes=(32,))
+    game = config.game
+    params = hanabi_agent.init_params(config, jax.random.PRNGKey(0))
+    state = hanabi_jax.reset(game, jax.random.PRNGKey(1))
+    observation = hanabi_agent.observe(game, state)
+    ll = hanabi_agent.initial_log_likelihood(game)
+    first = hanabi_agent.act(config, params, observation, ll, jax.random.PRNGKey(5))
+    second = hanabi_agent.act(config, params, observation, ll, jax.random.PRNGKey(5))
+    assert int(first.action) == int(second.action)
+    assert bool(observation.legal_actions[first.action])
+    # The public sample plays the partial policy that the real hand plays, where they agree.
+    same = jnp.all(first.sample_hands == observation.partner_hands)
+    if same:
+        assert int(first.cf_actions[0, 0, observation.partner_hands[0, 0]]) == int(first.action)
+    np.testing.assert_allclose(first.belief.sum(-1)[state.hands >= 0], 1.0, rtol=1e-5)
