@@ -19,16 +19,13 @@ import haiku as hk
 import jax
 import jax.numpy as jnp
 import jraph
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import optax
+from absl import flags
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import optax  # noqa: E402
-from absl import flags  # noqa: E402
-
-from experiments import common  # noqa: E402
-from graphnets import models  # noqa: E402
+from experiments import common
+from graphnets import models
 
 FLAGS = flags.FLAGS
 
@@ -196,7 +193,8 @@ def train(*, loss_fn: Callable[[Params, Batch], jnp.ndarray], init_params: Param
 
     Every `--log_every` iterations a row (step, training loss, then `evaluate(params)`, whose keys
     are `columns`) is added to the log; the state is checkpointed every `--checkpoint_every`
-    iterations and at the end. Returns the final parameters and the metrics rows.
+    iterations and at the end, together with `metrics.csv`. Returns the final parameters and the
+    metrics rows.
     """
     optimizer = optax.adam(FLAGS.learning_rate)
     steps = log_rows(FLAGS.num_iterations, FLAGS.log_every)
@@ -228,9 +226,14 @@ def train(*, loss_fn: Callable[[Params, Batch], jnp.ndarray], init_params: Param
         if done % FLAGS.checkpoint_every == 0 or done == FLAGS.num_iterations:
             common.save_checkpoint(
                 path, TrainState(params, opt_state, np.asarray(done, np.int64), log), config)
-    rows = [{"step": int(values[0]), **dict(zip(header[1:], values[1:]))}
+            common.write_csv(os.path.join(output_dir, "metrics.csv"), logged_rows(log, header))
+    return params, logged_rows(log, header)
+
+
+def logged_rows(log: np.ndarray, header: Sequence[str]) -> list[dict[str, float]]:
+    """The filled rows of the metrics log as dicts."""
+    return [{"step": int(values[0]), **dict(zip(header[1:], values[1:]))}
             for values in log if not np.isnan(values[0])]
-    return params, rows
 
 
 def plot_learning_curves(rows: Sequence[Mapping[str, float]], path: str, title: str) -> None:
@@ -399,7 +402,6 @@ def run_labelling_demo(name: str, sample_batch: SampleBatch, smallest_graph: int
                "train_range": figures["train"], "generalisation_range": figures["test"],
                "seconds_this_process": round(timer.seconds(), 1), "config": config}
     common.write_json(os.path.join(output_dir, "results.json"), results)
-    common.write_csv(os.path.join(output_dir, "metrics.csv"), rows)
     plot_learning_curves(rows, os.path.join(output_dir, "learning_curves.png"), name)
     inputs, targets = eval_batches("test", 1)[0]
     output = network.apply(params, inputs)[-1]

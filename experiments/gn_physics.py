@@ -182,7 +182,6 @@ def main(argv):
         "demo": "physics", "iterations": FLAGS.num_iterations,
         "num_chains_per_size": FLAGS.num_eval_graphs, "rollout_steps": FLAGS.rollout_steps,
         **results, "seconds_this_process": round(timer.seconds(), 1), "config": config})
-    common.write_csv(os.path.join(output_dir, "metrics.csv"), rows)
     gn_common.plot_learning_curves(rows, os.path.join(output_dir, "learning_curves.png"),
                                    "physics")
     examples = {masses: monitor[masses][0] for masses in sizes}
