@@ -28,6 +28,8 @@ _SEED = flags.DEFINE_integer("seed", 0, "Seed for deals and moves.")
 
 
 class Throughput(NamedTuple):
+    """Game steps played and the time they took."""
+
     steps: int
     wall_seconds: float
     cpu_seconds: float
@@ -43,6 +45,7 @@ def timed(run: Callable[[], int]) -> Throughput:
 def measure_pyspiel_raw(num_steps: int, batch_size: int, seed: int) -> Throughput:
     """One `pyspiel` game in a Python loop, with the mover's `observation_tensor` every step."""
     del batch_size
+    # Each section imports what it measures, so that running one loads no other library.
     import pyspiel  # pylint: disable=import-outside-toplevel
 
     game = pyspiel.load_game("hanabi", {"players": 2})
