@@ -413,6 +413,16 @@ def _hle_deal_move(lib, ffi, colour: int, rank: int) -> tuple[object, object]:
 # The batched game.
 
 
+def _generator(seed: Seed) -> np.random.Generator:
+    """The Generator itself, or a new one seeded with a non-negative int."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(
+            f"hanabi seed must be a non-negative int or a numpy Generator, got {seed!r}.")
+    return np.random.default_rng(seed)
+
+
 class HanabiGame:
     """A batch of Hanabi games behind one numpy interface (see the module docstring)."""
 
@@ -427,7 +437,7 @@ class HanabiGame:
           backend: `open_spiel` or `hle`.
 
         Raises:
-          ValueError: a bad game specification, batch size or backend name.
+          ValueError: a bad game specification, batch size, seed or backend name.
         """
         self.config = make_config(preset_or_params)
         if isinstance(num_games, bool) or not isinstance(num_games, (int, np.integer)) \
@@ -437,7 +447,7 @@ class HanabiGame:
             raise ValueError(f"unknown hanabi backend {backend!r}; allowed: {', '.join(BACKENDS)}.")
         self.num_games = int(num_games)
         self.backend = backend
-        self._rng = np.random.default_rng(seed)
+        self._rng = _generator(seed)
         self._games = (_OpenSpielBackend if backend == "open_spiel" else _HleBackend)(
             self.config, self.num_games)
         self._decks = np.zeros((self.num_games, self.config.deck_size), np.int32)

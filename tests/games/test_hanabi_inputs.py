@@ -29,6 +29,12 @@ def test_bad_num_games(num_games):
         hanabi.HanabiGame("small", num_games, 0)
 
 
+@pytest.mark.parametrize("seed", [-1, 1.5, "0", None])
+def test_bad_seed(seed):
+    with pytest.raises(ValueError, match="seed must be a non-negative int or a numpy Generator"):
+        hanabi.HanabiGame("small", 2, seed)
+
+
 def test_bad_backend():
     with pytest.raises(ValueError, match="unknown hanabi backend 'jax'; allowed: open_spiel, hle"):
         hanabi.HanabiGame("small", 2, 0, "jax")
