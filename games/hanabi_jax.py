@@ -57,8 +57,8 @@ class HanabiState(NamedTuple):
     rank_revealed: jax.Array        # bool [players, hand_size]: the card's rank was hinted
     fireworks: jax.Array            # int8 [colors]: cards played of each colour
     discards: jax.Array             # int8 [num_values]: copies of each value discarded or misplayed
-    information_tokens: jax.Array   # int8 []
-    life_tokens: jax.Array          # int8 []
+    information_tokens: jax.Array   # int32 [] (make_config sets no upper bound on token counts)
+    life_tokens: jax.Array          # int32 []
     current_player: jax.Array       # int8 []
     turns_left: jax.Array           # int8 []: moves left once the deck is empty (players at first)
     done: jax.Array                 # bool []
@@ -122,14 +122,21 @@ def ordered_deck(config: HanabiConfig) -> np.ndarray:
                      for _ in range(config.copies_of_rank(r))], np.int8)
 
 
+def _int8(value) -> jax.Array:
+    return jnp.asarray(value, jnp.int8)
+
+
 def reset_from_deck(config: HanabiConfig, deck: jax.Array) -> HanabiState:
-    """Starts a game whose cards are dealt in the order of `deck` (int [deck_size] card values)."""
+    """Starts a game whose cards are dealt in the order of `deck` (int [deck_size] card values).
+
+    `deck` must be a permutation of `ordered_deck(config)`; compiled code cannot check it
+    (`games.hanabi.check_decks` does, outside `jit`).
+    """
     p, h = config.players, config.hand_size
     deck = jnp.asarray(deck, jnp.int8)
-    int8 = lambda x: jnp.asarray(x, jnp.int8)
     return HanabiState(
         deck=deck,
-        cards_dealt=int8(p * h),
+        cards_dealt=_int8(p * h),
         hands=deck[:p * h].reshape(p, h),
         color_plausible=jnp.full((p, h), _full_mask(config.colors), jnp.int8),
         rank_plausible=jnp.full((p, h), _full_mask(config.ranks), jnp.int8),
@@ -137,15 +144,15 @@ def reset_from_deck(config: HanabiConfig, deck: jax.Array) -> HanabiState:
         rank_revealed=jnp.zeros((p, h), bool),
         fireworks=jnp.zeros(config.colors, jnp.int8),
         discards=jnp.zeros(config.num_values, jnp.int8),
-        information_tokens=int8(config.max_information_tokens),
-        life_tokens=int8(config.max_life_tokens),
-        current_player=int8(0),
-        turns_left=int8(p),
+        information_tokens=jnp.asarray(config.max_information_tokens, jnp.int32),
+        life_tokens=jnp.asarray(config.max_life_tokens, jnp.int32),
+        current_player=_int8(0),
+        turns_left=_int8(p),
         done=jnp.asarray(False),
-        last_action=int8(-1),
-        last_player=int8(-1),
+        last_action=_int8(-1),
+        last_player=_int8(-1),
         last_revealed=jnp.zeros(h, bool),
-        last_card=int8(_NO_CARD),
+        last_card=_int8(_NO_CARD),
         last_scored=jnp.asarray(False),
         last_information_gained=jnp.asarray(False),
     )

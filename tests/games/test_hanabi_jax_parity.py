@@ -34,6 +34,8 @@ CONFIGS = {
                    max_life_tokens=2),
     "one_rank": dict(players=2, colors=4, ranks=1, hand_size=2, max_information_tokens=2,
                      max_life_tokens=1),
+    "many_tokens": dict(players=2, colors=1, ranks=2, hand_size=1, max_information_tokens=130,
+                        max_life_tokens=129),
     "tiny_hand_5p": dict(players=5, colors=2, ranks=3, hand_size=1, max_information_tokens=1,
                          max_life_tokens=2),
 }
