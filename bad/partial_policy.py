@@ -37,8 +37,12 @@ def played_action(partial_policy: jax.Array, private_value: jax.Array) -> jax.Ar
 
 
 def value_log_probs(logits: jax.Array, partial_policy: jax.Array) -> jax.Array:
-    """float[..., num_values]: `log pi(pi_hat(f) | f)` for every private value `f`."""
+    """float[..., num_values]: `log pi(pi_hat(f) | f)` for every private value `f`.
+
+    `logits` (float[..., num_values, num_actions]) broadcast against `partial_policy`.
+    """
     log_probs = jax.nn.log_softmax(logits, axis=-1)
+    log_probs = jnp.broadcast_to(log_probs, partial_policy.shape + log_probs.shape[-1:])
     return jnp.take_along_axis(log_probs, partial_policy[..., None], axis=-1)[..., 0]
 
 

@@ -1,0 +1,143 @@
+"""bad.matrix_game: exact scoring against OpenSpiel play, known policies, and short training runs."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from bad import belief, matrix_game
+from games import tiny_hanabi
+
+THREE_PLAYERS = {"num_players": 3, "num_chance": 2, "num_actions": 2,
+                 "payoff": tiny_hanabi.payoff_string(
+                     np.random.default_rng(7).integers(0, 10, size=[2] * 6))}
+THREE_CARDS = {"num_players": 2, "num_chance": 3, "num_actions": 2,
+               "payoff": tiny_hanabi.payoff_string(
+                   np.random.default_rng(8).integers(0, 10, size=[3, 3, 2, 2]))}
+
+
+def play_in_openspiel(game, probs, enum, rng, num_games):
+    """Mean return of games played through pyspiel, sampling BAD's partial policies on the host."""
+    players, cards, actions = game.num_players, game.num_chance, game.num_actions
+    total = 0.0
+    for _ in range(num_games):
+        state = game.game.new_initial_state()
+        dealt = []
+        for _ in range(players):
+            outcomes, weights = zip(*state.chance_outcomes())
+            dealt.append(int(rng.choice(outcomes, p=weights)))
+            state.apply_action(dealt[-1])
+        history = 0
+        for p in range(players):
+            if p < players - 1:
+                partial = [rng.choice(actions, p=probs[p][history * cards + c])
+                           for c in range(cards)]
+                action = partial[dealt[p]]
+                mask = sum(1 << c for c in range(cards) if partial[c] == action)
+                history = history * enum.num_codes + enum.code_of[action, mask]
+            else:
+                action = rng.choice(actions, p=probs[p][history * cards + dealt[p]])
+            state.apply_action(int(action))
+        total += state.returns()[0]
+    return total / num_games
+
+
+@pytest.mark.parametrize("params, method", [
+    (None, "bad_cf"), (None, "pg"), (THREE_PLAYERS, "bad"), (THREE_CARDS, "bad_cf")])
+def test_exact_value_matches_monte_carlo_play_through_openspiel(params, method):
+    game = tiny_hanabi.TinyHanabi(params)
+    arrays = matrix_game.game_arrays(game)
+    config = matrix_game.Config(method=method, policy_init_scale=3.0)
+    parameters = matrix_game.init_params(jax.random.key(3), arrays, config)
+    logits = matrix_game.network_tables(parameters, arrays, config).logits
+    probs = [np.asarray(jax.nn.softmax(table), np.float64) for table in logits]
+    probs = [p / p.sum(axis=-1, keepdims=True) for p in probs]
+    exact = float(matrix_game.exact_value(parameters, arrays, config))
+    num_games = 4000
+    estimate = play_in_openspiel(game, probs, matrix_game.enumeration(arrays, config),
+                                 np.random.default_rng(0), num_games)
+    spread = float(game.payoffs.max() - game.payoffs.min())
+    assert abs(estimate - exact) < 4 * spread / 2 / np.sqrt(num_games), (estimate, exact)
+
+
+def deterministic_logits(choice):
+    return jnp.where(jax.nn.one_hot(choice, 3) > 0, 0.0, -1e9)
+
+
+def best_response_logits(game, arrays, config, first):
+    """Player 2's best reply, per (history code, card), to player 1's logit table `first`."""
+    enum = matrix_game.enumeration(arrays, config)
+    beliefs = belief.belief_update(arrays.chance_probs, jnp.asarray(enum.code_partials),
+                                   jnp.asarray(enum.code_actions))
+    replies = []
+    for code in range(enum.num_codes):
+        for card in range(game.num_chance):
+            expected = np.einsum("c,ca->a", beliefs[code],
+                                 game.payoffs[:, card, enum.code_actions[code], :])
+            replies.append(int(np.argmax(expected)))
+    return deterministic_logits(jnp.array(replies))
+
+
+def openspiel_value(game, first_actions, second):
+    """Average return over all deals of deterministic policies, played in pyspiel."""
+    returns = []
+    for c1 in range(2):
+        for c2 in range(2):
+            state = game.game.new_initial_state()
+            state.apply_action(c1)
+            state.apply_action(c2)
+            a1 = first_actions[c1]
+            state.apply_action(a1)
+            state.apply_action(second(c1, c2, a1))
+            returns.append(state.returns()[0])
+    return float(np.mean(returns))
+
+
+def test_hand_written_optimal_policy_scores_ten():
+    game = tiny_hanabi.TinyHanabi()
+    arrays = matrix_game.game_arrays(game)
+    config = matrix_game.Config(method="bad_cf")
+    first = deterministic_logits(jnp.array([2, 0]))
+    second = best_response_logits(game, arrays, config, first)
+    value = matrix_game.exact_value_of_tables((first, second), arrays, config)
+    np.testing.assert_allclose(value, 10.0, rtol=1e-6)
+    # The same policy played in OpenSpiel: player 2 decodes player 1's card from its action.
+    decode = {2: 0, 0: 1}
+    reply = lambda c1, c2, a1: int(np.argmax(game.payoffs[decode[a1], c2, a1]))
+    assert openspiel_value(game, [2, 0], reply) == 10.0
+
+
+def test_always_middle_scores_eight():
+    game = tiny_hanabi.TinyHanabi()
+    arrays = matrix_game.game_arrays(game)
+    config = matrix_game.Config(method="pg")
+    rows = matrix_game.enumeration(arrays, config).num_codes * game.num_chance
+    value = matrix_game.exact_value_of_tables(
+        (deterministic_logits(jnp.array([1, 1])), deterministic_logits(jnp.ones(rows, int))),
+        arrays, config)
+    np.testing.assert_allclose(value, 8.0, rtol=1e-6)
+    assert openspiel_value(game, [1, 1], lambda c1, c2, a1: 1) == 8.0
+
+
+def test_short_run_improves_and_is_deterministic():
+    arrays = matrix_game.game_arrays(tiny_hanabi.TinyHanabi())
+    config = matrix_game.Config(method="bad_cf", num_updates=300, eval_every=100)
+    keys = jax.random.split(jax.random.key(42), 4)
+    first = matrix_game.train_seeds(keys, arrays, config)
+    second = matrix_game.train_seeds(keys, arrays, config)
+    assert first.exact_reward.shape == (4, 4) and first.train_reward.shape == (4, 3)
+    assert float(jnp.mean(first.exact_reward[:, -1])) > float(jnp.mean(first.exact_reward[:, 0])) + 1
+    np.testing.assert_array_equal(first.exact_reward, second.exact_reward)
+    for a, b in zip(jax.tree.leaves(first.params), jax.tree.leaves(second.params)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_bad_configs_and_oversized_games_raise_value_errors():
+    with pytest.raises(ValueError, match="unknown method"):
+        matrix_game.Config(method="sad")
+    with pytest.raises(ValueError, match="must divide"):
+        matrix_game.Config(num_updates=100, eval_every=30)
+    with pytest.raises(ValueError, match="batch_size must be positive"):
+        matrix_game.Config(batch_size=0)
+    with pytest.raises(ValueError, match="games to score exactly"):
+        matrix_game.enumerate_game(3, 4, 4, True)

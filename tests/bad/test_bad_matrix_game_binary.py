@@ -1,0 +1,62 @@
+"""experiments.bad_matrix_game: bad input ends with one line on stderr; a tiny run writes files."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def run_binary(*flags):
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    return subprocess.run([sys.executable, "-m", "experiments.bad_matrix_game", *flags],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--methods=bad_cf,sad"], "--methods must be"),
+    (["--num_seeds=0"], "--num_seeds must be positive"),
+    (["--num_players=3"], "needs a payoff parameter of 216"),
+])
+def test_bad_input_fails_with_one_line(flags, message, tmp_path):
+    result = run_binary(*flags, f"--output_dir={tmp_path}")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], lines
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--batch_size=-1"], "--batch_size must be positive"),
+    (["--num_updates=0"], "--num_updates must be positive"),
+    (["--learning_rate=0"], "--learning_rate must be positive"),
+    (["--num_updates=100", "--eval_every=30"], "must divide"),
+    (["--entropy_cost=-1"], "--entropy_cost must be non-negative"),
+])
+def test_bad_training_flags_raise_the_error_run_main_prints(flags, message):
+    from absl import flags as absl_flags
+
+    from experiments import bad_matrix_game
+
+    absl_flags.FLAGS(["bad_matrix_game", *flags])
+    try:
+        with pytest.raises(ValueError, match=message):
+            bad_matrix_game.method_configs()
+    finally:
+        absl_flags.FLAGS.unparse_flags()
+
+
+def test_tiny_run_writes_results(tmp_path):
+    result = run_binary("--methods=pg", "--num_seeds=3", "--num_updates=20", "--eval_every=10",
+                        f"--output_dir={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    assert "wall time" in result.stdout
+    results = json.loads((tmp_path / "results.json").read_text())["results"]["pg"]
+    assert set(results) >= {"mean_final_reward", "sem_final_reward", "fraction_at_optimum",
+                            "fraction_within_1_of_optimum", "wall_time_s"}
+    assert len((tmp_path / "metrics.csv").read_text().splitlines()) == 1 + 3
+    assert (tmp_path / "learning_curves.png").stat().st_size > 0
+    assert (tmp_path / "final_rewards.png").stat().st_size > 0
