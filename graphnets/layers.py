@@ -21,17 +21,25 @@ import jax.numpy as jnp
 
 
 class Part(NamedTuple):
-    """One slice of a concatenated input: `features[indices]`, or `features` if indices is None."""
+    """One slice of a concatenated input: rows `features[pre_indices][indices]`.
+
+    Either index may be None (no gather at that level).
+    """
 
     features: jax.Array
     indices: jax.Array | None = None
+    pre_indices: jax.Array | None = None
+
+
+def _gather(table: jax.Array, indices: jax.Array | None) -> jax.Array:
+    """`table[indices]`, or `table` when indices is None."""
+    table = jnp.asarray(table)
+    return table if indices is None else table[indices]
 
 
 def gather_part(part: Part) -> jax.Array:
     """The rows that `part` contributes to the concatenated input."""
-    if part.indices is None:
-        return part.features
-    return part.features[part.indices]
+    return _gather(_gather(part.features, part.pre_indices), part.indices)
 
 
 def concat_parts(parts: Sequence[Part]) -> jax.Array:
@@ -61,15 +69,23 @@ class SplitLinear(hk.Module):
         return out if b is None else out + b
 
     def call_on_parts(self, parts: Sequence[Part]) -> jax.Array:
-        """`self(concat_parts(parts))`, projecting each part before gathering it."""
+        """`self(concat_parts(parts))`, projecting each part before gathering it.
+
+        Parts gathered by the same `indices` array are summed before the
+        gather, so each distinct index array costs one gather.
+        """
         sizes = [p.features.shape[-1] for p in parts]
         w, b = self._params(sum(sizes), parts[0].features.dtype)
-        out = None
+        tables: dict[int | None, tuple[jax.Array | None, jax.Array]] = {}
         start = 0
         for part, size in zip(parts, sizes):
-            projected = gather_part(Part(part.features @ w[start:start + size], part.indices))
-            out = projected if out is None else out + projected
+            table = _gather(jnp.asarray(part.features) @ w[start:start + size], part.pre_indices)
+            key = None if part.indices is None else id(part.indices)
+            if key in tables:
+                table = tables[key][1] + table
+            tables[key] = (part.indices, table)
             start += size
+        out = sum(_gather(table, indices) for indices, table in tables.values())
         return out if b is None else out + b
 
 

@@ -186,6 +186,7 @@ class SelfAttention(hk.Module):
           `attention_graph` with nodes [num_nodes, num_heads, value_size] replaced by the attended values.
         """
         senders, receivers = attention_graph.senders, attention_graph.receivers
+        node_values, node_keys, node_queries = map(jnp.asarray, (node_values, node_keys, node_queries))
         total_nodes = node_values.shape[0]
         logits = jnp.sum(node_keys[senders] * node_queries[receivers], axis=-1)
         weights = segment_softmax(logits, receivers, total_nodes)

@@ -112,6 +112,8 @@ def test_jit_grad_and_vmap():
         single = net.apply(params, graph)
         for field in ("nodes", "edges", "globals"):
             np.testing.assert_allclose(getattr(batched, field)[i], getattr(single, field), **TOL)
+    closed_over = jax.jit(lambda p: net.apply(p, graphs[0]))(params)  # numpy graph as compile-time constants
+    np.testing.assert_allclose(closed_over.nodes, batched.nodes[0], **TOL)
     grads = jax.jit(jax.vmap(jax.grad(loss), in_axes=(None, 0)))(params, stacked)
     assert gn_testing.all_finite(grads)
     assert any(np.any(leaf != 0) for leaf in jax.tree_util.tree_leaves(grads))
