@@ -1,7 +1,7 @@
 """Pure-JAX Hanabi against JaxMARL 0.2.0's Hanabi: steps per second and memory per game.
 
     .venv/bin/python -m benchmarks.jax_hanabi_throughput [--batch_sizes=256,1024,4096]
-        [--steps=100] [--repeats=3] [--jaxmarl_python=.bench_jaxmarl/bin/python]
+        [--steps=100] [--repeats=5] [--jaxmarl_python=.bench_jaxmarl/bin/python]
 
 Protocol, the same for every row: 2-player Hanabi-Full, `batch_size` games `vmap`-ed and stepped
 `steps` times inside one jitted `lax.scan`. Each step of each game: compute the legal-move mask,
@@ -9,7 +9,8 @@ draw a uniformly random legal action (`random_legal_actions`: one `randint` per 
 replace a finished game by a newly dealt one (auto-reset; ours with `step_batch`, JaxMARL's with
 its `step`, which takes a key per game). One step is one move
 of one game; steps/s is `batch_size * steps` over the best of `repeats` timed calls after a
-warm-up call that compiles. JaxMARL's `step` takes an action per agent (it uses the current
+warm-up call that compiles, by the wall clock and by the process's CPU time (on a machine shared
+with other jobs the CPU-time figure is the steadier one). JaxMARL's `step` takes an action per agent (it uses the current
 player's; all get the same) and returns every agent's observation. The plain rows leave observations unused
 (ours are not computed; JaxMARL's are pruned by XLA). The "+obs" rows compute every player's
 observation each step and sum it so that XLA cannot prune it: the same work on both sides.
@@ -38,7 +39,7 @@ from absl import app, flags
 
 _BATCH_SIZES = flags.DEFINE_list("batch_sizes", ["256", "1024", "4096"], "Games per batch.")
 _STEPS = flags.DEFINE_integer("steps", 100, "Steps per game in each timed scan.")
-_REPEATS = flags.DEFINE_integer("repeats", 3, "Timed calls per measurement (best is kept).")
+_REPEATS = flags.DEFINE_integer("repeats", 5, "Timed calls per measurement (best is kept).")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed for deals and moves.")
 _JAXMARL_PYTHON = flags.DEFINE_string(
     "jaxmarl_python", os.path.join(".bench_jaxmarl", "bin", "python"),
@@ -59,17 +60,19 @@ def _time_scan(run: Callable, init, batch_size: int, num_steps: int, repeats: in
     """Compiles `run(init)`, times it and reads its memory analysis."""
     compiled = jax.jit(run).lower(init).compile()
     jax.block_until_ready(compiled(init))
-    best = float("inf")
+    best_wall = best_cpu = float("inf")
     for _ in range(repeats):
-        start = time.perf_counter()
+        start_wall, start_cpu = time.perf_counter(), time.process_time()
         jax.block_until_ready(compiled(init))
-        best = min(best, time.perf_counter() - start)
+        best_wall = min(best_wall, time.perf_counter() - start_wall)
+        best_cpu = min(best_cpu, time.process_time() - start_cpu)
     memory = compiled.memory_analysis()
     peak = None
     if memory is not None:
         peak = (memory.argument_size_in_bytes + memory.output_size_in_bytes
                 + memory.temp_size_in_bytes)
-    return {"steps_per_second": batch_size * num_steps / best,
+    return {"steps_per_second": batch_size * num_steps / best_wall,
+            "steps_per_cpu_second": batch_size * num_steps / best_cpu,
             "peak_bytes_per_game": None if peak is None else peak / batch_size}
 
 
@@ -164,12 +167,16 @@ def _jaxmarl_in_subprocess(python: str, batch_size: int) -> dict | None:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _row(name: str, batch_size: int, result: dict, reference: float | None) -> str:
-    ratio = "" if reference is None else f"{result['steps_per_second'] / reference:8.2f}x"
+def _row(name: str, batch_size: int, result: dict, reference: dict | None) -> str:
+    ratios = ""
+    if reference is not None:
+        ratios = "".join(f"{result[k] / reference[k]:>9.2f}x"
+                         for k in ("steps_per_second", "steps_per_cpu_second"))
     peak = result["peak_bytes_per_game"]
     peak_text = "n/a" if peak is None else f"{peak / 1024:.1f}"
-    return (f"{name:<28}{batch_size:>7}{result['steps_per_second']:>14,.0f}"
-            f"{result['state_bytes_per_game']:>12,.0f}{peak_text:>14}{ratio:>10}")
+    return (f"{name:<18}{batch_size:>6}{result['steps_per_second']:>12,.0f}"
+            f"{result['steps_per_cpu_second']:>12,.0f}{result['state_bytes_per_game']:>9,.0f}"
+            f"{peak_text:>9}{ratios}")
 
 
 def main(argv):
@@ -183,17 +190,18 @@ def main(argv):
     print(f"2-player Hanabi-Full, random legal moves, {_STEPS.value} steps per game per scan, "
           f"best of {_REPEATS.value}; {os.cpu_count()} CPU cores, jax {jax.__version__} "
           f"{jax.devices()[0].platform}")
-    print(f"{'implementation':<28}{'batch':>7}{'steps/s':>14}{'state B/game':>12}"
-          f"{'peak KiB/game':>14}{'vs JaxMARL':>10}")
+    print("steps/s: wall clock; steps/cpu-s: per second of this process's CPU time (steadier on a "
+          "shared machine); state: bytes per game; peak: KiB per game; ratios: over JaxMARL, "
+          "wall and CPU")
+    print(f"{'implementation':<18}{'batch':>6}{'steps/s':>12}{'steps/cpu-s':>12}{'state':>9}"
+          f"{'peak':>9}{'wall':>10}{'cpu':>10}")
     for batch_size in batch_sizes:
         jaxmarl = _jaxmarl_in_subprocess(_JAXMARL_PYTHON.value, batch_size)
         for observe in (False, True):
             suffix = " +obs" if observe else ""
-            reference = None
-            if jaxmarl is not None:
-                reference = jaxmarl[str(observe).lower()]["steps_per_second"]
-                print(_row("JaxMARL 0.2.0" + suffix, batch_size, jaxmarl[str(observe).lower()],
-                           None))
+            reference = None if jaxmarl is None else jaxmarl[str(observe).lower()]
+            if reference is not None:
+                print(_row("JaxMARL 0.2.0" + suffix, batch_size, reference, None))
             result = measure_ours(batch_size, _STEPS.value, _SEED.value, _REPEATS.value, observe)
             print(_row("hanabi_jax" + suffix, batch_size, result, reference))
         sys.stdout.flush()

@@ -338,9 +338,16 @@ def checked_step(config: HanabiConfig, state: HanabiState, action: int):
 
 
 def _relative_rows(config: HanabiConfig, rows: jax.Array, seat: jax.Array) -> jax.Array:
-    """`rows` [players, ...] in seat order rotated to start at `seat`."""
+    """`rows` [players, ...] in seat order rotated to start at `seat`.
+
+    A masked sum over the players rather than a gather: cheaper for a few small rows under vmap.
+    """
     order = (seat + jnp.arange(config.players)) % config.players
-    return jnp.take(rows, order, axis=0)
+    pick = (order[:, None] == jnp.arange(config.players)).reshape(
+        (config.players, config.players) + (1,) * (rows.ndim - 1))
+    if rows.dtype == bool:
+        return jnp.any(pick & rows[None], axis=1)
+    return jnp.sum(jnp.where(pick, rows[None], 0), axis=1, dtype=rows.dtype)
 
 
 def legal_actions_mask(config: HanabiConfig, state: HanabiState) -> jax.Array:
@@ -372,13 +379,19 @@ def _bits(mask: jax.Array, size: int) -> jax.Array:
     return ((mask[..., None] >> jnp.arange(size, dtype=mask.dtype)) & 1).astype(bool)
 
 
+def _plausible(config: HanabiConfig, hands: jax.Array, color_plausible: jax.Array,
+               rank_plausible: jax.Array) -> jax.Array:
+    """bool [..., num_values] from the per-slot colour and rank bitmasks; empty slots 0."""
+    colors = _bits(color_plausible, config.colors)
+    ranks = _bits(rank_plausible, config.ranks)
+    plausible = (colors[..., :, None] & ranks[..., None, :]).reshape(
+        *hands.shape, config.num_values)
+    return plausible & (hands >= 0)[..., None]
+
+
 def card_knowledge(config: HanabiConfig, state: HanabiState) -> jax.Array:
     """bool [players, hand_size, num_values]: card values each slot's hints allow; empty slots 0."""
-    colors = _bits(state.color_plausible, config.colors)
-    ranks = _bits(state.rank_plausible, config.ranks)
-    plausible = colors[:, :, :, None] & ranks[:, :, None, :]
-    valid = state.hands >= 0
-    return plausible.reshape(*state.hands.shape, config.num_values) & valid[:, :, None]
+    return _plausible(config, state.hands, state.color_plausible, state.rank_plausible)
 
 
 def remaining_counts(config: HanabiConfig, state: HanabiState) -> jax.Array:
@@ -450,7 +463,8 @@ def observation(config: HanabiConfig, state: HanabiState, player: jax.Array,
     ])
     bit_values, bit_copies = _discard_bit_layout(config)
     discards = state.discards[bit_values] > bit_copies
-    plausible = _relative_rows(config, card_knowledge(config, state), player)
+    plausible = _plausible(config, hands, _relative_rows(config, state.color_plausible, player),
+                           _relative_rows(config, state.rank_plausible, player))
     colors_revealed = (_one_hot(_colors_of(config, hands), config.colors)
                        & (_relative_rows(config, state.color_revealed, player) & valid)[..., None])
     ranks_revealed = (_one_hot(_ranks_of(config, hands), config.ranks)
