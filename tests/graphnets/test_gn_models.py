@@ -6,45 +6,45 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import gn_testing
 import graphnets as gn
 from graphnets import utils
 
-import gn_testing
 
-
-def _model(edge_size, node_size, global_size, steps):
-    return hk.without_apply_rng(hk.transform(
-        lambda g: gn.EncodeProcessDecode(edge_size, node_size, global_size, latent_size=8, num_layers=2)(g, steps)))
+def _model(edge_size, node_size, global_size):
+    """`(init, apply)`: init(rng, graph) and a jitted apply(params, graph, num_processing_steps)."""
+    net = hk.without_apply_rng(hk.transform(
+        lambda g, n: gn.EncodeProcessDecode(edge_size, node_size, global_size, latent_size=8, num_layers=2)(g, n)))
+    # Parameters do not depend on the number of processing steps, so init runs one.
+    return (lambda rng, g: net.init(rng, g, 1)), jax.jit(net.apply, static_argnums=2)
 
 
 def test_encode_process_decode_shapes_and_missing_fields():
     graph = gn_testing.random_graph(np.random.default_rng(0), [3, 4], [5, 2])
-    model = _model(2, None, 1, steps=3)
-    params = model.init(jax.random.PRNGKey(0), graph)
-    outputs = jax.jit(model.apply)(params, graph)
+    init, apply = _model(2, None, 1)
+    outputs = apply(init(jax.random.PRNGKey(0), graph), graph, 3)
     assert len(outputs) == 3
     for out in outputs:
         assert out.edges.shape == (7, 2)
         assert out.nodes is None
         assert out.globals.shape == (2, 1)
-        assert np.all(np.isfinite(out.edges))
+        assert gn_testing.all_finite(out.edges)
     assert not np.allclose(outputs[0].edges, outputs[1].edges)
 
 
 def test_encode_process_decode_accepts_missing_globals_and_edges():
     graph = gn_testing.random_graph(np.random.default_rng(1), [3, 2], [2, 2])._replace(globals=None, edges=None)
-    model = _model(1, 1, 1, steps=2)
-    params = model.init(jax.random.PRNGKey(0), graph)
-    outputs = model.apply(params, graph)
+    init, apply = _model(1, 1, 1)
+    outputs = apply(init(jax.random.PRNGKey(0), graph), graph, 2)
     assert outputs[-1].globals.shape == (2, 1) and outputs[-1].edges.shape == (4, 1)
 
 
 def test_encode_process_decode_ignores_padding():
     graph = gn_testing.random_graph(np.random.default_rng(2), [3, 5, 1], [4, 6, 0])
-    model = _model(2, 3, 1, steps=2)
-    params = model.init(jax.random.PRNGKey(0), graph)
-    plain = model.apply(params, graph)[-1]
-    padded = jax.jit(model.apply)(params, utils.pad_to(graph, 16, 16, 5))[-1]
+    init, apply = _model(2, 3, 1)
+    params = init(jax.random.PRNGKey(0), graph)
+    plain = apply(params, graph, 2)[-1]
+    padded = apply(params, utils.pad_to(graph, 16, 16, 5), 2)[-1]
     np.testing.assert_allclose(padded.nodes[:9], plain.nodes, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(padded.edges[:10], plain.edges, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(padded.globals[:3], plain.globals, rtol=1e-5, atol=1e-5)
@@ -53,16 +53,17 @@ def test_encode_process_decode_ignores_padding():
 def test_encode_process_decode_trains():
     graph = gn_testing.random_graph(np.random.default_rng(3), [4, 3], [5, 4])
     target = jnp.asarray(np.random.default_rng(4).normal(size=(7, 1)), jnp.float32)
-    model = _model(None, 1, None, steps=2)
-    params = model.init(jax.random.PRNGKey(0), graph)
+    init, apply = _model(None, 1, None)
+    params = init(jax.random.PRNGKey(0), graph)
 
     def loss(p):
-        return sum(jnp.mean((out.nodes - target) ** 2) for out in model.apply(p, graph))
+        return sum(jnp.mean((out.nodes - target) ** 2) for out in apply(p, graph, 2))
 
-    grads = jax.grad(loss)(params)
-    assert all(np.all(np.isfinite(g)) for g in jax.tree_util.tree_leaves(grads))
-    stepped = jax.tree_util.tree_map(lambda p, g: p - 0.05 * g, params, grads)
-    assert loss(stepped) < loss(params)
+    loss_and_grad = jax.jit(jax.value_and_grad(loss))
+    before, grads = loss_and_grad(params)
+    assert gn_testing.all_finite(grads)
+    after, _ = loss_and_grad(jax.tree_util.tree_map(lambda p, g: p - 0.05 * g, params, grads))
+    assert after < before
 
 
 @pytest.mark.parametrize("layer_norm,activate_final", [(True, True), (False, False)])
@@ -71,5 +72,8 @@ def test_make_mlp(layer_norm, activate_final):
         lambda x: gn.make_mlp([5, 3], layer_norm=layer_norm, activate_final=activate_final, name="m")()(x)))
     x = jnp.ones((2, 4))
     params = mlp.init(jax.random.PRNGKey(0), x)
-    assert mlp.apply(params, x).shape == (2, 3)
+    out = mlp.apply(params, x)
+    assert out.shape == (2, 3)
     assert ("m/~/layer_norm" in params) == layer_norm
+    if activate_final and not layer_norm:
+        assert np.all(out >= 0)

@@ -19,7 +19,7 @@ SCRIPT = textwrap.dedent("""
     assert jax.device_count() == 2, jax.devices()
     rng = np.random.default_rng(0)
     graphs = [utils.pad_to(gn_testing.random_graph(rng, [3, 4], [5, 3]), 12, 12, 4) for _ in range(4)]
-    mlp = gn.make_mlp([8])
+    mlp = gn.make_mlp([8], layer_norm=False)
     net = hk.without_apply_rng(hk.transform(lambda g: gn.GraphNetwork(mlp, mlp, mlp)(g)))
     params = net.init(jax.random.PRNGKey(0), graphs[0])
     optimizer = optax.sgd(1.0)  # the update is the averaged gradient itself
@@ -35,7 +35,7 @@ SCRIPT = textwrap.dedent("""
                                sharded)
 
     mean_loss = lambda p: jnp.mean(jnp.stack([loss_fn(p, g) for g in graphs]))
-    expected_loss, grads = jax.value_and_grad(mean_loss)(params)
+    expected_loss, grads = jax.jit(jax.value_and_grad(mean_loss))(params)
     updates, _ = optimizer.update(grads, optimizer.init(params), params)
     expected = optax.apply_updates(params, updates)
     np.testing.assert_allclose(loss, expected_loss, rtol=1e-5)
