@@ -50,23 +50,20 @@ def concat_parts(parts: Sequence[Part]) -> jax.Array:
 class SplitLinear(hk.Module):
     """A linear layer (parameters `w`, `b` exactly as `hk.Linear`) that can also read parts."""
 
-    def __init__(self, output_size: int, with_bias: bool = True, name: str | None = None):
+    def __init__(self, output_size: int, name: str | None = None):
         super().__init__(name=name)
         self.output_size = output_size
-        self.with_bias = with_bias
 
-    def _params(self, input_size: int, dtype) -> tuple[jax.Array, jax.Array | None]:
+    def _params(self, input_size: int, dtype) -> tuple[jax.Array, jax.Array]:
+        """The weight matrix and bias, created with hk.Linear's initialisers on first use."""
         w_init = hk.initializers.TruncatedNormal(stddev=1.0 / input_size**0.5)
         w = hk.get_parameter("w", [input_size, self.output_size], dtype, init=w_init)
-        b = None
-        if self.with_bias:
-            b = hk.get_parameter("b", [self.output_size], dtype, init=jnp.zeros)
+        b = hk.get_parameter("b", [self.output_size], dtype, init=jnp.zeros)
         return w, b
 
     def __call__(self, inputs: jax.Array) -> jax.Array:
         w, b = self._params(inputs.shape[-1], inputs.dtype)
-        out = inputs @ w
-        return out if b is None else out + b
+        return inputs @ w + b
 
     def call_on_parts(self, parts: Sequence[Part]) -> jax.Array:
         """`self(concat_parts(parts))`, projecting each part before gathering it.
@@ -85,8 +82,7 @@ class SplitLinear(hk.Module):
                 table = tables[key][1] + table
             tables[key] = (part.indices, table)
             start += size
-        out = sum(_gather(table, indices) for indices, table in tables.values())
-        return out if b is None else out + b
+        return sum(_gather(table, indices) for indices, table in tables.values()) + b
 
 
 class MLP(hk.Module):
@@ -121,6 +117,7 @@ class MLP(hk.Module):
         return self._after_first_matmul(self.first_layer.call_on_parts(parts))
 
     def _after_first_matmul(self, hidden: jax.Array) -> jax.Array:
+        """The layers after the first one's matmul, and the final activation and LayerNorm."""
         for layer in self.later_layers:
             hidden = layer(self.activation(hidden))
         if self.activate_final:
