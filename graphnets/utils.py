@@ -341,7 +341,8 @@ def pad_to(graph: jraph.GraphsTuple, num_nodes: int, num_edges: int, num_graphs:
     graphs are empty; padded features are zeros. Because padding lives in its
     own graphs, it never enters the reductions of real nodes or graphs, so
     real outputs do not change. Needs at least one padding graph, and a padding
-    node whenever edges are padded.
+    node whenever edges are padded. With exactly one padding graph the layout
+    is jraph's (`jraph.pad_with_graphs`), so jraph's padding masks apply too.
 
     Jittable (works on traced arrays; sizes are static). Concrete inputs are
     validated first; traced ones cannot be, so validate at the data boundary.
@@ -370,19 +371,27 @@ def pad_to(graph: jraph.GraphsTuple, num_nodes: int, num_edges: int, num_graphs:
     )
 
 
-def graph_mask(graph: jraph.GraphsTuple, num_real_graphs: int | jax.Array) -> jax.Array:
-    """True for the first `num_real_graphs` graphs of a padded batch, False for padding."""
-    return jnp.arange(graph.n_node.shape[0]) < num_real_graphs
+def graph_mask(graph: jraph.GraphsTuple, num_real_graphs: int | jax.Array | None = None) -> jax.Array:
+    """True for the real graphs of a padded batch, False for padding graphs.
+
+    The real graphs are the first `num_real_graphs`; by default all but the
+    last, jraph's convention, which `pad_to` follows when `num_graphs` is the
+    number of real graphs plus one. Jittable; `num_real_graphs` may be traced.
+    """
+    total_graphs = graph.n_node.shape[0]
+    if num_real_graphs is None:
+        num_real_graphs = total_graphs - 1
+    return jnp.arange(total_graphs) < num_real_graphs
 
 
-def node_mask(graph: jraph.GraphsTuple, num_real_graphs: int | jax.Array) -> jax.Array:
-    """True for the nodes of the real graphs of a padded batch."""
+def node_mask(graph: jraph.GraphsTuple, num_real_graphs: int | jax.Array | None = None) -> jax.Array:
+    """True for the nodes of the real graphs of a padded batch (see `graph_mask`)."""
     total_nodes = _num_node_rows(graph)
     return jnp.repeat(graph_mask(graph, num_real_graphs), graph.n_node, total_repeat_length=total_nodes)
 
 
-def edge_mask(graph: jraph.GraphsTuple, num_real_graphs: int | jax.Array) -> jax.Array:
-    """True for the edges of the real graphs of a padded batch."""
+def edge_mask(graph: jraph.GraphsTuple, num_real_graphs: int | jax.Array | None = None) -> jax.Array:
+    """True for the edges of the real graphs of a padded batch (see `graph_mask`)."""
     total_edges = graph.senders.shape[0]
     return jnp.repeat(graph_mask(graph, num_real_graphs), graph.n_edge, total_repeat_length=total_edges)
 

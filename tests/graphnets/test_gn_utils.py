@@ -2,6 +2,7 @@
 
 import jax
 import jax.numpy as jnp
+import jraph
 import networkx as nx
 import numpy as np
 import pytest
@@ -94,6 +95,13 @@ def test_pad_to_is_jittable_and_numpy_stays_numpy():
     _assert_graphs_equal(jitted, padded)
     mask = jax.jit(utils.node_mask)(jitted, jnp.asarray(3))
     np.testing.assert_array_equal(mask, [True] * 7 + [False] * 3)
+
+
+def test_one_padding_graph_matches_jraph_masks():
+    graph = utils.pad_to(_graph(10), 12, 9, 4)
+    for ours, theirs in [(utils.node_mask, jraph.get_node_padding_mask), (utils.edge_mask, jraph.get_edge_padding_mask),
+                         (utils.graph_mask, jraph.get_graph_padding_mask)]:
+        np.testing.assert_array_equal(ours(graph), theirs(graph))
 
 
 def test_pad_to_rejects_impossible_budgets():
