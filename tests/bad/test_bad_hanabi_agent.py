@@ -69,12 +69,14 @@ def test_likelihood_follows_cards_and_resets_for_new_ones():
     game = config.game
     log_likelihood = hanabi_agent.initial_log_likelihood(game)
     evidence = jnp.log(jnp.array([[[0.5, 1.0, 0.25, 1.0, 1.0], [1.0, 0.1, 1.0, 1.0, 1.0]]]))
-    log_likelihood = hanabi_agent.track_likelihood(config, log_likelihood, 0, evidence, 2 * 0 + 0
-                                                   + game.hand_size * 0 + 0)  # seat 0 hints
+    colour_hint = 2 * game.hand_size  # seat 0 hints: its own cards stay where they are
+    log_likelihood = hanabi_agent.track_likelihood(config, log_likelihood, 0, evidence,
+                                                   colour_hint)
     np.testing.assert_allclose(log_likelihood[1], evidence[0], atol=1e-6)
     # Seat 1 plays its slot 0: the card in slot 1 moves to slot 0, slot 1 is a new card.
-    moved = hanabi_agent.track_likelihood(config, log_likelihood, 1,
-                                          jnp.zeros((1, 2, 5)), game.hand_size + 0)
+    play_slot_0 = game.hand_size
+    moved = hanabi_agent.track_likelihood(config, log_likelihood, 1, jnp.zeros((1, 2, 5)),
+                                          play_slot_0)
     np.testing.assert_allclose(moved[1, 0], evidence[0, 1], atol=1e-6)
     np.testing.assert_array_equal(moved[1, 1], 0.0)
     np.testing.assert_allclose(moved[0], 0.0)
