@@ -221,7 +221,7 @@ def enumerate_game(num_players: int, num_chance: int, num_actions: int,
         code_of=code_of, digits=digits,
         path_cards=np.array(path_cards, np.int32).reshape(num_paths, players),
         path_actions=np.array(path_actions, np.int32).reshape(num_paths, players),
-        path_terms=np.array(path_terms, np.int64).reshape(num_paths, -1))
+        path_terms=np.array(path_terms, np.int32).reshape(num_paths, -1))
 
 
 def _mask(partial: tuple[int, ...], action: int, uses_belief: bool) -> int:

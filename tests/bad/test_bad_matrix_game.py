@@ -1,5 +1,7 @@
 """bad.matrix_game: exact scoring against OpenSpiel play, known policies, and short training runs."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -18,28 +20,37 @@ THREE_CARDS = {"num_players": 2, "num_chance": 3, "num_actions": 2,
 
 def play_in_openspiel(game, probs, enum, rng, num_games):
     """Mean return of games played through pyspiel, sampling BAD's partial policies on the host."""
-    players, cards, actions = game.num_players, game.num_chance, game.num_actions
+    players, cards = game.num_players, game.num_chance
+    cdfs = [np.cumsum(p, axis=-1) for p in probs]
+    sample = lambda cdf: int(min(np.searchsorted(cdf, rng.random(), side="right"), len(cdf) - 1))
     total = 0.0
     for _ in range(num_games):
         state = game.game.new_initial_state()
         dealt = []
         for _ in range(players):
             outcomes, weights = zip(*state.chance_outcomes())
-            dealt.append(int(rng.choice(outcomes, p=weights)))
+            dealt.append(outcomes[sample(np.cumsum(weights))])
             state.apply_action(dealt[-1])
         history = 0
         for p in range(players):
             if p < players - 1:
-                partial = [rng.choice(actions, p=probs[p][history * cards + c])
-                           for c in range(cards)]
+                partial = [sample(cdfs[p][history * cards + c]) for c in range(cards)]
                 action = partial[dealt[p]]
                 mask = sum(1 << c for c in range(cards) if partial[c] == action)
                 history = history * enum.num_codes + enum.code_of[action, mask]
             else:
-                action = rng.choice(actions, p=probs[p][history * cards + dealt[p]])
-            state.apply_action(int(action))
+                action = sample(cdfs[p][history * cards + dealt[p]])
+            state.apply_action(action)
         total += state.returns()[0]
     return total / num_games
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def policies_and_exact_value(key, arrays, config):
+    """Freshly initialised policy tables and their exact value (one compilation, not many)."""
+    params = matrix_game.init_params(key, arrays, config)
+    return matrix_game.network_tables(params, arrays, config).logits, matrix_game.exact_value(
+        params, arrays, config)
 
 
 @pytest.mark.parametrize("params, method", [
@@ -48,11 +59,9 @@ def test_exact_value_matches_monte_carlo_play_through_openspiel(params, method):
     game = tiny_hanabi.TinyHanabi(params)
     arrays = matrix_game.game_arrays(game)
     config = matrix_game.Config(method=method, policy_init_scale=3.0)
-    parameters = matrix_game.init_params(jax.random.key(3), arrays, config)
-    logits = matrix_game.network_tables(parameters, arrays, config).logits
+    logits, exact = policies_and_exact_value(jax.random.key(3), arrays, config)
     probs = [np.asarray(jax.nn.softmax(table), np.float64) for table in logits]
-    probs = [p / p.sum(axis=-1, keepdims=True) for p in probs]
-    exact = float(matrix_game.exact_value(parameters, arrays, config))
+    exact = float(exact)
     num_games = 4000
     estimate = play_in_openspiel(game, probs, matrix_game.enumeration(arrays, config),
                                  np.random.default_rng(0), num_games)
