@@ -29,10 +29,22 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import NamedTuple
 
 NUM_GRAPHS, NUM_NODES, NUM_EDGES, FEATURES, HIDDEN = 100, 10_000, 50_000, 128, 128
 SMALL_GRAPHS, SMALL_MIN_NODES, SMALL_MAX_NODES, SMALL_EDGES_PER_NODE = 32, 8, 16, 4
 LEARNING_RATE = 1e-3
+
+
+class Timing(NamedTuple):
+    """Seconds per step: wall clock, and CPU time of all the process's threads."""
+
+    wall: float
+    cpu: float
+
+
+def _median_timing(timings: list[Timing]) -> Timing:
+    return Timing(statistics.median(t.wall for t in timings), statistics.median(t.cpu for t in timings))
 
 
 def _workload(seed: int = 0) -> dict:
@@ -133,16 +145,16 @@ def _xla_peak_bytes(step, *args) -> int:
             - stats.alias_size_in_bytes)
 
 
-def _time_steps(step, state, graph, num_steps: int) -> tuple[float, tuple]:
-    """Seconds per step over `num_steps` steps, and the (params, opt_state) after them."""
+def _time_steps(step, state, graph, num_steps: int) -> tuple[Timing, tuple]:
+    """Time per step over `num_steps` steps, and the (params, opt_state) after them."""
     import jax
 
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(num_steps):
         params, opt_state, _ = step(*state, graph)
         state = (params, opt_state)
     jax.block_until_ready(state)
-    return (time.perf_counter() - start) / num_steps, state
+    return Timing((time.perf_counter() - wall) / num_steps, (time.process_time() - cpu) / num_steps), state
 
 
 def _relative_error(actual, expected) -> float:
@@ -182,16 +194,19 @@ def _compare_jax(graph, rounds: int, steps_per_round: int, pyg: "PygWorker | Non
         _, states[name] = _time_steps(step, states[name], graph, 2)  # compile and warm up
     for _ in range(rounds):
         for name, (step, _) in runs.items():
-            seconds, states[name] = _time_steps(step, states[name], graph, steps_per_round)
-            times[name].append(seconds)
+            timing, states[name] = _time_steps(step, states[name], graph, steps_per_round)
+            times[name].append(timing)
         if pyg is not None:
             pyg.run_round()
-    return {"seconds": {name: statistics.median(t) for name, t in times.items()}, "memory": memory,
+    return {"timing": {name: _median_timing(t) for name, t in times.items()}, "memory": memory,
             "output_error": output_error, "grad_error": grad_error}
 
 
-def _small_graph_rates(rounds: int, steps_per_round: int) -> dict:
-    """Graphs per second of a training step in the demo regime (GN at 128 units and the demos' model)."""
+def _small_graph_rates(rounds: int, steps_per_round: int) -> dict[str, Timing]:
+    """Graphs per wall second and per CPU second of training in the demo regime.
+
+    For the GN at 128 units (ours and jraph's) and for the demos' model.
+    """
     import haiku as hk
     import jax
     import jraph
@@ -211,8 +226,8 @@ def _small_graph_rates(rounds: int, steps_per_round: int) -> dict:
         step = make_step(model, optimizer)
         state = (params, optimizer.init(params))
         _, state = _time_steps(step, state, graph, 3)
-        seconds = statistics.median(_time_steps(step, state, graph, steps_per_round)[0] for _ in range(rounds))
-        rates[name] = SMALL_GRAPHS / seconds
+        timing = _median_timing([_time_steps(step, state, graph, steps_per_round)[0] for _ in range(rounds)])
+        rates[name] = Timing(SMALL_GRAPHS / timing.wall, SMALL_GRAPHS / timing.cpu)
     return rates
 
 
@@ -237,7 +252,7 @@ def _pyg_worker(steps_per_round: int) -> None:
     """Serves timed rounds of MetaLayer training steps on the big workload.
 
     Prints "ready" after warming up; then, for each "run" line read from stdin,
-    the seconds per step of one round; at the end a JSON line of metadata.
+    the wall and CPU seconds per step of one round; at the end a JSON line of metadata.
     """
     import torch
     from torch import nn
@@ -296,10 +311,11 @@ def _pyg_worker(steps_per_round: int) -> None:
     for line in sys.stdin:
         if line.strip() != "run":
             break
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         for _ in range(steps_per_round):
             step()
-        print((time.perf_counter() - start) / steps_per_round, flush=True)
+        print((time.perf_counter() - wall) / steps_per_round, (time.process_time() - cpu) / steps_per_round,
+              flush=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(json.dumps({"peak_rss_growth": peak - rss_before, "torch": torch.__version__,
                       "threads": torch.get_num_threads()}), flush=True)
@@ -319,20 +335,20 @@ class PygWorker:
         self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         if self._process.stdout.readline().strip() != "ready":
             raise RuntimeError("the PyG worker failed to start (see its error output above)")
-        self.seconds: list[float] = []
+        self.timings: list[Timing] = []
 
     def run_round(self) -> None:
         self._process.stdin.write("run\n")
         self._process.stdin.flush()
-        self.seconds.append(float(self._process.stdout.readline()))
+        self.timings.append(Timing(*map(float, self._process.stdout.readline().split())))
 
     def finish(self) -> dict:
-        """Stops the worker; its metadata plus the median seconds per step."""
+        """Stops the worker; its metadata plus the median timing per step."""
         self._process.stdin.write("quit\n")
         self._process.stdin.flush()
         result = json.loads(self._process.stdout.readline())
         self._process.wait()
-        return dict(result, seconds=statistics.median(self.seconds))
+        return dict(result, timing=_median_timing(self.timings))
 
 
 def _start_pyg(torch_python: str, steps_per_round: int) -> PygWorker | None:
@@ -370,16 +386,18 @@ def main() -> None:
     jax_results = _compare_jax(graph, args.rounds, args.steps_per_round, pyg_worker)
     pyg = pyg_worker.finish() if pyg_worker is not None else None
 
-    ours = jax_results["seconds"]["graphnets"]
+    ours = jax_results["timing"]["graphnets"]
     rows = [("graphnets.GraphNetwork", ours, f"{jax_results['memory']['graphnets'] / 2**20:.0f} MiB XLA buffers"),
-            ("jraph.GraphNetwork", jax_results["seconds"]["jraph"],
+            ("jraph.GraphNetwork", jax_results["timing"]["jraph"],
              f"{jax_results['memory']['jraph'] / 2**20:.0f} MiB XLA buffers")]
     if pyg is not None:
-        rows.append((f"PyG MetaLayer (torch {pyg['torch']}, {pyg['threads']} threads)", pyg["seconds"],
+        rows.append((f"PyG MetaLayer (torch {pyg['torch']}, {pyg['threads']} threads)", pyg["timing"],
                      f"{pyg['peak_rss_growth'] / 2**20:.0f} MiB peak RSS growth"))
-    print(f"\n{'model':<48}{'ms/step':>10}{'steps/s':>10}{'graphnets speed-up':>20}  peak memory")
-    for name, seconds, memory in rows:
-        print(f"{name:<48}{seconds * 1e3:>10.1f}{1 / seconds:>10.2f}{seconds / ours:>19.2f}x  {memory}")
+    print("\nPer training step; 'CPU' is CPU time of all threads, the steadier measure on a shared machine.")
+    print(f"{'model':<46}{'wall ms':>9}{'steps/s':>9}{'CPU ms':>9}{'ours faster: wall':>19}{'CPU':>7}  peak memory")
+    for name, timing, memory in rows:
+        print(f"{name:<46}{timing.wall * 1e3:>9.1f}{1 / timing.wall:>9.2f}{timing.cpu * 1e3:>9.1f}"
+              f"{timing.wall / ours.wall:>18.2f}x{timing.cpu / ours.cpu:>6.2f}x  {memory}")
     print(f"\ngraphnets vs jraph, same parameters: max relative difference of outputs "
           f"{jax_results['output_error']:.1e}, of gradients {jax_results['grad_error']:.1e} "
           f"({'within' if max(jax_results['output_error'], jax_results['grad_error']) < 1e-4 else 'OUTSIDE'} "
@@ -388,7 +406,7 @@ def main() -> None:
     print(f"\nDemo regime ({SMALL_GRAPHS} graphs of {SMALL_MIN_NODES}-{SMALL_MAX_NODES} nodes, "
           f"{SMALL_EDGES_PER_NODE} edges per node), training steps:")
     for name, rate in _small_graph_rates(args.rounds, args.steps_per_round * 5).items():
-        print(f"  {name:<56}{rate:>10.0f} graphs/s")
+        print(f"  {name:<56}{rate.wall:>8.0f} graphs/s{rate.cpu:>8.0f} graphs per CPU second")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ import jraph
 import networkx as nx
 import numpy as np
 
-FIELDS = ("nodes", "edges", "receivers", "senders", "globals", "n_node", "n_edge")
 FEATURE_FIELDS = ("nodes", "edges", "globals")
 
 

@@ -3,7 +3,6 @@
 import haiku as hk
 import jax
 import jax.numpy as jnp
-import jraph
 import numpy as np
 import pytest
 

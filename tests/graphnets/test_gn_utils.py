@@ -16,7 +16,7 @@ def _graph(seed=0, n_node=(3, 0, 4), n_edge=(4, 0, 2)):
 
 
 def _assert_graphs_equal(a, b):
-    for field in utils.FIELDS:
+    for field in jraph.GraphsTuple._fields:
         x, y = getattr(a, field), getattr(b, field)
         assert (x is None) == (y is None), field
         if x is not None:
