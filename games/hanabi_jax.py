@@ -1,8 +1,13 @@
-"""Pure-JAX Hanabi, step for step identical to OpenSpiel's `hanabi` (the Hanabi Learning Environment).
+"""Pure-JAX Hanabi, step for step identical to OpenSpiel's `hanabi` (the Hanabi Learning Env.).
 
 Every function takes the static `HanabiConfig` first (hashable: pass it as a static argument to
-`jax.jit`) and works on one game; `jax.vmap` it over a batch. `BatchedHanabi` does that, resets
-finished games automatically and shards the batch over `jax.devices()`.
+`jax.jit`). Most work on one game, for `jax.vmap`: `reset`, `reset_from_deck`, `step`,
+`checked_step` (not jittable), `legal_actions_mask`, `observation`, `public_observation`,
+`private_observation`, `card_knowledge`, `remaining_counts`, `score`, `decode_action`.
+`reset_batch` and `step_batch` work on a batch (leading axis) and replace finished games by newly
+dealt ones; `auto_reset_step` does that for one game under `vmap`, at the cost of dealing a deck
+for every game at every step. `BatchedHanabi` jits the batch functions and shards the batch over
+`jax.devices()`.
 
 Conventions, all OpenSpiel's and HLE's:
 
@@ -32,6 +37,7 @@ is True. `checked_step` is the non-jitted variant that raises a `ValueError` ins
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -402,78 +408,136 @@ def remaining_counts(config: HanabiConfig, state: HanabiState) -> jax.Array:
     return copies - state.discards.astype(jnp.int32) - played.astype(jnp.int32)
 
 
-def _one_hot(index: jax.Array, size: int) -> jax.Array:
-    """bool [..., size]; an index outside [0, size) gives all False."""
-    return index[..., None] == jnp.arange(size)
+_EQUALS, _GREATER, _HAS_BIT = range(3)
 
 
-def _thermometer(count: jax.Array, size: int) -> jax.Array:
-    return jnp.arange(size) < count
+class _ObservationLayout(NamedTuple):
+    """Bit `i` of the observation is `test[i]` applied to feature `source[i]` and `constant[i]`."""
+
+    source: np.ndarray
+    test: np.ndarray
+    constant: np.ndarray
 
 
-def _discard_bit_layout(config: HanabiConfig) -> tuple[np.ndarray, np.ndarray]:
-    """For each bit of the discards section: its card value and which copy it stands for."""
-    values, copies = [], []
-    for value in range(config.num_values):
-        n = config.copies_of_rank(value % config.ranks)
-        values += [value] * n
-        copies += list(range(n))
-    return np.array(values), np.array(copies)
+@functools.lru_cache(maxsize=None)
+def _observation_layout(config: HanabiConfig) -> _ObservationLayout:
+    """The canonical encoding as one table over the small integer features of `_features`.
+
+    Every bit of HLE's encoding is a one-hot (`_EQUALS`), a thermometer (`_GREATER`) or a bit of a
+    mask (`_HAS_BIT`) of one feature, so the observation is a single gather and compare, which
+    XLA fuses into one loop instead of concatenating dozens of small pieces.
+    """
+    p, h, c, r, v = config.players, config.hand_size, config.colors, config.ranks, \
+        config.num_values
+    bits: list[tuple[int, int, int]] = []
+    next_feature = 0
+
+    def features(count: int) -> int:
+        nonlocal next_feature
+        next_feature += count
+        return next_feature - count
+
+    others = features((p - 1) * h)  # the other players' cards, relative seats
+    bits += [(others + slot, _EQUALS, value) for slot in range((p - 1) * h) for value in range(v)]
+    last_slots = features(p)  # each hand's last slot (empty when the hand is short)
+    bits += [(last_slots + seat, _EQUALS, _NO_CARD) for seat in range(p)]
+    deck = features(1)
+    bits += [(deck, _GREATER, i) for i in range(config.deck_size - p * h)]
+    fireworks = features(c)
+    bits += [(fireworks + color, _EQUALS, rank + 1) for color in range(c) for rank in range(r)]
+    information, life = features(1), features(1)
+    bits += [(information, _GREATER, i) for i in range(config.max_information_tokens)]
+    bits += [(life, _GREATER, i) for i in range(config.max_life_tokens)]
+    discards = features(v)
+    bits += [(discards + value, _GREATER, copy) for value in range(v)
+             for copy in range(config.copies_of_rank(value % r))]
+    last = features(10)  # see `_last_action_features`
+    bits += [(last, _EQUALS, seat) for seat in range(p)]
+    bits += [(last + 1, _EQUALS, kind) for kind in range(4)]
+    bits += [(last + 2, _EQUALS, seat) for seat in range(p)]
+    bits += [(last + 3, _EQUALS, color) for color in range(c)]
+    bits += [(last + 4, _EQUALS, rank) for rank in range(r)]
+    bits += [(last + 5, _HAS_BIT, slot) for slot in range(h)]
+    bits += [(last + 6, _EQUALS, slot) for slot in range(h)]
+    bits += [(last + 7, _EQUALS, value) for value in range(v)]
+    bits += [(last + 8, _EQUALS, 1), (last + 9, _EQUALS, 1)]
+    knowledge = features(3 * p * h)  # per slot: plausible values mask, hinted colour and rank
+    for slot in range(p * h):
+        first = knowledge + 3 * slot
+        bits += [(first, _HAS_BIT, value) for value in range(v)]
+        bits += [(first + 1, _EQUALS, color) for color in range(c)]
+        bits += [(first + 2, _EQUALS, rank) for rank in range(r)]
+    source, test, constant = np.array(bits, np.int32).T
+    return _ObservationLayout(source, test, constant)
 
 
-def _last_action_section(config: HanabiConfig, state: HanabiState, player: jax.Array) -> jax.Array:
-    p, h = config.players, config.hand_size
+def _last_action_features(config: HanabiConfig, state: HanabiState,
+                          player: jax.Array) -> jax.Array:
+    """int32 [10]: the last move's mover, kind, target, colour, rank, touched slots (bitmask),
+    slot, card, success and token gain, seats relative to `player`; -1 (0 for the bitmask) where
+    the move has no such field or no move was made yet."""
+    p = config.players
     move = decode_action(config, state.last_action)
     any_move = state.last_action >= 0
-    is_hint = move.is_color_hint | move.is_rank_hint
-    removes = move.is_play | move.is_discard
+    is_hint = any_move & (move.is_color_hint | move.is_rank_hint)
+    removes = any_move & (move.is_play | move.is_discard)
     kind = jnp.select([move.is_play, move.is_discard, move.is_color_hint],
                       [_PLAY, _DISCARD, _REVEAL_COLOR], _REVEAL_RANK)
-    target = (state.last_player + move.offset - player) % p
-    section = jnp.concatenate([
-        _one_hot((state.last_player - player) % p, p),
-        _one_hot(kind, 4),
-        _one_hot(target, p) & is_hint,
-        _one_hot(move.color, config.colors) & move.is_color_hint,
-        _one_hot(move.rank, config.ranks) & move.is_rank_hint,
-        state.last_revealed & is_hint,
-        _one_hot(move.slot, h) & removes,
-        _one_hot(state.last_card, config.num_values) & removes,
-        jnp.stack([state.last_scored, state.last_information_gained]) & move.is_play,
+    touched = jnp.sum(state.last_revealed.astype(jnp.int32) << jnp.arange(config.hand_size))
+    def when(condition: jax.Array, value: jax.Array) -> jax.Array:
+        return jnp.where(condition, value, -1)
+
+    return jnp.stack([
+        when(any_move, (state.last_player - player) % p),
+        when(any_move, kind),
+        when(is_hint, (state.last_player + move.offset - player) % p),
+        when(any_move & move.is_color_hint, move.color),
+        when(any_move & move.is_rank_hint, move.rank),
+        jnp.where(is_hint, touched, 0),
+        when(removes, move.slot),
+        when(removes, state.last_card),
+        any_move & move.is_play & state.last_scored,
+        any_move & move.is_play & state.last_information_gained,
+    ]).astype(jnp.int32)
+
+
+def _features(config: HanabiConfig, state: HanabiState, player: jax.Array) -> jax.Array:
+    """int32 [features]: what `player` observes, in the order of `_observation_layout`."""
+    hands = _relative_rows(config, state.hands, player).astype(jnp.int32)
+    valid = hands >= 0
+    color_plausible = _relative_rows(config, state.color_plausible, player).astype(jnp.int32)
+    rank_plausible = _relative_rows(config, state.rank_plausible, player).astype(jnp.int32)
+    plausible = sum(((color_plausible >> color) & 1) * (rank_plausible << (color * config.ranks))
+                    for color in range(config.colors))
+    knowledge = jnp.stack([
+        jnp.where(valid, plausible, 0),
+        jnp.where(_relative_rows(config, state.color_revealed, player) & valid,
+                  _colors_of(config, hands), -1),
+        jnp.where(_relative_rows(config, state.rank_revealed, player) & valid,
+                  _ranks_of(config, hands), -1),
+    ], axis=-1)
+    return jnp.concatenate([
+        hands[1:].reshape(-1),
+        hands[:, -1],
+        jnp.stack([config.deck_size - state.cards_dealt.astype(jnp.int32)]),
+        state.fireworks.astype(jnp.int32),
+        jnp.stack([state.information_tokens, state.life_tokens]).astype(jnp.int32),
+        state.discards.astype(jnp.int32),
+        _last_action_features(config, state, player),
+        knowledge.reshape(-1),
     ])
-    return section & any_move
 
 
 def observation(config: HanabiConfig, state: HanabiState, player: jax.Array,
                 dtype=jnp.float32) -> jax.Array:
     """OpenSpiel's `observation_tensor(player)`: [observation_size] of 0/1 in `dtype`."""
-    p, h, v = config.players, config.hand_size, config.num_values
-    hands = _relative_rows(config, state.hands, player)
-    valid = hands >= 0
-    hands_section = jnp.concatenate([
-        _one_hot(hands[1:], v).reshape(-1),
-        jnp.sum(valid, axis=1) < h,
-    ])
-    board = jnp.concatenate([
-        _thermometer(config.deck_size - state.cards_dealt.astype(jnp.int32),
-                     config.deck_size - p * h),
-        _one_hot(state.fireworks.astype(jnp.int32) - 1, config.ranks).reshape(-1),
-        _thermometer(state.information_tokens, config.max_information_tokens),
-        _thermometer(state.life_tokens, config.max_life_tokens),
-    ])
-    bit_values, bit_copies = _discard_bit_layout(config)
-    discards = state.discards[bit_values] > bit_copies
-    plausible = _plausible(config, hands, _relative_rows(config, state.color_plausible, player),
-                           _relative_rows(config, state.rank_plausible, player))
-    colors_revealed = (_one_hot(_colors_of(config, hands), config.colors)
-                       & (_relative_rows(config, state.color_revealed, player) & valid)[..., None])
-    ranks_revealed = (_one_hot(_ranks_of(config, hands), config.ranks)
-                      & (_relative_rows(config, state.rank_revealed, player) & valid)[..., None])
-    knowledge = jnp.concatenate([plausible, colors_revealed, ranks_revealed], axis=-1)
-    return jnp.concatenate([
-        hands_section, board, discards, _last_action_section(config, state, player),
-        knowledge.reshape(-1),
-    ]).astype(dtype)
+    layout = _observation_layout(config)
+    values = _features(config, state, player)[layout.source]
+    bits = jnp.where(
+        layout.test == _EQUALS, values == layout.constant,
+        jnp.where(layout.test == _GREATER, values > layout.constant,
+                  ((values >> np.maximum(layout.constant, 0)) & 1) == 1))
+    return bits.astype(dtype)
 
 
 def private_observation(config: HanabiConfig, state: HanabiState, player: jax.Array,
