@@ -31,11 +31,12 @@ FLAGS = flags.FLAGS
 
 Batch = Any
 Params = Any
-TRAIN_STREAM, EVAL_STREAM, INIT_STREAM = 0, 1, 2
+TRAIN_STREAM, EVAL_STREAM = 0, 1
 
 
 def define_training_flags(*, num_iterations: int, batch_size_train: int, batch_size_test: int,
-                          num_processing_steps: int, log_every: int, num_eval_graphs: int) -> None:
+                          num_processing_steps: int, log_every: int, num_eval_graphs: int,
+                          output_dir: str) -> None:
     """Defines the flags every demo shares, with the demo's defaults."""
     flags.DEFINE_integer("num_iterations", num_iterations, "Training iterations.")
     flags.DEFINE_integer("batch_size_train", batch_size_train, "Graphs per training batch.")
@@ -50,8 +51,8 @@ def define_training_flags(*, num_iterations: int, batch_size_train: int, batch_s
     flags.DEFINE_integer("num_eval_graphs", num_eval_graphs,
                          "Graphs per size range for the final figures.")
     flags.DEFINE_integer("checkpoint_every", 1000, "Iterations between checkpoints.")
-    flags.DEFINE_string("output_dir", None, "Where results, metrics, plots and the checkpoint go.")
-    flags.mark_flag_as_required("output_dir")
+    flags.DEFINE_string("output_dir", output_dir,
+                        "Where results, metrics, plots and the checkpoint go.")
 
 
 def check_training_flags() -> None:
@@ -142,7 +143,8 @@ def classification_counts(output: jraph.GraphsTuple,
     return {
         "nodes_correct": jnp.sum(node_mask & ~node_wrong), "nodes": jnp.sum(node_mask),
         "edges_correct": jnp.sum(edge_mask & ~edge_wrong), "edges": jnp.sum(edge_mask),
-        "graphs_solved": jnp.sum(graph_mask & (wrong_per_graph == 0)), "graphs": jnp.sum(graph_mask),
+        "graphs_solved": jnp.sum(graph_mask & (wrong_per_graph == 0)),
+        "graphs": jnp.sum(graph_mask),
     }
 
 
@@ -222,7 +224,8 @@ def train(*, loss_fn: Callable[[Params, Batch], jnp.ndarray], init_params: Param
         if done in steps:
             row = {"step": done, "loss": float(loss), **evaluate(params)}
             log[steps.index(done)] = [row[name] for name in header]
-            progress.update(done, {k: v for k, v in row.items() if k != "step"})
+            progress.update(done, {k: v for k, v in row.items() if k != "step"},
+                            force=done == FLAGS.num_iterations)
         if done % FLAGS.checkpoint_every == 0 or done == FLAGS.num_iterations:
             common.save_checkpoint(
                 path, TrainState(params, opt_state, np.asarray(done, np.int64), log), config)

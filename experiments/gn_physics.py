@@ -32,7 +32,8 @@ flags.DEFINE_float("min_rest_length", 0.2, "Shortest spring rest length.")
 flags.DEFINE_float("max_rest_length", 1.0, "Longest spring rest length.")
 flags.DEFINE_integer("rollout_steps", 50, "Length of the simulated and predicted trajectories.")
 gn_common.define_training_flags(num_iterations=100_000, batch_size_train=256, batch_size_test=100,
-                                num_processing_steps=1, log_every=1000, num_eval_graphs=100)
+                                num_processing_steps=1, log_every=1000, num_eval_graphs=100,
+                                output_dir="runs/gn_physics")
 FLAGS = flags.FLAGS
 
 SMALLEST_CHAIN = 3  # two fixed ends and one free mass

@@ -14,7 +14,8 @@ from graphnets.datasets import shortest_path
 
 gn_common.define_size_flags(train_range=(8, 16), test_range=(16, 32))
 gn_common.define_training_flags(num_iterations=10_000, batch_size_train=32, batch_size_test=100,
-                                num_processing_steps=10, log_every=100, num_eval_graphs=1000)
+                                num_processing_steps=10, log_every=100, num_eval_graphs=1000,
+                                output_dir="runs/gn_shortest_path")
 flags.DEFINE_float("theta", shortest_path.THETA, "Geographic threshold of the graphs.")
 FLAGS = flags.FLAGS
 

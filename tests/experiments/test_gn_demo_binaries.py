@@ -1,0 +1,120 @@
+"""The graph network demo binaries end to end with tiny flags: files, exact resume."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LABELLING = dict(num_iterations=30, batch_size_train=48, batch_size_test=8, num_eval_graphs=8,
+                 num_processing_steps=2, latent_size=8, log_every=5, checkpoint_every=5,
+                 min_nodes_train=12, max_nodes_train=16, min_nodes_test=6, max_nodes_test=8)
+PHYSICS = dict(num_iterations=4, batch_size_train=8, batch_size_test=3, num_eval_graphs=3,
+               latent_size=8, log_every=2, checkpoint_every=2, rollout_steps=5, test_masses="4,6")
+
+
+def flag_list(settings: dict, **overrides) -> list[str]:
+    return [f"--{name}={value}" for name, value in {**settings, **overrides}.items()]
+
+
+LABELLING_FLAGS = flag_list(LABELLING)
+# As `make test` does; it also keeps JAX's "no TPU" log line off stderr.
+ENV = {**os.environ, "JAX_PLATFORMS": "cpu"}
+
+
+def command(demo: str, output_dir, *flags: str) -> list[str]:
+    return [sys.executable, "-m", f"experiments.{demo}", f"--output_dir={output_dir}", *flags]
+
+
+def run(demo: str, output_dir, *flags: str) -> subprocess.CompletedProcess:
+    return subprocess.run(command(demo, output_dir, *flags), cwd=ROOT, env=ENV,
+                          capture_output=True, text=True, timeout=1200)
+
+
+def read(path) -> str:
+    with open(path) as handle:
+        return handle.read()
+
+
+def headline(output_dir) -> dict:
+    results = json.loads(read(os.path.join(output_dir, "results.json")))
+    return {k: v for k, v in results.items() if k != "seconds_this_process"}
+
+
+@pytest.fixture(scope="module")
+def shortest_path_run(tmp_path_factory):
+    output_dir = tmp_path_factory.mktemp("shortest_path")
+    result = run("gn_shortest_path", output_dir, *LABELLING_FLAGS)
+    assert result.returncode == 0, result.stderr
+    return output_dir, result
+
+
+def test_shortest_path_writes_results_metrics_plots(shortest_path_run):
+    output_dir, result = shortest_path_run
+    files = set(os.listdir(output_dir))
+    assert {"results.json", "metrics.csv", "learning_curves.png", "generalisation_example.png",
+            "checkpoint.npz"} <= files
+    results = headline(output_dir)
+    for split in ("train_range", "generalisation_range"):
+        assert set(results[split]) >= {"node_accuracy", "edge_accuracy", "solved"}
+        assert 0 <= results[split]["solved"] <= 1
+    assert read(os.path.join(output_dir, "metrics.csv")).count("\n") == 1 + 30 // 5
+    assert "node acc" in result.stdout and "step 30/30" in result.stdout
+
+
+def test_resume_after_kill_gives_the_uninterrupted_numbers(shortest_path_run, tmp_path):
+    reference_dir, _ = shortest_path_run
+    process = subprocess.Popen(command("gn_shortest_path", tmp_path, *LABELLING_FLAGS),
+                               cwd=ROOT, env=ENV,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = tmp_path / "checkpoint.npz"
+    while not checkpoint.exists() and process.poll() is None:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    resumed = run("gn_shortest_path", tmp_path, *LABELLING_FLAGS)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed from" in resumed.stdout
+    assert "at iteration 30" not in resumed.stdout, "the kill came too late to test a resume"
+    assert headline(tmp_path) == headline(reference_dir)
+    assert read(tmp_path / "metrics.csv") == read(reference_dir / "metrics.csv")
+
+
+def test_checkpoint_of_another_configuration_is_refused_and_kept(shortest_path_run):
+    output_dir, _ = shortest_path_run
+    before = {name: read(os.path.join(output_dir, name)) if name.endswith((".json", ".csv"))
+              else os.path.getmtime(os.path.join(output_dir, name))
+              for name in os.listdir(output_dir)}
+    result = run("gn_shortest_path", output_dir, *LABELLING_FLAGS, "--latent_size=12")
+    assert result.returncode != 0
+    assert "latent_size" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    after = {name: read(os.path.join(output_dir, name)) if name.endswith((".json", ".csv"))
+             else os.path.getmtime(os.path.join(output_dir, name))
+             for name in os.listdir(output_dir)}
+    assert after == before
+
+
+def test_sort_end_to_end(tmp_path):
+    result = run("gn_sort", tmp_path,
+                 *flag_list(LABELLING, num_iterations=4, log_every=2, batch_size_train=4))
+    assert result.returncode == 0, result.stderr
+    assert {"results.json", "metrics.csv", "learning_curves.png",
+            "generalisation_example.png"} <= set(os.listdir(tmp_path))
+    assert headline(tmp_path)["generalisation_range"]["max_nodes"] == 8
+
+
+def test_physics_end_to_end(tmp_path):
+    result = run("gn_physics", tmp_path, *flag_list(PHYSICS))
+    assert result.returncode == 0, result.stderr
+    assert {"results.json", "metrics.csv", "learning_curves.png",
+            "rollouts.png"} <= set(os.listdir(tmp_path))
+    results = headline(tmp_path)
+    for size in ("4_masses", "6_masses"):
+        figures = results[size]
+        assert np.isfinite(figures["model_rollout_position_error"])
+        assert figures["baseline_rollout_position_error"] > 0
