@@ -67,6 +67,10 @@ class GraphIndependent(hk.Module):
         global_model_fn: ModelFn | None = None,
         name: str = "graph_independent",
     ):
+        """Args:
+        edge_model_fn, node_model_fn, global_model_fn: factories of the per-row models of
+          each field; None leaves that field as it is.
+        """
         super().__init__(name=name)
         self._edge_model_fn = edge_model_fn
         self._node_model_fn = node_model_fn
@@ -94,6 +98,11 @@ class InteractionNetwork(hk.Module):
 
     def __init__(self, edge_model_fn: ModelFn, node_model_fn: ModelFn, reducer: Reducer = segment_sum,
                  name: str = "interaction_network"):
+        """Args:
+        edge_model_fn: factory of phi_e, applied to [edge, receiver, sender].
+        node_model_fn: factory of phi_v, applied to [reduced received edges, node].
+        reducer: reduces each node's received edges.
+        """
         super().__init__(name=name)
         self._edge_block = blocks.EdgeBlock(edge_model_fn, use_globals=False)
         self._node_block = blocks.NodeBlock(node_model_fn, use_sent_edges=False, use_globals=False,
@@ -109,6 +118,11 @@ class RelationNetwork(hk.Module):
 
     def __init__(self, edge_model_fn: ModelFn, global_model_fn: ModelFn, reducer: Reducer = segment_sum,
                  name: str = "relation_network"):
+        """Args:
+        edge_model_fn: factory of the relation model, applied to [receiver, sender] of each edge.
+        global_model_fn: factory of the global model, applied to the reduced relations.
+        reducer: reduces each graph's relations.
+        """
         super().__init__(name=name)
         self._edge_block = blocks.EdgeBlock(edge_model_fn, use_edges=False, use_receiver_nodes=True,
                                             use_sender_nodes=True, use_globals=False)
@@ -125,6 +139,11 @@ class DeepSets(hk.Module):
 
     def __init__(self, node_model_fn: ModelFn, global_model_fn: ModelFn, reducer: Reducer = segment_sum,
                  name: str = "deep_sets"):
+        """Args:
+        node_model_fn: factory of the node model, applied to [node, globals].
+        global_model_fn: factory of the global model, applied to the reduced nodes.
+        reducer: reduces each graph's nodes.
+        """
         super().__init__(name=name)
         self._node_block = blocks.NodeBlock(node_model_fn, use_received_edges=False, use_sent_edges=False,
                                             use_nodes=True, use_globals=True)
@@ -146,6 +165,12 @@ class CommNet(hk.Module):
 
     def __init__(self, edge_model_fn: ModelFn, node_encoder_model_fn: ModelFn, node_model_fn: ModelFn,
                  reducer: Reducer = segment_sum, name: str = "comm_net"):
+        """Args:
+        edge_model_fn: factory of the message model, applied to each edge's sender.
+        node_encoder_model_fn: factory of the node encoder, applied to each node.
+        node_model_fn: factory of the node model, applied to [reduced received messages, encoded node].
+        reducer: reduces each node's received messages.
+        """
         super().__init__(name=name)
         self._edge_block = blocks.EdgeBlock(edge_model_fn, use_edges=False, use_receiver_nodes=False,
                                             use_sender_nodes=True, use_globals=False)
@@ -216,6 +241,11 @@ class GraphConvolution(hk.Module):
 
     def __init__(self, node_model_fn: ModelFn, add_self_edges: bool = False, symmetric_normalization: bool = True,
                  name: str = "graph_convolution"):
+        """Args:
+        node_model_fn: factory of the node transform applied before aggregation (e.g. a linear layer).
+        add_self_edges: also send every node's message to itself.
+        symmetric_normalization: scale messages by 1 / sqrt(deg_out(sender) * deg_in(receiver)).
+        """
         super().__init__(name=name)
         self._node_model_fn = node_model_fn
         self._add_self_edges = add_self_edges
@@ -251,6 +281,12 @@ class GAT(hk.Module):
 
     def __init__(self, query_model_fn: ModelFn, logit_model_fn: ModelFn, node_model_fn: ModelFn | None = None,
                  add_self_edges: bool = False, name: str = "gat"):
+        """Args:
+        query_model_fn: factory of the node projection.
+        logit_model_fn: factory of the attention logit model, applied to [sender, receiver] projections.
+        node_model_fn: factory of an optional model applied to the attended nodes.
+        add_self_edges: let every node attend to itself too.
+        """
         super().__init__(name=name)
         self._query_model_fn = query_model_fn
         self._logit_model_fn = logit_model_fn
