@@ -28,9 +28,11 @@ with slot `i` set to `v` is `z(sample) - W[i, sample_i] + W[i, v]`: all `(player
 * values` counterfactual hands cost one rank-one change each instead of a forward pass.
 
 Counterfactual gradients. The public agent's action is the whole partial policy, whose
-log-probability is `sum_f log pi(pi_hat(f) | f)` over every private observation `f`. We estimate
-it with the real hands and the counterfactual hands above: `log pi(u | f_real) + cf_weight *
-mean_slots sum_v B(slot = v) log pi(pi_hat(f_{slot=v}) | f_{slot=v})` (`log_prob`).
+log-probability is `sum_f log pi(pi_hat(f) | f)` over every private observation `f`: it changes
+the belief, not only the action played. We weight the private observations by the public belief
+and estimate that term with the public sample `f_s`, already drawn for the likelihood: the
+decision's log-probability is `log pi(u | f_real) + cf_weight * log pi(pi_hat(f_s) | f_s)`
+(`log_prob`). The learner needs two forward passes per move, not one per counterfactual hand.
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ class Decision(NamedTuple):
     belief: Optional[jax.Array]       # float [players, hand_size, values], absolute seats
     log_likelihood: jax.Array         # the tracked log-likelihoods after this move
     sample_hands: Optional[jax.Array]  # int32 [players - 1, hand_size], the public sample
-    cf_actions: Optional[jax.Array]    # int32 [players - 1, hand_size, values]
+    sample_action: Optional[jax.Array]  # int32 [], the partial policy's action on the sample
 
 
 # ------------------------------------------------------------------------------------------
@@ -297,14 +299,27 @@ def critic_value(config: AgentConfig, critic: list[dict], public_input: jax.Arra
 # Legal actions of counterfactual hands.
 
 
-def counterfactual_legal_actions(game: HanabiConfig, legal_actions: jax.Array,
-                                 hands: jax.Array) -> jax.Array:
-    """bool [players - 1, hand_size, values, num_actions]: legal actions of each changed hand.
+def hand_legal_actions(game: HanabiConfig, legal_actions: jax.Array,
+                       hands: jax.Array) -> jax.Array:
+    """bool [num_actions]: the legal actions had the partners held `hands` (-1 empty).
 
     Plays and discards depend only on public facts, so they are the real ones. A hint is legal
     when information tokens remain (some hint is legal in the real game) and the target holds a
     card of the hinted colour or rank.
     """
+    h, c, r = game.hand_size, game.colors, game.ranks
+    valid = (hands >= 0)[..., None]
+    can_hint = legal_actions[2 * h:].any()
+    colours = jnp.any(valid & (hands[..., None] // r == jnp.arange(c)), axis=1)
+    ranks = jnp.any(valid & (hands[..., None] % r == jnp.arange(r)), axis=1)
+    return jnp.concatenate([legal_actions[:2 * h], colours.reshape(-1) & can_hint,
+                            ranks.reshape(-1) & can_hint])
+
+
+def counterfactual_legal_actions(game: HanabiConfig, legal_actions: jax.Array,
+                                 hands: jax.Array) -> jax.Array:
+    """bool [players - 1, hand_size, values, num_actions]: `hand_legal_actions` of `hands` with
+    partner `o`'s slot `i` set to value `v`, for every `[o, i, v]`."""
     h, c, r, others = game.hand_size, game.colors, game.ranks, game.players - 1
     valid = hands >= 0
     can_hint = legal_actions[2 * h:].any()
@@ -339,10 +354,6 @@ def _masked(logits: jax.Array, legal: jax.Array) -> jax.Array:
     return jnp.where(legal, logits, _NEG)
 
 
-def _at(values: jax.Array, index: jax.Array) -> jax.Array:
-    return jnp.take_along_axis(values, index[..., None], axis=-1)[..., 0]
-
-
 def public_input_of(config: AgentConfig, observation: Observation, belief: jax.Array) -> jax.Array:
     """The public agent's input: public observation (and, for BAD, the belief from the actor)."""
     if not config.is_bad:
@@ -360,67 +371,73 @@ def partner_belief(config: AgentConfig, public_input: jax.Array) -> jax.Array:
 
 
 def _decision_log_prob(config: AgentConfig, logits: jax.Array, action: jax.Array,
-                       cf_logits: Optional[jax.Array], cf_actions: Optional[jax.Array],
-                       public_input: jax.Array, sample: Optional[jax.Array]) -> jax.Array:
-    """`log pi(u | f_real)`, plus for BAD the weighted counterfactual term (module docstring)."""
+                       sample_logits: Optional[jax.Array],
+                       sample_action: Optional[jax.Array]) -> jax.Array:
+    """`log pi(u | f_real)`, plus for BAD `cf_weight * log pi(pi_hat(f_sample) | f_sample)`."""
     total = jax.nn.log_softmax(logits)[action]
     if config.is_bad:
-        cf_log_probs = _at(jax.nn.log_softmax(cf_logits), cf_actions)  # [o, h, v]
-        per_slot = jnp.sum(partner_belief(config, public_input) * cf_log_probs, axis=-1)
-        valid = sample >= 0
-        total = total + config.cf_weight * jnp.sum(jnp.where(valid, per_slot, 0.0)) / jnp.maximum(
-            valid.sum(), 1)
+        total = total + config.cf_weight * jax.nn.log_softmax(sample_logits)[sample_action]
     return total
 
 
-def _all_logits(config: AgentConfig, policy: Params, public_input: jax.Array,
-                partner_hands: jax.Array, legal_actions: jax.Array, sample: Optional[jax.Array]
-                ) -> tuple[jax.Array, Optional[jax.Array]]:
-    """Masked logits of the real hands and, for BAD, of the sample's counterfactual hands."""
+def _real_and_sample_logits(config: AgentConfig, policy: Params, public_input: jax.Array,
+                            partner_hands: jax.Array, legal_actions: jax.Array,
+                            sample: Optional[jax.Array]) -> tuple[jax.Array, Optional[jax.Array]]:
+    """Masked logits of the real partners' hands and, for BAD, of the public sample."""
     logits = _masked(policy_logits(config, policy, public_input, partner_hands), legal_actions)
     if not config.is_bad:
         return logits, None
-    cf_logits = _masked(counterfactual_logits(config, policy, public_input, sample),
-                        counterfactual_legal_actions(config.game, legal_actions, sample))
-    return logits, cf_logits
+    sample_legal = hand_legal_actions(config.game, legal_actions, sample)
+    return logits, _masked(policy_logits(config, policy, public_input, sample), sample_legal)
 
 
 def log_prob(config: AgentConfig, params: Params, public_input: jax.Array,
              partner_hands: jax.Array, legal_actions: jax.Array, action: jax.Array,
-             sample: Optional[jax.Array], cf_actions: Optional[jax.Array]
+             sample: Optional[jax.Array], sample_action: Optional[jax.Array]
              ) -> tuple[jax.Array, jax.Array]:
     """(log-probability of the decision, entropy of the real policy); see the module docstring."""
-    logits, cf_logits = _all_logits(config, params["policy"], public_input, partner_hands,
-                                    legal_actions, sample)
+    logits, sample_logits = _real_and_sample_logits(config, params["policy"], public_input,
+                                                    partner_hands, legal_actions, sample)
     log_probs = jax.nn.log_softmax(logits)
     entropy = -jnp.sum(jnp.exp(log_probs) * jnp.where(legal_actions, log_probs, 0.0))
-    return _decision_log_prob(config, logits, action, cf_logits, cf_actions, public_input,
-                              sample), entropy
+    return _decision_log_prob(config, logits, action, sample_logits, sample_action), entropy
+
+
+def partner_log_likelihood(config: AgentConfig, policy: Params, public_input: jax.Array,
+                           legal_actions: jax.Array, sample: jax.Array,
+                           action: jax.Array) -> jax.Array:
+    """log L [players - 1, hand_size, values]: the played action's floored probability on the
+    public sample with each partner slot set to each value (0 for empty slots)."""
+    cf_logits = _masked(counterfactual_logits(config, policy, public_input, sample),
+                        counterfactual_legal_actions(config.game, legal_actions, sample))
+    likelihood = jax.nn.softmax(cf_logits)[..., action]
+    floor = config.likelihood_floor
+    return jnp.where((sample >= 0)[..., None], jnp.log(floor + (1.0 - floor) * likelihood), 0.0)
 
 
 def act(config: AgentConfig, params: Params, observation: Observation,
         log_likelihood: jax.Array, key: jax.Array) -> Decision:
     """The acting player's move in one game (`key` is shared by all players)."""
     noise_key, sample_key = jax.random.split(key)
+    policy = params["policy"]
     belief = public_belief(config, observation, log_likelihood) if config.is_bad else None
     public_input = public_input_of(config, observation, belief)
     legal = observation.legal_actions
-    sample = cf_actions = None
+    sample = sample_action = None
     if config.is_bad:
         sample = sample_hands(sample_key, partner_belief(config, public_input),
                               observation.partner_hands >= 0)
-    logits, cf_logits = _all_logits(config, params["policy"], public_input,
-                                    observation.partner_hands, legal, sample)
+    logits, sample_logits = _real_and_sample_logits(config, policy, public_input,
+                                                    observation.partner_hands, legal, sample)
     gumbel = jax.random.gumbel(noise_key, legal.shape)
     action = jnp.argmax(logits + gumbel).astype(jnp.int32)
     if config.is_bad:
-        cf_actions = jnp.argmax(cf_logits + gumbel, axis=-1).astype(jnp.int32)
-        likelihood = jax.nn.softmax(cf_logits)[..., action]
-        floor = config.likelihood_floor
-        partner_log_likelihood = jnp.where((sample >= 0)[..., None],
-                                           jnp.log(floor + (1.0 - floor) * likelihood), 0.0)
+        sample_action = jnp.argmax(sample_logits + gumbel).astype(jnp.int32)
+        evidence = partner_log_likelihood(config, policy, public_input, legal, sample, action)
         log_likelihood = track_likelihood(config, log_likelihood, observation.current_player,
-                                          partner_log_likelihood, action)
-    total = _decision_log_prob(config, logits, action, cf_logits, cf_actions, public_input, sample)
-    return Decision(action=action, log_prob=total, public_input=public_input, belief=belief,
-                    log_likelihood=log_likelihood, sample_hands=sample, cf_actions=cf_actions)
+                                          evidence, action)
+    return Decision(action=action,
+                    log_prob=_decision_log_prob(config, logits, action, sample_logits,
+                                                sample_action),
+                    public_input=public_input, belief=belief, log_likelihood=log_likelihood,
+                    sample_hands=sample, sample_action=sample_action)

@@ -81,7 +81,7 @@ class Transition(NamedTuple):
     score: jax.Array
     belief_cross_entropy: jax.Array
     sample_hands: Optional[jax.Array]
-    cf_actions: Optional[jax.Array]
+    sample_action: Optional[jax.Array]
 
 
 def optimizer(config: TrainConfig) -> optax.GradientTransformation:
@@ -172,7 +172,7 @@ def rollout(config: TrainConfig, state: TrainState) -> tuple[TrainState, Transit
             action=decision.action, log_prob=decision.log_prob, value=value,
             reward=rewards[:, 0], done=done, score=info["score"],
             belief_cross_entropy=cross_entropy, sample_hands=decision.sample_hands,
-            cf_actions=decision.cf_actions)
+            sample_action=decision.sample_action)
         return (next_games, next_log_likelihood), transition
 
     key, rollout_key = jax.random.split(state.key)
@@ -199,7 +199,7 @@ def ppo_loss(config: TrainConfig, params, batch: Transition, advantages: jax.Arr
     agent = config.agent
     log_prob, entropy = jax.vmap(hanabi_agent.log_prob, (None, None, 0, 0, 0, 0, 0, 0))(
         agent, params, batch.public_input, batch.partner_hands, batch.legal_actions,
-        batch.action, batch.sample_hands, batch.cf_actions)
+        batch.action, batch.sample_hands, batch.sample_action)
     ratio = jnp.exp(log_prob - batch.log_prob)
     normalised = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
     policy_loss = rlax.clipped_surrogate_pg_loss(ratio, normalised, config.clip_epsilon)

@@ -62,6 +62,10 @@ def test_counterfactual_legal_actions_match_the_rules(name):
         game, state._replace(hands=h))))
     expected = legal(changed.reshape(-1, game.players, game.hand_size)).reshape(fast.shape)
     np.testing.assert_array_equal(fast, expected)
+    np.testing.assert_array_equal(
+        hanabi_agent.hand_legal_actions(game, hanabi_jax.legal_actions_mask(game, state),
+                                        jnp.asarray(hands)),
+        hanabi_jax.legal_actions_mask(game, state))
 
 
 def test_likelihood_follows_cards_and_resets_for_new_ones():
@@ -101,8 +105,11 @@ def test_act_is_deterministic_given_the_key_and_legal():
     second = hanabi_agent.act(config, params, observation, ll, jax.random.PRNGKey(5))
     assert int(first.action) == int(second.action)
     assert bool(observation.legal_actions[first.action])
-    # The public sample plays the partial policy that the real hand plays, where they agree.
-    same = jnp.all(first.sample_hands == observation.partner_hands)
-    if same:
-        assert int(first.cf_actions[0, 0, observation.partner_hands[0, 0]]) == int(first.action)
+    # The partial policy maps the real hands to the real action, whichever the hands.
+    sample_legal = hanabi_agent.hand_legal_actions(game, observation.legal_actions,
+                                                   first.sample_hands)
+    again = hanabi_agent.act(config, params, observation._replace(
+        partner_hands=first.sample_hands, legal_actions=sample_legal), ll, jax.random.PRNGKey(5))
+    if bool(jnp.all(again.sample_hands == first.sample_hands)):
+        assert int(again.action) == int(first.sample_action)
     np.testing.assert_allclose(first.belief.sum(-1)[state.hands >= 0], 1.0, rtol=1e-5)
