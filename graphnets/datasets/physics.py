@@ -21,6 +21,8 @@ inside `jax.jit`.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import jax
 import jax.numpy as jnp
 import jraph
@@ -122,7 +124,8 @@ def simulate_step(graph: jraph.GraphsTuple, dt: float = TIME_STEP) -> jraph.Grap
 
 
 def rollout(graph: jraph.GraphsTuple, num_steps: int,
-            step_fn=simulate_step) -> jnp.ndarray:
+            step_fn: Callable[[jraph.GraphsTuple], jraph.GraphsTuple] = simulate_step
+            ) -> jnp.ndarray:
     """Node states [num_steps + 1, N, 5] from `graph` on, advanced by `step_fn(graph)`."""
 
     def body(current: jraph.GraphsTuple, _) -> tuple[jraph.GraphsTuple, jnp.ndarray]:
