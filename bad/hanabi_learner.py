@@ -148,7 +148,6 @@ def rollout(config: TrainConfig, state: TrainState) -> tuple[TrainState, Transit
     """`rollout_length` moves in every game; returns the new state and time-major transitions."""
     agent, game = config.agent, config.agent.game
     act = jax.vmap(hanabi_agent.act, (None, None, 0, 0, 0))
-    step = jax.vmap(lambda s, a, k: hanabi_jax.auto_reset_step(game, s, a, k))
 
     def move(carry, key):
         games, log_likelihood = carry
@@ -163,8 +162,9 @@ def rollout(config: TrainConfig, state: TrainState) -> tuple[TrainState, Transit
                 decision.belief, games.hands.astype(jnp.int32), games.hands >= 0)
         else:
             cross_entropy = jnp.zeros(config.num_envs)
-        next_games, rewards, done, info = step(games, decision.action,
-                                               jax.random.split(deal_key, config.num_envs))
+        # Deals new games only where one ended (vmapping `auto_reset_step` deals every game).
+        next_games, rewards, done, info = hanabi_jax.step_batch(game, games, decision.action,
+                                                                deal_key)
         next_log_likelihood = jnp.where(done[:, None, None, None], 0.0, decision.log_likelihood)
         transition = Transition(
             public_input=decision.public_input, partner_hands=observation.partner_hands,
