@@ -28,7 +28,17 @@ def sample_partial_policy(key: jax.Array, logits: jax.Array) -> jax.Array:
       logits: float[..., num_values, num_actions], the policy for every private value.
     """
     uniform = jax.random.uniform(key, logits.shape[:-1], logits.dtype)
-    return sample_with_uniform(uniform, jax.nn.softmax(logits, axis=-1))
+    return partial_policy_from_uniform(uniform, jax.nn.softmax(logits, axis=-1))
+
+
+def partial_policy_from_uniform(uniform: jax.Array, probs: jax.Array) -> jax.Array:
+    """int32[..., num_values]: the partial policy given the shared uniform draws, by inverse CDF.
+
+    Args:
+      uniform: float[..., num_values] in [0, 1), one draw per private value, from the shared key.
+      probs: float[..., num_values, num_actions], the policy for every private value.
+    """
+    return sample_with_uniform(uniform, probs)
 
 
 def played_action(partial_policy: jax.Array, private_value: jax.Array) -> jax.Array:

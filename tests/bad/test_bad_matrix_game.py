@@ -150,3 +150,72 @@ def test_bad_configs_and_oversized_games_raise_value_errors():
         matrix_game.Config(batch_size=0)
     with pytest.raises(ValueError, match="games to score exactly"):
         matrix_game.enumerate_game(3, 4, 4, True)
+
+
+def per_game_loss(params, arrays, config, uniform, entropy_cost, inverse_cdf):
+    """The per-game REINFORCE loss, averaged over games, played one game at a time.
+
+    Independent of the tables and sums of `bad.matrix_game`: each network is applied to each
+    game's own input vector, and the choices use the same uniform draws as `sample_batch`
+    (the deal, one per card of each partial policy, the last action), through
+    `inverse_cdf(uniform, probs) -> int`.
+    """
+    players, cards_n, actions_n = arrays.num_players, arrays.num_chance, arrays.num_actions
+    mlp = lambda p, x: jax.nn.relu(x @ p["w1"] + p["b1"]) @ p["w2"] + p["b2"]
+    prior = np.asarray(arrays.chance_probs)
+    total = 0.0
+    for u in np.asarray(uniform):
+        cards = [inverse_cdf(u[p], prior) for p in range(players)]
+        public, actions, terms = [], [], []
+        for p in range(players):
+            def logits(card, p=p, public=tuple(public)):
+                if p == 0:
+                    return params["policy"][0][card]
+                return mlp(params["policy"][p], jnp.concatenate(
+                    list(public) + [jax.nn.one_hot(card, cards_n)]))
+            own = jnp.concatenate(list(public) + [jax.nn.one_hot(cards[p], cards_n)])
+            baseline = mlp(params["baseline"][p], own)[0]
+            log_probs = {c: jax.nn.log_softmax(logits(c)) for c in range(cards_n)}
+            if p < players - 1:
+                partial = [inverse_cdf(u[players + p * cards_n + c], jnp.exp(log_probs[c]))
+                           for c in range(cards_n)]
+                action = partial[cards[p]]
+                log_prob = (sum(log_probs[c][partial[c]] for c in range(cards_n))
+                            if config.counterfactual else log_probs[cards[p]][action])
+                consistent = prior * (np.array(partial) == action)
+                features = [jax.nn.one_hot(action, actions_n)]
+                if config.uses_belief:
+                    features.append(jnp.asarray(consistent / consistent.sum(), jnp.float32))
+                public.append(jnp.concatenate(features))
+            else:
+                action = inverse_cdf(u[-1], jnp.exp(log_probs[cards[p]]))
+                log_prob = log_probs[cards[p]][action]
+            entropy = -jnp.sum(jnp.exp(log_probs[cards[p]]) * log_probs[cards[p]])
+            actions.append(action)
+            terms.append((log_prob, baseline, entropy))
+        reward = arrays.payoffs[tuple(cards + actions)]
+        for log_prob, baseline, entropy in terms:
+            total += (-log_prob * jax.lax.stop_gradient(reward - baseline)
+                      + (reward - baseline) ** 2 / 2 - entropy_cost * entropy)
+    return total / len(uniform)
+
+
+@pytest.mark.parametrize("params, method", [
+    (None, "bad_cf"), (None, "bad"), (None, "pg"), (THREE_PLAYERS, "bad_cf")])
+def test_gradient_over_tables_equals_per_game_reinforce_gradient(params, method):
+    arrays = matrix_game.game_arrays(tiny_hanabi.TinyHanabi(params))
+    config = matrix_game.Config(method=method, batch_size=12)
+    weights = matrix_game.init_params(jax.random.key(5), arrays, config)
+    key, entropy_cost = jax.random.key(6), 0.3
+    tables, backprop = jax.vjp(lambda p: matrix_game.network_tables(p, arrays, config), weights)
+    sums = matrix_game.sample_batch(key, tables, arrays, config)
+    table_grads = jax.grad(matrix_game.table_loss)(tables, sums, config.batch_size, entropy_cost)
+    uniform = matrix_game.batch_uniforms(key, arrays, config)
+    choices = []  # Played once concretely, then replayed under `jax.grad`.
+    record = lambda u, probs: choices.append(int(np.sum(u >= np.cumsum(probs)[:-1]))) or choices[-1]
+    per_game_loss(weights, arrays, config, uniform, entropy_cost, record)
+    replay = iter(choices)
+    expected = jax.grad(per_game_loss)(weights, arrays, config, uniform, entropy_cost,
+                                       lambda u, probs: next(replay))
+    for got, want in zip(jax.tree.leaves(backprop(table_grads)[0]), jax.tree.leaves(expected)):
+        np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-5)
