@@ -23,6 +23,14 @@ rule out the real card, which no later evidence can revive. `L` is floored at
 their card as it moves down the hand (`bad.hanabi_belief.drop_slot`), start at zero for a newly
 dealt card, and are kept within `[min_log_likelihood, 0]` of the slot's maximum.
 
+Card status. Whether a card is playable or already played depends on the fireworks, so in the
+one-hot inputs "the hinted card is playable" is a different pattern at every fireworks level, and
+a policy trained on the first levels does not carry over to the next (self-play stalls at exactly
+the score it can reach). Both agents therefore also see, for every hand slot, the probability that
+it is playable and that it is already played under the public belief (V0 for IPPO, BB for BAD),
+and the first layer gives every partner card, besides its value row, a learned row per slot for
+"playable" and one for "already played", read from the fireworks in the public observation.
+
 Speed. The first layer is linear in the one-hot cards, so the pre-activation of the sampled hand
 with slot `i` set to `v` is `z(sample) - W[i, sample_i] + W[i, v]`: all `(players-1) * hand_size
 * values` counterfactual hands cost one rank-one change each instead of a forward pass.
@@ -74,9 +82,15 @@ class AgentConfig:
         return self.game.players * self.game.hand_size * self.game.num_values
 
     @property
+    def status_size(self) -> int:
+        """Per hand slot: probability of playable and of already played (`card_status_features`)."""
+        return self.game.players * self.game.hand_size * 2
+
+    @property
     def public_input_size(self) -> int:
-        """Public observation, plus the public belief for BAD."""
-        return self.game.public_size + (self.belief_size if self.is_bad else 0)
+        """Public observation, the public belief (BAD only) and the card status features."""
+        return (self.game.public_size + (self.belief_size if self.is_bad else 0)
+                + self.status_size)
 
     @property
     def critic_input_size(self) -> int:
@@ -161,6 +175,33 @@ def one_hot_hands(game: HanabiConfig, hands: jax.Array) -> jax.Array:
     return (hands[..., None] == jnp.arange(game.num_values)).astype(jnp.float32).reshape(-1)
 
 
+def fireworks_of(game: HanabiConfig, public_input: jax.Array) -> jax.Array:
+    """float [colors]: cards played per colour, read from the public observation's board bits.
+
+    The public observation starts with the hands section's `players` missing-card bits, then
+    the deck thermometer, then one one-hot row of `ranks` bits per colour (all zero when none).
+    """
+    start = game.players + game.deck_size - game.players * game.hand_size
+    bits = public_input[start:start + game.colors * game.ranks].reshape(game.colors, game.ranks)
+    return bits @ jnp.arange(1.0, game.ranks + 1)
+
+
+def card_status(game: HanabiConfig, fireworks: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """float [values] twice: 1 where a card value is playable now, 1 where it is already played."""
+    values = jnp.arange(game.num_values)
+    level = fireworks[values // game.ranks]
+    rank = (values % game.ranks).astype(level.dtype)
+    return (rank == level).astype(jnp.float32), (rank < level).astype(jnp.float32)
+
+
+def card_status_features(game: HanabiConfig, belief: jax.Array, seat: jax.Array,
+                         fireworks: jax.Array) -> jax.Array:
+    """float [players * hand_size * 2]: per slot (seats from `seat`), P(playable), P(played)."""
+    playable, played = card_status(game, fireworks)
+    relative = relative_rows(belief, seat)
+    return jnp.stack([relative @ playable, relative @ played], axis=-1).reshape(-1)
+
+
 # ------------------------------------------------------------------------------------------
 # Beliefs and likelihood tracking.
 
@@ -225,17 +266,21 @@ def init_params(config: AgentConfig, key: jax.Array) -> Params:
     """Policy and critic parameters.
 
     policy: `public` [public_input_size, h1], `private` [private_size, h1] (rows ordered like the
-    private observation), `bias` [h1], then `layers`, a list of dense layers to the logits.
+    private observation), `status` [players - 1, hand_size, 2, h1] (each partner slot's rows for
+    "playable" and "already played"), `bias` [h1], then `layers`, a list of dense layers to the
+    logits.
     critic: a list of dense layers from the critic input to one value.
     """
     game = config.game
-    policy_key, private_key, layers_key, critic_key = jax.random.split(key, 4)
+    policy_key, private_key, status_key, layers_key, critic_key = jax.random.split(key, 5)
     h1 = config.hidden_sizes[0]
     scale = np.sqrt(2.0 / (config.public_input_size + game.private_size))
     return {
         "policy": {
             "public": jax.random.normal(policy_key, (config.public_input_size, h1)) * scale,
             "private": jax.random.normal(private_key, (game.private_size, h1)) * scale,
+            "status": jax.random.normal(status_key,
+                                        (game.players - 1, game.hand_size, 2, h1)) * scale,
             "bias": jnp.zeros(h1),
             "layers": _mlp_init(layers_key, [*config.hidden_sizes, game.num_actions], 0.01),
         },
@@ -255,24 +300,37 @@ def public_preactivation(policy: Params, public_input: jax.Array) -> jax.Array:
     return public_input @ policy["public"] + policy["bias"]
 
 
-def _private_weights(config: AgentConfig, policy: Params) -> jax.Array:
+def _value_weights(config: AgentConfig, policy: Params) -> jax.Array:
     game = config.game
     return policy["private"].reshape(game.players - 1, game.hand_size, game.num_values, -1)
 
 
-def _slot_weights(config: AgentConfig, policy: Params, hands: jax.Array) -> jax.Array:
+def _private_weights(config: AgentConfig, policy: Params, public_input: jax.Array) -> jax.Array:
+    """[players - 1, hand_size, values, h1]: each possible partner card's first-layer row: its
+    value's row plus its slot's status rows for the status it has at the current fireworks."""
+    playable, played = card_status(config.game, fireworks_of(config.game, public_input))
+    status = jnp.stack([playable, played], axis=-1)  # [values, 2]
+    return _value_weights(config, policy) + jnp.einsum("vs,oish->oivh", status, policy["status"])
+
+
+def _slot_weights(config: AgentConfig, policy: Params, public_input: jax.Array,
+                  hands: jax.Array) -> jax.Array:
     """[players - 1, hand_size, h1]: each card's first-layer row (zero for an empty slot)."""
-    rows = jnp.take_along_axis(_private_weights(config, policy),
-                               jnp.maximum(hands, 0)[..., None, None], axis=2)[:, :, 0]
-    return jnp.where((hands >= 0)[..., None], rows, 0.0)
+    game = config.game
+    valid = hands >= 0
+    values = jnp.take_along_axis(_value_weights(config, policy),
+                                 jnp.maximum(hands, 0)[..., None, None], axis=2)[:, :, 0]
+    playable, played = card_status(game, fireworks_of(game, public_input))
+    status = jnp.stack([playable, played], axis=-1)[jnp.maximum(hands, 0)]  # [o, i, 2]
+    rows = values + jnp.einsum("ois,oish->oih", status, policy["status"])
+    return jnp.where(valid[..., None], rows, 0.0)
 
 
 def policy_logits(config: AgentConfig, policy: Params, public_input: jax.Array,
                   partner_hands: jax.Array) -> jax.Array:
     """Action logits [num_actions] for the given partners' hands: one whole forward pass."""
-    private = one_hot_hands(config.game, partner_hands)
-    return _apply_layers(policy["layers"], public_preactivation(policy, public_input)
-                         + private @ policy["private"])
+    private = _slot_weights(config, policy, public_input, partner_hands).sum((0, 1))
+    return _apply_layers(policy["layers"], public_preactivation(policy, public_input) + private)
 
 
 def counterfactual_logits(config: AgentConfig, policy: Params, public_input: jax.Array,
@@ -282,9 +340,10 @@ def counterfactual_logits(config: AgentConfig, policy: Params, public_input: jax
     Entry `[o, i, v]` is the policy on `hands` with partner `o`'s slot `i` holding value `v`,
     computed as a rank-one change of the first layer's pre-activation.
     """
-    slot_rows = _slot_weights(config, policy, hands)
+    slot_rows = _slot_weights(config, policy, public_input, hands)
     base = public_preactivation(policy, public_input) + slot_rows.sum((0, 1))
-    preactivation = (base - slot_rows[:, :, None, :]) + _private_weights(config, policy)
+    preactivation = ((base - slot_rows[:, :, None, :])
+                     + _private_weights(config, policy, public_input))
     return _apply_layers(policy["layers"], preactivation)
 
 
@@ -354,19 +413,25 @@ def _masked(logits: jax.Array, legal: jax.Array) -> jax.Array:
     return jnp.where(legal, logits, _NEG)
 
 
-def public_input_of(config: AgentConfig, observation: Observation, belief: jax.Array) -> jax.Array:
-    """The public agent's input: public observation (and, for BAD, the belief from the actor)."""
+def public_input_of(config: AgentConfig, observation: Observation,
+                    belief: Optional[jax.Array]) -> jax.Array:
+    """The public agent's input: the public observation, for BAD the BB belief, then the card
+    status features under that belief (under V0 for IPPO); slots from the actor's seat."""
+    game, seat = config.game, observation.current_player
+    fireworks = fireworks_of(game, observation.public_observation)
     if not config.is_bad:
-        return observation.public_observation
-    relative = relative_rows(belief, observation.current_player)
-    return jnp.concatenate([observation.public_observation, relative.reshape(-1)])
+        v0 = hanabi_belief.v0_belief(observation.card_knowledge, observation.remaining_counts)
+        return jnp.concatenate([observation.public_observation,
+                                card_status_features(game, v0, seat, fireworks)])
+    return jnp.concatenate([observation.public_observation, relative_rows(belief, seat).reshape(-1),
+                            card_status_features(game, belief, seat, fireworks)])
 
 
 def partner_belief(config: AgentConfig, public_input: jax.Array) -> jax.Array:
     """The belief over the partners' slots [players - 1, hand_size, values], from the input."""
     game = config.game
-    belief = public_input[game.public_size:].reshape(game.players, game.hand_size,
-                                                     game.num_values)
+    belief = public_input[game.public_size:game.public_size + config.belief_size].reshape(
+        game.players, game.hand_size, game.num_values)
     return belief[1:]
 
 

@@ -30,6 +30,29 @@ def _random_hands(config, key):
     return hands.at[-1, -1].set(-1)  # an empty slot, as in the final round
 
 
+def _with_fireworks(game, public_input, fireworks):
+    """`public_input` with its fireworks bits set to `fireworks` [colors] (so some cards are
+    playable and some already played)."""
+    start = game.players + game.deck_size - game.players * game.hand_size
+    bits = (np.arange(1, game.ranks + 1) == np.asarray(fireworks)[:, None]).astype(np.float32)
+    return public_input.at[start:start + bits.size].set(bits.reshape(-1))
+
+
+@pytest.mark.parametrize("name", GAMES)
+def test_fireworks_and_card_status_are_read_from_the_public_observation(name):
+    game = make_config(GAMES[name])
+    state = hanabi_jax.reset(game, jax.random.PRNGKey(4))
+    fireworks = np.arange(game.colors) % (game.ranks + 1)
+    state = state._replace(fireworks=jnp.asarray(fireworks, jnp.int8))
+    public = hanabi_jax.public_observation(game, state, state.current_player)
+    np.testing.assert_array_equal(hanabi_agent.fireworks_of(game, public), fireworks)
+    playable, played = hanabi_agent.card_status(game, jnp.asarray(fireworks, jnp.float32))
+    for value in range(game.num_values):
+        color, rank = divmod(value, game.ranks)
+        assert playable[value] == (rank == fireworks[color])
+        assert played[value] == (rank < fireworks[color])
+
+
 @pytest.mark.parametrize("name", GAMES)
 def test_rank_one_logits_equal_whole_forward_passes(name):
     config = AgentConfig(make_config(GAMES[name]), hidden_sizes=(32, 16))
@@ -37,6 +60,7 @@ def test_rank_one_logits_equal_whole_forward_passes(name):
     policy = hanabi_agent.init_params(config, params_key)["policy"]
     policy["layers"][-1]["w"] = policy["layers"][-1]["w"] * 100.0  # logits of order one
     public_input = jax.random.uniform(input_key, (config.public_input_size,))
+    public_input = _with_fireworks(config.game, public_input, np.arange(config.game.colors) % 3)
     hands = _random_hands(config, hands_key)
     fast = hanabi_agent.counterfactual_logits(config, policy, public_input, hands)
     changed = _changed_hands(config.game, hands)
