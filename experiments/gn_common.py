@@ -25,27 +25,39 @@ import optax
 from absl import flags
 
 from experiments import common
-from graphnets import models
+from graphnets import blocks, models
 
 FLAGS = flags.FLAGS
 
 Batch = Any
 Params = Any
 TRAIN_STREAM, EVAL_STREAM = 0, 1
+REDUCERS = {"sum": blocks.segment_sum, "mean": blocks.segment_mean, "max": blocks.segment_max}
 
 
 def define_training_flags(*, num_iterations: int, batch_size_train: int, batch_size_test: int,
                           num_processing_steps: int, log_every: int, num_eval_graphs: int,
-                          output_dir: str) -> None:
+                          output_dir: str, latent_size: int = 16, num_layers: int = 2,
+                          learning_rate: float = 1e-3, final_learning_rate_fraction: float = 1.0,
+                          aggregation: str = "sum") -> None:
     """Defines the flags every demo shares, with the demo's defaults."""
     flags.DEFINE_integer("num_iterations", num_iterations, "Training iterations.")
     flags.DEFINE_integer("batch_size_train", batch_size_train, "Graphs per training batch.")
     flags.DEFINE_integer("batch_size_test", batch_size_test, "Graphs per evaluation batch.")
     flags.DEFINE_integer("num_processing_steps", num_processing_steps,
                          "Message-passing steps of the EncodeProcessDecode core.")
-    flags.DEFINE_integer("latent_size", 16, "Units per MLP layer.")
-    flags.DEFINE_integer("num_layers", 2, "Layers per MLP.")
-    flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate.")
+    flags.DEFINE_integer("latent_size", latent_size, "Units per MLP layer.")
+    flags.DEFINE_integer("num_layers", num_layers, "Layers per MLP.")
+    flags.DEFINE_enum("aggregation", aggregation, sorted(REDUCERS),
+                      "How the core aggregates edges into nodes and edges and nodes into globals. "
+                      "sum depends on the number of neighbours (it shifts on larger graphs than "
+                      "the training ones); mean and max do not, and max matches algorithms that "
+                      "pick an extreme over neighbours (Bellman-Ford, finding a successor).")
+    flags.DEFINE_float("learning_rate", learning_rate, "Initial Adam learning rate.")
+    flags.DEFINE_float("final_learning_rate_fraction", final_learning_rate_fraction,
+                       "Learning rate at the last iteration as a fraction of --learning_rate: it "
+                       "follows a cosine decay over --num_iterations (1 keeps it constant). A "
+                       "decayed rate averages out the gradient noise of the last iterations.")
     flags.DEFINE_integer("seed", 0, "Seed of the data, the initial parameters and everything else.")
     flags.DEFINE_integer("log_every", log_every, "Iterations between metrics rows.")
     flags.DEFINE_integer("num_eval_graphs", num_eval_graphs,
@@ -63,13 +75,18 @@ def check_training_flags() -> None:
         latent_size=FLAGS.latent_size, num_layers=FLAGS.num_layers,
         learning_rate=FLAGS.learning_rate, log_every=FLAGS.log_every,
         num_eval_graphs=FLAGS.num_eval_graphs, checkpoint_every=FLAGS.checkpoint_every)
+    if not 0.0 <= FLAGS.final_learning_rate_fraction <= 1.0:
+        raise common.ExperimentError(
+            "--final_learning_rate_fraction must be in [0, 1], got "
+            f"{FLAGS.final_learning_rate_fraction}.")
 
 
 def training_config(**extra: Any) -> dict[str, Any]:
     """Every setting that changes the numbers (the checkpoint is refused if one differs)."""
     config = {name: FLAGS[name].value for name in (
         "num_iterations", "batch_size_train", "batch_size_test", "num_processing_steps",
-        "latent_size", "num_layers", "learning_rate", "seed", "log_every", "num_eval_graphs")}
+        "latent_size", "num_layers", "aggregation", "learning_rate",
+        "final_learning_rate_fraction", "seed", "log_every", "num_eval_graphs")}
     config.update(extra)
     return config
 
@@ -103,7 +120,8 @@ def make_network(edge_output_size: int | None, node_output_size: int | None,
     def forward(graph: jraph.GraphsTuple) -> list[jraph.GraphsTuple]:
         model = models.EncodeProcessDecode(
             edge_output_size, node_output_size, global_output_size,
-            latent_size=FLAGS.latent_size, num_layers=FLAGS.num_layers)
+            latent_size=FLAGS.latent_size, num_layers=FLAGS.num_layers,
+            reducer=REDUCERS[FLAGS.aggregation])
         return model(graph, FLAGS.num_processing_steps)
 
     return hk.without_apply_rng(hk.transform(forward))
@@ -187,18 +205,26 @@ def log_rows(num_iterations: int, log_every: int) -> list[int]:
     return steps if steps and steps[-1] == num_iterations else steps + [num_iterations]
 
 
+def learning_rate_schedule() -> optax.Schedule:
+    """Cosine decay from --learning_rate to --final_learning_rate_fraction of it."""
+    return optax.cosine_decay_schedule(FLAGS.learning_rate, FLAGS.num_iterations,
+                                       alpha=FLAGS.final_learning_rate_fraction)
+
+
 def train(*, loss_fn: Callable[[Params, Batch], jnp.ndarray], init_params: Params,
           batch_for_iteration: Callable[[int], Batch],
           evaluate: Callable[[Params], Mapping[str, float]], columns: Sequence[str],
           output_dir: str, config: Mapping[str, Any]) -> tuple[Params, list[dict[str, float]]]:
-    """Adam on `loss_fn`, resuming from `output_dir`'s checkpoint when there is one.
+    """Adam (rate from `learning_rate_schedule`) on `loss_fn`, resuming from a checkpoint.
+
+    The checkpoint is `output_dir`'s, when there is one.
 
     Every `--log_every` iterations a row (step, training loss, then `evaluate(params)`, whose keys
     are `columns`) is added to the log; the state is checkpointed every `--checkpoint_every`
     iterations and at the end, together with `metrics.csv`. Returns the final parameters and the
     metrics rows.
     """
-    optimizer = optax.adam(FLAGS.learning_rate)
+    optimizer = optax.adam(learning_rate_schedule())
     steps = log_rows(FLAGS.num_iterations, FLAGS.log_every)
     header = ["step", "loss", *columns]
     state = TrainState(init_params, optimizer.init(init_params), np.asarray(0, np.int64),

@@ -4,10 +4,16 @@ r"""Mass-spring physics with a graph network: learn next-step velocities, roll o
 
 Trains EncodeProcessDecode (one processing step) to predict every mass's next velocity from the
 current state of chains of 5-8 masses, sampled at random times of 50-step simulated
-trajectories. Evaluates on chains of 4 and 9 masses: the one-step velocity MSE and the mean
-position error of a 50-step rollout fed with its own predictions, next to a constant-velocity
-baseline. Writes results.json, metrics.csv, learning_curves.png and rollouts.png; reruns resume
-from the checkpoint.
+trajectories. The network sees the state through `network_inputs`: no absolute positions (the
+dynamics are translation invariant, and a longer chain reaches x values never seen in training),
+but each spring's relative displacement and length, the velocities, the fixed flags, and spring
+constants and gravity scaled to order one; it predicts the change of each velocity over the step,
+which is added to the current velocity. The learning rate decays (cosine) from 1e-3 to 1e-5.
+The training chains are drawn in one vectorised call (`physics.sample_batch`), so data
+generation costs little next to the update. Evaluates on chains of 4 and 9 masses: the one-step
+velocity MSE and the mean position error of a 50-step rollout fed with its own predictions,
+next to a constant-velocity baseline. Writes results.json, metrics.csv, learning_curves.png and
+rollouts.png; reruns resume from the checkpoint.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ flags.DEFINE_float("max_rest_length", 1.0, "Longest spring rest length.")
 flags.DEFINE_integer("rollout_steps", 50, "Length of the simulated and predicted trajectories.")
 gn_common.define_training_flags(num_iterations=100_000, batch_size_train=256, batch_size_test=100,
                                 num_processing_steps=1, log_every=1000, num_eval_graphs=100,
-                                output_dir="runs/gn_physics")
+                                output_dir="runs/gn_physics", final_learning_rate_fraction=0.01)
 FLAGS = flags.FLAGS
 
 SMALLEST_CHAIN = 3  # two fixed ends and one free mass
@@ -90,6 +96,23 @@ def free_node_mask(graph: jraph.GraphsTuple) -> jnp.ndarray:
     return jraph.get_node_padding_mask(graph) & (graph.nodes[:, 4] == 0)
 
 
+def network_inputs(graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
+    """What the network sees of a state `graph` (features in `graphnets.datasets.physics`).
+
+    nodes   [vx, vy, is_fixed]
+    edges   [spring constant / 50, rest length, dx, dy, |d|], d = sender - receiver position
+    globals gravity / 10
+    """
+    positions = graph.nodes[:, :2]
+    offset = positions[graph.senders] - positions[graph.receivers]
+    length = jnp.sqrt(jnp.sum(offset ** 2, axis=-1, keepdims=True) + 1e-12)
+    return graph._replace(
+        nodes=graph.nodes[:, 2:5],
+        edges=jnp.concatenate([graph.edges[:, :1] / physics.SPRING_CONSTANT,
+                               graph.edges[:, 1:2], offset, length], axis=-1),
+        globals=graph.globals / abs(physics.GRAVITY))
+
+
 def main(argv):
     del argv
     sizes = check_flags()
@@ -103,7 +126,8 @@ def main(argv):
     network = gn_common.make_network(None, 2, None)
 
     def predicted_velocity(params: Any, graph: jraph.GraphsTuple) -> jnp.ndarray:
-        return network.apply(params, graph)[-1].nodes
+        change = network.apply(params, network_inputs(graph))[-1].nodes
+        return graph.nodes[:, 2:4] + change
 
     def batch_for_iteration(iteration: int) -> tuple[jraph.GraphsTuple, np.ndarray]:
         rng = gn_common.rng_for(FLAGS.seed, gn_common.TRAIN_STREAM, iteration)
@@ -171,7 +195,8 @@ def main(argv):
             row[f"rollout_error_{masses}"] = result["model_rollout_position_error"]
         return row
 
-    init_params = network.init(jax.random.PRNGKey(FLAGS.seed), batch_for_iteration(0)[0])
+    init_params = network.init(jax.random.PRNGKey(FLAGS.seed),
+                               network_inputs(batch_for_iteration(0)[0]))
     params, rows = gn_common.train(
         loss_fn=loss_fn, init_params=init_params, batch_for_iteration=batch_for_iteration,
         evaluate=evaluate, output_dir=output_dir, config=config,

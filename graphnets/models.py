@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import jraph
 
 from graphnets import utils
+from graphnets.blocks import Reducer, segment_sum
 from graphnets.layers import MLP
 from graphnets.modules import GraphIndependent, GraphNetwork
 
@@ -53,7 +54,10 @@ class EncodeProcessDecode(hk.Module):
     GraphNetwork, all with `num_layers` layers of `latent_size` units and
     LayerNorm. The core's input at each step is the encoded input concatenated
     with the previous latent (the encoding itself at the first step). A field
-    with output size None is not produced (it is None in the outputs).
+    with output size None is not produced (it is None in the outputs). The
+    core's aggregations (edges to nodes, edges and nodes to globals) use
+    `reducer` (sum by default; `graphnets.blocks.segment_mean` or
+    `segment_max` make them independent of how many rows are aggregated).
 
     The input graph needs nodes; missing edges or globals are taken as zeros.
     Padded graphs (see `graphnets.utils.pad_to`) are fine: padding never
@@ -67,12 +71,13 @@ class EncodeProcessDecode(hk.Module):
         global_output_size: int | None,
         latent_size: int = 16,
         num_layers: int = 2,
+        reducer: Reducer = segment_sum,
         name: str | None = None,
     ):
         super().__init__(name=name)
         mlp = make_mlp([latent_size] * num_layers)
         self._encoder = GraphIndependent(mlp, mlp, mlp, name="encoder")
-        self._core = GraphNetwork(mlp, mlp, mlp, name="core")
+        self._core = GraphNetwork(mlp, mlp, mlp, reducer=reducer, name="core")
         self._decoder = GraphIndependent(mlp, mlp, mlp, name="decoder")
         self._output_transform = GraphIndependent(
             make_linear(edge_output_size, "edge_output"),

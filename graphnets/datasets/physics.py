@@ -82,11 +82,37 @@ def sample_chain(rng: np.random.Generator, num_masses: int,
 
 def sample_batch(rng: np.random.Generator, batch_size: int, min_masses: int, max_masses: int,
                  min_rest_length: float = 0.2, max_rest_length: float = 1.0) -> jraph.GraphsTuple:
-    """`batch_size` perturbed chains, masses uniform in [min_masses, max_masses]."""
-    return jraph.batch_np([
-        sample_chain(rng, int(rng.integers(min_masses, max_masses + 1)),
-                     float(rng.uniform(min_rest_length, max_rest_length)))
-        for _ in range(batch_size)])
+    """`batch_size` perturbed chains, masses uniform in [min_masses, max_masses].
+
+    Each chain is distributed as `sample_chain`'s with a U(min_rest_length, max_rest_length) rest
+    length; the draws are made for the whole batch at once (numpy, no loop over features).
+    """
+    masses = rng.integers(min_masses, max_masses + 1, size=batch_size)
+    rest = rng.uniform(min_rest_length, max_rest_length, size=batch_size)
+    gravity = GRAVITY + rng.uniform(-GRAVITY_NOISE, GRAVITY_NOISE, size=batch_size)
+    springs = SPRING_CONSTANT + rng.uniform(-SPRING_NOISE, SPRING_NOISE,
+                                            size=int(np.sum(masses - 1)))
+    node_offsets = np.concatenate([[0], np.cumsum(masses)[:-1]])
+    spring_offsets = node_offsets - np.arange(batch_size)  # chain i's first spring
+    graph_of_node = np.repeat(np.arange(batch_size), masses)
+    local = np.arange(len(graph_of_node)) - node_offsets[graph_of_node]
+    nodes = np.zeros((len(local), NODE_INPUT_SIZE), np.float32)
+    nodes[:, 0] = rest[graph_of_node] * (local - (masses[graph_of_node] - 1) / 2)
+    nodes[:, 4] = (local == 0) | (local == masses[graph_of_node] - 1)
+    nodes[:, :2] += rng.uniform(-POSITION_NOISE, POSITION_NOISE, size=(len(local), 2))
+    templates = {n: chain_springs(n) for n in np.unique(masses)}
+    num_edges = np.array([len(templates[n][0]) for n in masses])
+    graph_of_edge = np.repeat(np.arange(batch_size), num_edges)
+    local_senders = np.concatenate([templates[n][0] for n in masses])
+    local_receivers = np.concatenate([templates[n][1] for n in masses])
+    spring = spring_offsets[graph_of_edge] + np.minimum(local_senders, local_receivers)
+    edges = np.stack([springs[spring], rest[graph_of_edge]], axis=1).astype(np.float32)
+    return jraph.GraphsTuple(
+        nodes=nodes, edges=edges,
+        senders=(local_senders + node_offsets[graph_of_edge]).astype(np.int32),
+        receivers=(local_receivers + node_offsets[graph_of_edge]).astype(np.int32),
+        n_node=masses.astype(np.int32), n_edge=num_edges.astype(np.int32),
+        globals=np.stack([np.zeros(batch_size), gravity], axis=1).astype(np.float32))
 
 
 def node_graph_index(graph: jraph.GraphsTuple) -> jnp.ndarray:

@@ -139,3 +139,23 @@ def test_simulator_ignores_padding():
     assert np.all(np.isfinite(states))
     np.testing.assert_allclose(states[:, : int(batch.n_node.sum())],
                                np.asarray(physics.rollout(batch, 10)), rtol=1e-5, atol=1e-5)
+
+
+def test_batched_chains_have_the_layout_of_single_chains():
+    batch = physics.sample_batch(np.random.default_rng(4), 20, 3, 9, 0.2, 1.0)
+    assert batch.n_node.min() >= 3 and batch.n_node.max() <= 9
+    for graph in jraph.unbatch_np(batch):
+        n, rest = int(graph.n_node[0]), float(graph.edges[0, 1])
+        reference = physics.chain(n, rest, gravity=float(graph.globals[0, 1]))
+        np.testing.assert_array_equal(graph.senders, reference.senders)
+        np.testing.assert_array_equal(graph.receivers, reference.receivers)
+        np.testing.assert_array_equal(graph.nodes[:, 2:], reference.nodes[:, 2:])
+        assert np.abs(graph.nodes[:, :2] - reference.nodes[:, :2]).max() <= physics.POSITION_NOISE
+        assert np.all(graph.edges[:, 1] == graph.edges[0, 1]) and 0.2 <= rest <= 1.0
+        assert abs(graph.globals[0, 1] - physics.GRAVITY) <= physics.GRAVITY_NOISE
+        assert np.all(np.abs(graph.edges[:, 0] - physics.SPRING_CONSTANT) <= physics.SPRING_NOISE)
+        # One constant per spring, shared by both directions.
+        springs = {}
+        for s, r, k in zip(graph.senders, graph.receivers, graph.edges[:, 0]):
+            assert springs.setdefault(min(s, r), k) == k
+        assert sorted(springs) == list(range(n - 1))

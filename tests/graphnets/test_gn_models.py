@@ -77,3 +77,23 @@ def test_make_mlp(layer_norm, activate_final):
     assert ("m/~/layer_norm" in params) == layer_norm
     if activate_final and not layer_norm:
         assert np.all(out >= 0)
+
+
+@pytest.mark.parametrize("reducer", [gn.blocks.segment_mean, gn.blocks.segment_max])
+def test_encode_process_decode_with_size_invariant_reducer(reducer):
+    # With mean or max aggregation, outputs do not change when a neighbourhood is repeated: a
+    # star with 3 leaves gives the same outputs as one with 6 (all features identical).
+    def star(leaves):
+        return gn.utils.data_dicts_to_graphs_tuple([{
+            "nodes": np.ones((leaves + 1, 2), np.float32),
+            "edges": np.ones((2 * leaves, 1), np.float32),
+            "senders": np.r_[np.zeros(leaves), np.arange(1, leaves + 1)].astype(np.int32),
+            "receivers": np.r_[np.arange(1, leaves + 1), np.zeros(leaves)].astype(np.int32),
+            "globals": np.zeros(1, np.float32)}])
+
+    net = hk.without_apply_rng(hk.transform(lambda g: gn.EncodeProcessDecode(
+        1, 1, 1, latent_size=8, reducer=reducer)(g, 2)))
+    params = net.init(jax.random.PRNGKey(0), star(3))
+    small, large = net.apply(params, star(3))[-1], net.apply(params, star(6))[-1]
+    np.testing.assert_allclose(small.nodes[0], large.nodes[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(small.globals, large.globals, rtol=1e-5, atol=1e-5)
