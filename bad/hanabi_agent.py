@@ -23,13 +23,14 @@ rule out the real card, which no later evidence can revive. `L` is floored at
 their card as it moves down the hand (`bad.hanabi_belief.drop_slot`), start at zero for a newly
 dealt card, and are kept within `[min_log_likelihood, 0]` of the slot's maximum.
 
-Card status. Whether a card is playable or already played depends on the fireworks, so in the
+Card status. Whether a card is playable, dead (already played, or a lower rank of its colour is
+all discarded) or critical (its last copy) depends on the fireworks and the discards, so in the
 one-hot inputs "the hinted card is playable" is a different pattern at every fireworks level, and
 a policy trained on the first levels does not carry over to the next (self-play stalls at exactly
-the score it can reach). Both agents therefore also see, for every hand slot, the probability that
-it is playable and that it is already played under the public belief (V0 for IPPO, BB for BAD),
-and the first layer gives every partner card, besides its value row, a learned row per slot for
-"playable" and one for "already played", read from the fireworks in the public observation.
+the score it can reach). Both agents therefore also see, for every hand slot, the probability of
+each status under the public belief (V0 for IPPO, BB for BAD), and the first layer gives every
+partner card, besides its value row, a learned row per slot and status, read from the fireworks
+and discards in the public observation (`card_status`).
 
 Speed. The first layer is linear in the one-hot cards, so the pre-activation of the sampled hand
 with slot `i` set to `v` is `z(sample) - W[i, sample_i] + W[i, v]`: all `(players-1) * hand_size
@@ -57,6 +58,7 @@ from games import hanabi_jax
 from games.hanabi_config import HanabiConfig
 
 METHODS = ("bad", "ippo")
+NUM_STATUSES = 3  # playable, dead, critical (`card_status`)
 _NEG = -1e9  # logit of an illegal action; finite so that masked softmaxes never give NaN.
 
 Params = dict
@@ -83,8 +85,8 @@ class AgentConfig:
 
     @property
     def status_size(self) -> int:
-        """Per hand slot: probability of playable and of already played (`card_status_features`)."""
-        return self.game.players * self.game.hand_size * 2
+        """Per hand slot: probability of each status (`card_status_features`)."""
+        return self.game.players * self.game.hand_size * NUM_STATUSES
 
     @property
     def public_input_size(self) -> int:
@@ -175,31 +177,63 @@ def one_hot_hands(game: HanabiConfig, hands: jax.Array) -> jax.Array:
     return (hands[..., None] == jnp.arange(game.num_values)).astype(jnp.float32).reshape(-1)
 
 
-def fireworks_of(game: HanabiConfig, public_input: jax.Array) -> jax.Array:
-    """float [colors]: cards played per colour, read from the public observation's board bits.
+def _board_offsets(game: HanabiConfig) -> tuple[int, int]:
+    """Where the fireworks bits and the discard bits start in the public observation.
 
-    The public observation starts with the hands section's `players` missing-card bits, then
-    the deck thermometer, then one one-hot row of `ranks` bits per colour (all zero when none).
-    """
-    start = game.players + game.deck_size - game.players * game.hand_size
+    The public observation starts with the hands section's `players` missing-card bits, then the
+    board (deck thermometer, one one-hot row of `ranks` bits per colour for the fireworks, the
+    information and life thermometers), then the discards (per value, a thermometer over its
+    copies)."""
+    fireworks = game.players + game.deck_size - game.players * game.hand_size
+    discards = (fireworks + game.colors * game.ranks + game.max_information_tokens
+                + game.max_life_tokens)
+    return fireworks, discards
+
+
+def _copies(game: HanabiConfig) -> np.ndarray:
+    """int [values]: copies of each card value in the deck."""
+    return np.array([game.copies_of_rank(value % game.ranks) for value in range(game.num_values)])
+
+
+def fireworks_of(game: HanabiConfig, public_input: jax.Array) -> jax.Array:
+    """float [colors]: cards played per colour, read from the public observation."""
+    start, _ = _board_offsets(game)
     bits = public_input[start:start + game.colors * game.ranks].reshape(game.colors, game.ranks)
     return bits @ jnp.arange(1.0, game.ranks + 1)
 
 
-def card_status(game: HanabiConfig, fireworks: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """float [values] twice: 1 where a card value is playable now, 1 where it is already played."""
-    values = jnp.arange(game.num_values)
-    level = fireworks[values // game.ranks]
-    rank = (values % game.ranks).astype(level.dtype)
-    return (rank == level).astype(jnp.float32), (rank < level).astype(jnp.float32)
+def discards_of(game: HanabiConfig, public_input: jax.Array) -> jax.Array:
+    """float [values]: discarded (or misplayed) copies of each value, from the public observation."""
+    _, start = _board_offsets(game)
+    owner = np.repeat(np.arange(game.num_values), _copies(game))
+    per_value = (owner[:, None] == np.arange(game.num_values)).astype(np.float32)
+    return public_input[start:start + len(owner)] @ per_value
+
+
+def card_status(game: HanabiConfig, public_input: jax.Array) -> jax.Array:
+    """float [values, NUM_STATUSES]: per card value, 1 where it is playable now, dead (already
+    played, or a lower rank of its colour has no copy left) and critical (not dead, one copy left).
+    """
+    c, r = game.colors, game.ranks
+    level = fireworks_of(game, public_input)[:, None]                       # [c, 1]
+    rank = jnp.arange(r, dtype=jnp.float32)[None]                           # [1, r]
+    copies = _copies(game).reshape(c, r)
+    left = copies - discards_of(game, public_input).reshape(c, r)           # [c, r]
+    # Rank r is unreachable when some rank in [level, r) has no copy left.
+    below = (rank[:, :, None] >= level[:, :, None]) & (rank[:, :, None] < rank[:, None, :])
+    blocked = jnp.any(below & (left[:, :, None] <= 0), axis=1)              # [c, r]
+    playable = rank == level
+    dead = (rank < level) | blocked
+    critical = ~dead & (left == 1)
+    status = jnp.stack([playable, dead, critical], axis=-1)
+    return status.reshape(game.num_values, NUM_STATUSES).astype(jnp.float32)
 
 
 def card_status_features(game: HanabiConfig, belief: jax.Array, seat: jax.Array,
-                         fireworks: jax.Array) -> jax.Array:
-    """float [players * hand_size * 2]: per slot (seats from `seat`), P(playable), P(played)."""
-    playable, played = card_status(game, fireworks)
-    relative = relative_rows(belief, seat)
-    return jnp.stack([relative @ playable, relative @ played], axis=-1).reshape(-1)
+                         public_input: jax.Array) -> jax.Array:
+    """float [players * hand_size * NUM_STATUSES]: per slot (seats from `seat`), the probability
+    of each status under `belief`."""
+    return (relative_rows(belief, seat) @ card_status(game, public_input)).reshape(-1)
 
 
 # ------------------------------------------------------------------------------------------
@@ -266,8 +300,8 @@ def init_params(config: AgentConfig, key: jax.Array) -> Params:
     """Policy and critic parameters.
 
     policy: `public` [public_input_size, h1], `private` [private_size, h1] (rows ordered like the
-    private observation), `status` [players - 1, hand_size, 2, h1] (each partner slot's rows for
-    "playable" and "already played"), `bias` [h1], then `layers`, a list of dense layers to the
+    private observation), `status` [players - 1, hand_size, NUM_STATUSES, h1] (each partner
+    slot's row per card status), `bias` [h1], then `layers`, a list of dense layers to the
     logits.
     critic: a list of dense layers from the critic input to one value.
     """
@@ -280,7 +314,8 @@ def init_params(config: AgentConfig, key: jax.Array) -> Params:
             "public": jax.random.normal(policy_key, (config.public_input_size, h1)) * scale,
             "private": jax.random.normal(private_key, (game.private_size, h1)) * scale,
             "status": jax.random.normal(status_key,
-                                        (game.players - 1, game.hand_size, 2, h1)) * scale,
+                                        (game.players - 1, game.hand_size, NUM_STATUSES, h1))
+            * scale,
             "bias": jnp.zeros(h1),
             "layers": _mlp_init(layers_key, [*config.hidden_sizes, game.num_actions], 0.01),
         },
@@ -308,8 +343,7 @@ def _value_weights(config: AgentConfig, policy: Params) -> jax.Array:
 def _private_weights(config: AgentConfig, policy: Params, public_input: jax.Array) -> jax.Array:
     """[players - 1, hand_size, values, h1]: each possible partner card's first-layer row: its
     value's row plus its slot's status rows for the status it has at the current fireworks."""
-    playable, played = card_status(config.game, fireworks_of(config.game, public_input))
-    status = jnp.stack([playable, played], axis=-1)  # [values, 2]
+    status = card_status(config.game, public_input)  # [values, NUM_STATUSES]
     return _value_weights(config, policy) + jnp.einsum("vs,oish->oivh", status, policy["status"])
 
 
@@ -320,8 +354,7 @@ def _slot_weights(config: AgentConfig, policy: Params, public_input: jax.Array,
     valid = hands >= 0
     values = jnp.take_along_axis(_value_weights(config, policy),
                                  jnp.maximum(hands, 0)[..., None, None], axis=2)[:, :, 0]
-    playable, played = card_status(game, fireworks_of(game, public_input))
-    status = jnp.stack([playable, played], axis=-1)[jnp.maximum(hands, 0)]  # [o, i, 2]
+    status = card_status(game, public_input)[jnp.maximum(hands, 0)]  # [o, i, NUM_STATUSES]
     rows = values + jnp.einsum("ois,oish->oih", status, policy["status"])
     return jnp.where(valid[..., None], rows, 0.0)
 
@@ -417,14 +450,12 @@ def public_input_of(config: AgentConfig, observation: Observation,
                     belief: Optional[jax.Array]) -> jax.Array:
     """The public agent's input: the public observation, for BAD the BB belief, then the card
     status features under that belief (under V0 for IPPO); slots from the actor's seat."""
-    game, seat = config.game, observation.current_player
-    fireworks = fireworks_of(game, observation.public_observation)
+    game, seat, public = config.game, observation.current_player, observation.public_observation
     if not config.is_bad:
         v0 = hanabi_belief.v0_belief(observation.card_knowledge, observation.remaining_counts)
-        return jnp.concatenate([observation.public_observation,
-                                card_status_features(game, v0, seat, fireworks)])
-    return jnp.concatenate([observation.public_observation, relative_rows(belief, seat).reshape(-1),
-                            card_status_features(game, belief, seat, fireworks)])
+        return jnp.concatenate([public, card_status_features(game, v0, seat, public)])
+    return jnp.concatenate([public, relative_rows(belief, seat).reshape(-1),
+                            card_status_features(game, belief, seat, public)])
 
 
 def partner_belief(config: AgentConfig, public_input: jax.Array) -> jax.Array:

@@ -38,19 +38,33 @@ def _with_fireworks(game, public_input, fireworks):
     return public_input.at[start:start + bits.size].set(bits.reshape(-1))
 
 
-@pytest.mark.parametrize("name", GAMES)
-def test_fireworks_and_card_status_are_read_from_the_public_observation(name):
-    game = make_config(GAMES[name])
-    state = hanabi_jax.reset(game, jax.random.PRNGKey(4))
-    fireworks = np.arange(game.colors) % (game.ranks + 1)
-    state = state._replace(fireworks=jnp.asarray(fireworks, jnp.int8))
-    public = hanabi_jax.public_observation(game, state, state.current_player)
-    np.testing.assert_array_equal(hanabi_agent.fireworks_of(game, public), fireworks)
-    playable, played = hanabi_agent.card_status(game, jnp.asarray(fireworks, jnp.float32))
+def _status_by_rules(game, fireworks, discards):
+    """[values, 3]: playable, dead, critical, by the rules, one card at a time."""
+    rows = []
     for value in range(game.num_values):
         color, rank = divmod(value, game.ranks)
-        assert playable[value] == (rank == fireworks[color])
-        assert played[value] == (rank < fireworks[color])
+        left = lambda r: game.copies_of_rank(r) - discards[color * game.ranks + r]
+        dead = rank < fireworks[color] or any(left(r) == 0 for r in range(fireworks[color], rank))
+        rows.append([rank == fireworks[color], dead, not dead and left(rank) == 1])
+    return np.array(rows, np.float32)
+
+
+@pytest.mark.parametrize("name", GAMES)
+def test_fireworks_discards_and_card_status_are_read_from_the_public_observation(name):
+    game = make_config(GAMES[name])
+    rng = np.random.default_rng(4)
+    state = hanabi_jax.reset(game, jax.random.PRNGKey(4))
+    for _ in range(5):
+        fireworks = rng.integers(0, game.ranks + 1, game.colors)
+        discards = np.array([rng.integers(0, game.copies_of_rank(v % game.ranks) + 1)
+                             for v in range(game.num_values)])
+        state = state._replace(fireworks=jnp.asarray(fireworks, jnp.int8),
+                               discards=jnp.asarray(discards, jnp.int8))
+        public = hanabi_jax.public_observation(game, state, state.current_player)
+        np.testing.assert_array_equal(hanabi_agent.fireworks_of(game, public), fireworks)
+        np.testing.assert_array_equal(hanabi_agent.discards_of(game, public), discards)
+        np.testing.assert_array_equal(hanabi_agent.card_status(game, public),
+                                      _status_by_rules(game, fireworks, discards))
 
 
 @pytest.mark.parametrize("name", GAMES)
