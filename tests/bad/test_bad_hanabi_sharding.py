@@ -1,0 +1,48 @@
+"""`hanabi_learner.shard_over_devices`: training split over two host devices matches one device.
+
+XLA reads `--xla_force_host_platform_device_count` when jax starts, so the check runs in a fresh
+interpreter.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+_SCRIPT = textwrap.dedent("""
+    import jax
+    import numpy as np
+    from bad import hanabi_learner
+    from bad.hanabi_agent import AgentConfig
+    from games.hanabi_config import make_config
+
+    assert jax.device_count() == 2, jax.devices()
+    config = hanabi_learner.TrainConfig(
+        agent=AgentConfig(make_config("very_small"), method="bad", hidden_sizes=(16,)),
+        num_envs=16, rollout_length=8)
+    state = hanabi_learner.init_train_state(config, jax.random.PRNGKey(0))
+    single, single_metrics = hanabi_learner.train_updates(config, state, 2)
+    sharded_state = hanabi_learner.shard_over_devices(state)
+    assert len(sharded_state.games.hands.sharding.device_set) == 2
+    sharded, sharded_metrics = hanabi_learner.train_updates(config, sharded_state, 2)
+    assert len(sharded.games.hands.sharding.device_set) == 2
+    for a, b in zip(jax.tree.leaves(jax.device_get(single.params)),
+                    jax.tree.leaves(jax.device_get(sharded.params))):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(jax.device_get(single.games.hands),
+                                  jax.device_get(sharded.games.hands))
+    for name in single_metrics:
+        np.testing.assert_allclose(single_metrics[name], sharded_metrics[name],
+                                   rtol=1e-4, atol=1e-5)
+    print("sharded ok")
+""")
+
+
+def test_training_split_over_two_host_devices_matches_one_device():
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
+               JAX_PLATFORMS="cpu", PYTHONPATH=root)
+    done = subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True,
+                          cwd=root, env=env, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "sharded ok" in done.stdout
