@@ -365,12 +365,15 @@ def size_ranges(smallest: int) -> dict[str, tuple[int, int]]:
 def run_labelling_demo(name: str, sample_batch: SampleBatch, smallest_graph: int,
                        edges_per_node: Callable[[int], int],
                        plot_positions: Callable[[jraph.GraphsTuple], np.ndarray],
-                       curved_edges: bool, background_edges: bool) -> None:
+                       curved_edges: bool, background_edges: bool,
+                       network_inputs: Callable[[jraph.GraphsTuple], jraph.GraphsTuple] = (
+                           lambda graph: graph)) -> None:
     """Trains and evaluates EncodeProcessDecode on a node and edge labelling task.
 
     `sample_batch(rng, batch_size, min_nodes, max_nodes) -> (inputs, targets)`;
     `edges_per_node(max_nodes)` sizes the edge padding (more edges are padded to a power of 2);
-    `plot_positions(inputs)` places the nodes of one graph for the example plot.
+    `plot_positions(inputs)` places the nodes of one graph for the example plot;
+    `network_inputs(inputs)` (jittable, on padded batches) is what the network sees of the inputs.
     """
     check_training_flags()
     ranges = size_ranges(smallest_graph)
@@ -392,12 +395,12 @@ def run_labelling_demo(name: str, sample_batch: SampleBatch, smallest_graph: int
 
     def loss_fn(params: Params, batch: Sequence[jraph.GraphsTuple]) -> jnp.ndarray:
         inputs, targets = batch
-        return classification_loss(network.apply(params, inputs), targets)
+        return classification_loss(network.apply(params, network_inputs(inputs)), targets)
 
     @jax.jit
     def counts(params: Params, batch: Sequence[jraph.GraphsTuple]) -> dict[str, jnp.ndarray]:
         inputs, targets = batch
-        return classification_counts(network.apply(params, inputs)[-1], targets)
+        return classification_counts(network.apply(params, network_inputs(inputs))[-1], targets)
 
     def eval_batches(split: str, num_graphs: int) -> list[list[Any]]:
         sizes = [min(FLAGS.batch_size_test, num_graphs - start)
@@ -416,7 +419,8 @@ def run_labelling_demo(name: str, sample_batch: SampleBatch, smallest_graph: int
             row[f"{split}_solved"] = scores["solved"]
         return row
 
-    init_params = network.init(jax.random.PRNGKey(FLAGS.seed), batch_for_iteration(0)[0])
+    init_params = network.init(jax.random.PRNGKey(FLAGS.seed),
+                               network_inputs(batch_for_iteration(0)[0]))
     params, rows = train(
         loss_fn=loss_fn, init_params=init_params, batch_for_iteration=batch_for_iteration,
         evaluate=evaluate, output_dir=output_dir, config=config,
@@ -433,7 +437,7 @@ def run_labelling_demo(name: str, sample_batch: SampleBatch, smallest_graph: int
     common.write_json(os.path.join(output_dir, "results.json"), results)
     plot_learning_curves(rows, os.path.join(output_dir, "learning_curves.png"), name)
     inputs, targets = eval_batches("test", 1)[0]
-    output = network.apply(params, inputs)[-1]
+    output = network.apply(params, network_inputs(inputs))[-1]
     example = [unpad_first_graph(g) for g in (inputs, targets, output)]
     plot_prediction(os.path.join(output_dir, "generalisation_example.png"),
                     plot_positions(example[0]), *example,

@@ -6,8 +6,15 @@ Each list of U(0, 1) numbers is a fully connected graph; the network marks the s
 and, for every element, the edge to its successor. Writes results.json (node/edge accuracy and
 fraction of lists sorted exactly, on the training lengths and on longer lists), metrics.csv,
 learning_curves.png and generalisation_example.png; reruns resume from the checkpoint.
+
+The network does not see the raw (all-zero) edge features but `network_inputs`: on each edge
+the difference of the two values times the list's length, a normalisation that makes the
+features of neighbouring elements (about 1/n apart) look alike on the short training lists and
+the long test lists. The learning rate decays (cosine) from 1e-3 to 5e-5 over the run.
 """
 
+import jax.numpy as jnp
+import jraph
 import numpy as np
 from absl import flags
 
@@ -17,8 +24,20 @@ from graphnets.datasets import sort
 gn_common.define_size_flags(train_range=(8, 16), test_range=(16, 32))
 gn_common.define_training_flags(num_iterations=10_000, batch_size_train=32, batch_size_test=100,
                                 num_processing_steps=10, log_every=100, num_eval_graphs=1000,
-                                output_dir="runs/gn_sort")
+                                output_dir="runs/gn_sort", final_learning_rate_fraction=0.05)
 FLAGS = flags.FLAGS
+
+
+def network_inputs(graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
+    """The lists as the network sees them: each edge s -> r carries n * (value_r - value_s).
+
+    n is the list's length; neighbouring sorted values are about 1/n apart, so the scaled
+    differences have the same distribution on the short training lists and the long test ones.
+    """
+    values = graph.nodes[:, 0]
+    length = graph.n_node[gn_common.edge_index(graph)].astype(values.dtype)
+    return graph._replace(
+        edges=(length * (values[graph.receivers] - values[graph.senders]))[:, None])
 
 
 def main(argv):
@@ -28,7 +47,7 @@ def main(argv):
         edges_per_node=lambda max_nodes: max_nodes,
         plot_positions=lambda graph: np.stack(
             [graph.nodes[:, 0], np.zeros(len(graph.nodes))], axis=1),
-        curved_edges=True, background_edges=False)
+        curved_edges=True, background_edges=False, network_inputs=network_inputs)
 
 
 if __name__ == "__main__":
