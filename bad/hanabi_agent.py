@@ -340,30 +340,28 @@ def _value_weights(config: AgentConfig, policy: Params) -> jax.Array:
     return policy["private"].reshape(game.players - 1, game.hand_size, game.num_values, -1)
 
 
-def _private_weights(config: AgentConfig, policy: Params, public_input: jax.Array) -> jax.Array:
+def _private_weights(config: AgentConfig, policy: Params, status: jax.Array) -> jax.Array:
     """[players - 1, hand_size, values, h1]: each possible partner card's first-layer row: its
-    value's row plus its slot's status rows for the status it has at the current fireworks."""
-    status = card_status(config.game, public_input)  # [values, NUM_STATUSES]
+    value's row plus its slot's rows for the statuses (`card_status`, [values, NUM_STATUSES])."""
     return _value_weights(config, policy) + jnp.einsum("vs,oish->oivh", status, policy["status"])
 
 
-def _slot_weights(config: AgentConfig, policy: Params, public_input: jax.Array,
-                  hands: jax.Array) -> jax.Array:
-    """[players - 1, hand_size, h1]: each card's first-layer row (zero for an empty slot)."""
-    game = config.game
-    valid = hands >= 0
-    values = jnp.take_along_axis(_value_weights(config, policy),
-                                 jnp.maximum(hands, 0)[..., None, None], axis=2)[:, :, 0]
-    status = card_status(game, public_input)[jnp.maximum(hands, 0)]  # [o, i, NUM_STATUSES]
-    rows = values + jnp.einsum("ois,oish->oih", status, policy["status"])
-    return jnp.where(valid[..., None], rows, 0.0)
+def _slot_rows(rows: jax.Array, hands: jax.Array) -> jax.Array:
+    """[players - 1, hand_size, ...]: the entry of `rows` [players - 1, hand_size, values, ...]
+    for each card of `hands`, zero for an empty slot."""
+    picked = jnp.take_along_axis(rows, jnp.maximum(hands, 0)[:, :, None, None], axis=2)[:, :, 0]
+    return jnp.where((hands >= 0)[..., None], picked, 0.0)
 
 
 def policy_logits(config: AgentConfig, policy: Params, public_input: jax.Array,
                   partner_hands: jax.Array) -> jax.Array:
     """Action logits [num_actions] for the given partners' hands: one whole forward pass."""
-    private = _slot_weights(config, policy, public_input, partner_hands).sum((0, 1))
-    return _apply_layers(policy["layers"], public_preactivation(policy, public_input) + private)
+    status = card_status(config.game, public_input)[jnp.maximum(partner_hands, 0)]
+    private = (_slot_rows(_value_weights(config, policy), partner_hands)
+               + jnp.where((partner_hands >= 0)[..., None],
+                           jnp.einsum("ois,oish->oih", status, policy["status"]), 0.0))
+    return _apply_layers(policy["layers"],
+                         public_preactivation(policy, public_input) + private.sum((0, 1)))
 
 
 def counterfactual_logits(config: AgentConfig, policy: Params, public_input: jax.Array,
@@ -373,11 +371,10 @@ def counterfactual_logits(config: AgentConfig, policy: Params, public_input: jax
     Entry `[o, i, v]` is the policy on `hands` with partner `o`'s slot `i` holding value `v`,
     computed as a rank-one change of the first layer's pre-activation.
     """
-    slot_rows = _slot_weights(config, policy, public_input, hands)
+    weights = _private_weights(config, policy, card_status(config.game, public_input))
+    slot_rows = _slot_rows(weights, hands)
     base = public_preactivation(policy, public_input) + slot_rows.sum((0, 1))
-    preactivation = ((base - slot_rows[:, :, None, :])
-                     + _private_weights(config, policy, public_input))
-    return _apply_layers(policy["layers"], preactivation)
+    return _apply_layers(policy["layers"], (base - slot_rows[:, :, None, :]) + weights)
 
 
 def critic_value(config: AgentConfig, critic: list[dict], public_input: jax.Array,
