@@ -1,12 +1,5 @@
-"""`hanabi_learner.shard_over_devices`: training split over two host devices matches one device.
+"""`hanabi_learner.shard_over_devices`: training split over two host devices matches one device."""
 
-XLA reads `--xla_force_host_platform_device_count` when jax starts, so the check runs in a fresh
-interpreter.
-"""
-
-import os
-import subprocess
-import sys
 import textwrap
 
 _SCRIPT = textwrap.dedent("""
@@ -38,11 +31,5 @@ _SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_training_split_over_two_host_devices_matches_one_device():
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
-               JAX_PLATFORMS="cpu", PYTHONPATH=root)
-    done = subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True,
-                          cwd=root, env=env, timeout=600, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "sharded ok" in done.stdout
+def test_training_split_over_two_host_devices_matches_one_device(run_on_two_host_devices):
+    assert "sharded ok" in run_on_two_host_devices(_SCRIPT)

@@ -1,14 +1,7 @@
-"""`BatchedHanabi` splits its batch over two forced host devices and matches one device.
-
-XLA reads `--xla_force_host_platform_device_count` when jax starts, so the check runs in a fresh
-interpreter.
-"""
+"""`BatchedHanabi` splits its batch over two forced host devices and matches one device."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 
 _SCRIPT = textwrap.dedent("""
@@ -43,11 +36,5 @@ _SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_batch_is_sharded_over_two_host_devices():
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
-               JAX_PLATFORMS="cpu", PYTHONPATH=root)
-    done = subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True,
-                          cwd=root, env=env, timeout=600, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "sharded ok" in done.stdout
+def test_batch_is_sharded_over_two_host_devices(run_on_two_host_devices):
+    assert "sharded ok" in run_on_two_host_devices(_SCRIPT)

@@ -1,12 +1,7 @@
 """Data-parallel training over two forced host devices, in a fresh interpreter."""
 
-import os
 import pathlib
-import subprocess
-import sys
 import textwrap
-
-REPO = pathlib.Path(__file__).resolve().parents[2]
 
 SCRIPT = textwrap.dedent("""
     import sys
@@ -44,11 +39,6 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_data_parallel_step_matches_single_device_mean_gradient():
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu",
-               PYTHONPATH=str(REPO))
+def test_data_parallel_step_matches_single_device_mean_gradient(run_on_two_host_devices):
     code = SCRIPT.format(tests_dir=str(pathlib.Path(__file__).parent))
-    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "DATA_PARALLEL_OK" in result.stdout
+    assert "DATA_PARALLEL_OK" in run_on_two_host_devices(code)
