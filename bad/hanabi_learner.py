@@ -9,6 +9,9 @@ The whole actor + learner loop is one compiled function (PureJaxRL style), read 
 3. `update`: `num_epochs` passes of `num_minibatches` PPO steps: clipped surrogate
    (`rlax.clipped_surrogate_pg_loss`) on the decision's log-probability (for BAD including the
    counterfactual term), squared value error and an entropy bonus, Adam with gradient clipping.
+   With `anneal_updates > 0` the learning rate and the entropy weight fall linearly to
+   `final_learning_rate_fraction` and `final_entropy_fraction` of their initial values over that
+   many updates (`annealed`), then stay there.
 
 `train_updates` scans `update` `num_updates` times. Where more than one device exists,
 `shard_over_devices` splits the games over them (the parameters are replicated and the compiled
@@ -50,6 +53,9 @@ class TrainConfig:
     gae_lambda: float = 0.95
     clip_epsilon: float = 0.2
     max_grad_norm: float = 0.5
+    anneal_updates: int = 0
+    final_learning_rate_fraction: float = 1.0
+    final_entropy_fraction: float = 1.0
 
     @property
     def steps_per_update(self) -> int:
@@ -84,9 +90,25 @@ class Transition(NamedTuple):
     sample_action: Optional[jax.Array]
 
 
+def annealed(config: TrainConfig, initial: float, final_fraction: float,
+             update: jax.Array) -> jax.Array:
+    """`initial` falling linearly to `final_fraction * initial` over `anneal_updates` updates."""
+    if config.anneal_updates <= 0:
+        return jnp.asarray(initial, jnp.float32)
+    progress = jnp.minimum(update / config.anneal_updates, 1.0)
+    return initial * (1.0 - (1.0 - final_fraction) * progress)
+
+
 def optimizer(config: TrainConfig) -> optax.GradientTransformation:
+    """Adam with gradient clipping; its step counts minibatches, hence the schedule's divisor."""
+    steps_per_update = config.num_epochs * config.num_minibatches
+
+    def learning_rate(step: jax.Array) -> jax.Array:
+        return annealed(config, config.learning_rate, config.final_learning_rate_fraction,
+                        step // steps_per_update)
+
     return optax.chain(optax.clip_by_global_norm(config.max_grad_norm),
-                       optax.adam(config.learning_rate))
+                       optax.adam(learning_rate))
 
 
 def init_train_state(config: TrainConfig, key: jax.Array) -> TrainState:
@@ -193,8 +215,8 @@ def gae(config: TrainConfig, transitions: Transition,
     return advantages, advantages + transitions.value
 
 
-def ppo_loss(config: TrainConfig, params, batch: Transition, advantages: jax.Array,
-             targets: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
+def ppo_loss(config: TrainConfig, entropy_weight: jax.Array, params, batch: Transition,
+             advantages: jax.Array, targets: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Clipped surrogate + value_weight * squared error - entropy_weight * entropy, batch means."""
     agent = config.agent
     log_prob, entropy = jax.vmap(hanabi_agent.log_prob, (None, None, 0, 0, 0, 0, 0, 0))(
@@ -206,7 +228,7 @@ def ppo_loss(config: TrainConfig, params, batch: Transition, advantages: jax.Arr
     value = _values(agent, params, batch.public_input, batch.critic_hands)
     value_loss = 0.5 * jnp.mean(jnp.square(value - targets))
     mean_entropy = entropy.mean()
-    loss = policy_loss + config.value_weight * value_loss - config.entropy_weight * mean_entropy
+    loss = policy_loss + config.value_weight * value_loss - entropy_weight * mean_entropy
     return loss, {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": mean_entropy}
 
 
@@ -218,7 +240,9 @@ def update(config: TrainConfig, state: TrainState) -> tuple[TrainState, dict[str
     flat = jax.tree.map(lambda x: x.reshape(config.steps_per_update, *x.shape[2:]),
                         (transitions, advantages, targets))
     opt = optimizer(config)
-    grad_fn = jax.grad(functools.partial(ppo_loss, config), has_aux=True)
+    entropy_weight = annealed(config, config.entropy_weight, config.final_entropy_fraction,
+                              state.update)
+    grad_fn = jax.grad(functools.partial(ppo_loss, config, entropy_weight), has_aux=True)
 
     def minibatch_step(carry, minibatch):
         params, opt_state = carry

@@ -45,6 +45,14 @@ flags.DEFINE_integer("num_epochs", 2, "PPO epochs per rollout.")
 flags.DEFINE_integer("num_minibatches", 4, "PPO minibatches per epoch.")
 flags.DEFINE_float("learning_rate", 5e-4, "Adam learning rate.")
 flags.DEFINE_float("entropy_weight", 0.01, "Weight of the entropy bonus.")
+flags.DEFINE_float("final_learning_rate_fraction", 1.0,
+                   "The learning rate falls linearly to this fraction of --learning_rate over "
+                   "the run (--num_env_steps); 1 keeps it constant.")
+flags.DEFINE_float("final_entropy_fraction", 1.0,
+                   "The entropy weight falls linearly to this fraction of --entropy_weight over "
+                   "the run; 1 keeps it constant.")
+flags.DEFINE_integer("anneal_env_steps", 0,
+                     "Environment steps the annealing takes; 0: the whole run (--num_env_steps).")
 flags.DEFINE_float("cf_weight", 1.0, "BAD: weight of the counterfactual log-probability term.")
 flags.DEFINE_list("hidden_sizes", ["256"], "Hidden layer sizes (the first is the rank-one layer).")
 flags.DEFINE_integer("seed", 0, "Random seed (training and evaluation).")
@@ -85,8 +93,12 @@ def train_config() -> hanabi_learner.TrainConfig:
                           learning_rate=FLAGS.learning_rate, updates_per_log=FLAGS.updates_per_log)
     if FLAGS.entropy_weight < 0 or FLAGS.cf_weight < 0:
         raise common.ExperimentError("--entropy_weight and --cf_weight must be at least 0.")
-    if FLAGS.checkpoint_every < 0 or FLAGS.eval_games < 0:
-        raise common.ExperimentError("--checkpoint_every and --eval_games must be at least 0.")
+    for name in ("final_learning_rate_fraction", "final_entropy_fraction"):
+        if not 0 <= getattr(FLAGS, name) <= 1:
+            raise common.ExperimentError(f"--{name} must be in [0, 1], got {getattr(FLAGS, name)}.")
+    if FLAGS.checkpoint_every < 0 or FLAGS.eval_games < 0 or FLAGS.anneal_env_steps < 0:
+        raise common.ExperimentError(
+            "--checkpoint_every, --eval_games and --anneal_env_steps must be at least 0.")
     if (FLAGS.num_envs * FLAGS.rollout_length) % FLAGS.num_minibatches:
         raise common.ExperimentError(
             f"--num_envs * --rollout_length ({FLAGS.num_envs * FLAGS.rollout_length}) must be a "
@@ -96,10 +108,17 @@ def train_config() -> hanabi_learner.TrainConfig:
                                      "devices it is split over.")
     agent = AgentConfig(game_config(), method=FLAGS.method, hidden_sizes=hidden_sizes(),
                         cf_weight=FLAGS.cf_weight)
+    anneals = FLAGS.final_learning_rate_fraction < 1 or FLAGS.final_entropy_fraction < 1
+    steps_per_chunk = FLAGS.updates_per_log * FLAGS.num_envs * FLAGS.rollout_length
+    anneal_steps = FLAGS.anneal_env_steps or FLAGS.num_env_steps
+    anneal_updates = -(-anneal_steps // steps_per_chunk) * FLAGS.updates_per_log
     return hanabi_learner.TrainConfig(
         agent=agent, num_envs=FLAGS.num_envs, rollout_length=FLAGS.rollout_length,
         num_epochs=FLAGS.num_epochs, num_minibatches=FLAGS.num_minibatches,
-        learning_rate=FLAGS.learning_rate, entropy_weight=FLAGS.entropy_weight)
+        learning_rate=FLAGS.learning_rate, entropy_weight=FLAGS.entropy_weight,
+        anneal_updates=anneal_updates if anneals else 0,
+        final_learning_rate_fraction=FLAGS.final_learning_rate_fraction,
+        final_entropy_fraction=FLAGS.final_entropy_fraction)
 
 
 def checkpoint_config(config: hanabi_learner.TrainConfig) -> dict:
@@ -111,7 +130,9 @@ def checkpoint_config(config: hanabi_learner.TrainConfig) -> dict:
         "likelihood_floor": agent.likelihood_floor, "num_envs": config.num_envs,
         "rollout_length": config.rollout_length, "num_epochs": config.num_epochs,
         "num_minibatches": config.num_minibatches, "learning_rate": config.learning_rate,
-        "entropy_weight": config.entropy_weight, "seed": FLAGS.seed,
+        "entropy_weight": config.entropy_weight, "anneal_updates": config.anneal_updates,
+        "final_learning_rate_fraction": config.final_learning_rate_fraction,
+        "final_entropy_fraction": config.final_entropy_fraction, "seed": FLAGS.seed,
         "updates_per_log": FLAGS.updates_per_log,
     }
 
@@ -176,7 +197,10 @@ def evaluate_checkpoint() -> None:
     config = hanabi_learner.TrainConfig(
         agent=agent, num_envs=saved["num_envs"], rollout_length=saved["rollout_length"],
         num_epochs=saved["num_epochs"], num_minibatches=saved["num_minibatches"],
-        learning_rate=saved["learning_rate"], entropy_weight=saved["entropy_weight"])
+        learning_rate=saved["learning_rate"], entropy_weight=saved["entropy_weight"],
+        anneal_updates=saved.get("anneal_updates", 0),
+        final_learning_rate_fraction=saved.get("final_learning_rate_fraction", 1.0),
+        final_entropy_fraction=saved.get("final_entropy_fraction", 1.0))
     template = hanabi_learner.init_train_state(config, jax.random.PRNGKey(saved["seed"]))
     state = common.load_checkpoint(path, template, saved)
     start = time.perf_counter()

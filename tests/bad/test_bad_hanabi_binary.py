@@ -10,7 +10,8 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 TINY = ["--method=bad", "--preset=very_small", "--num_envs=8", "--rollout_length=4",
-        "--num_minibatches=2", "--hidden_sizes=16", "--updates_per_log=2", "--seed=3"]
+        "--num_minibatches=2", "--hidden_sizes=16", "--updates_per_log=2", "--seed=3",
+        "--final_learning_rate_fraction=0.5", "--final_entropy_fraction=0.2"]
 CHUNK = 8 * 4 * 2  # environment steps per logged chunk
 
 
@@ -50,8 +51,9 @@ def test_tiny_run_writes_every_output(full_run):
 
 
 def test_resume_after_a_kill_equals_the_uninterrupted_run(full_run, tmp_path):
-    first = run(*TINY, f"--num_env_steps={CHUNK}", "--checkpoint_every=1", "--eval_games=0",
-                f"--output_dir={tmp_path}")
+    # The killed run was started for 2 chunks: its annealing spans them.
+    first = run(*TINY, f"--num_env_steps={CHUNK}", f"--anneal_env_steps={2 * CHUNK}",
+                "--checkpoint_every=1", "--eval_games=0", f"--output_dir={tmp_path}")
     assert first.returncode == 0, first.stderr
     # A killed run may have logged a row after its last checkpoint: it must be dropped.
     with open(tmp_path / "metrics.csv", "a") as handle:
@@ -97,7 +99,8 @@ def test_missing_truncated_and_foreign_checkpoints(tmp_path):
 
 
 @pytest.mark.parametrize("flag", ["--num_envs=0", "--players=9", "--preset=huge",
-                                  "--learning_rate=-1", "--hidden_sizes=a"])
+                                  "--learning_rate=-1", "--hidden_sizes=a",
+                                  "--final_entropy_fraction=1.5"])
 def test_out_of_range_flags_fail_before_writing(flag, tmp_path):
     out = tmp_path / "out"
     assert_one_line_error(run(*TINY, flag, f"--output_dir={out}"))

@@ -1,6 +1,9 @@
 """A short fixed-seed BAD run learns and repeats itself; its agent plays alike in JAX and OpenSpiel."""
 
+import dataclasses
+
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -58,3 +61,24 @@ def test_jax_and_open_spiel_play_the_same_games(trained):
     np.testing.assert_allclose(in_jax.cross_entropy_sums, through_open_spiel.cross_entropy_sums,
                                rtol=1e-6)
     assert in_jax.scores.max() > 0  # the comparison is not between all-zero score lists
+
+
+def test_annealed_falls_linearly_then_stays():
+    config = dataclasses.replace(CONFIG, anneal_updates=4)
+    values = [float(hanabi_learner.annealed(config, 2.0, 0.25, jnp.asarray(u))) for u in range(7)]
+    np.testing.assert_allclose(values, [2.0, 1.625, 1.25, 0.875, 0.5, 0.5, 0.5], rtol=1e-6)
+    constant = hanabi_learner.annealed(CONFIG, 2.0, 0.25, jnp.asarray(3))
+    assert float(constant) == 2.0
+
+
+def test_learning_rate_annealed_to_zero_freezes_the_parameters():
+    """Annealed to 0 over one update: the first update moves the parameters, the second not."""
+    config = dataclasses.replace(CONFIG, anneal_updates=1, final_learning_rate_fraction=0.0)
+    state = hanabi_learner.init_train_state(config, jax.random.PRNGKey(1))
+    first, _ = hanabi_learner.train_updates(config, state, 1)
+    second, _ = hanabi_learner.train_updates(config, first, 1)
+    moved = [not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(state.params),
+                                                       jax.tree.leaves(first.params))]
+    assert any(moved)
+    for a, b in zip(jax.tree.leaves(first.params), jax.tree.leaves(second.params)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
