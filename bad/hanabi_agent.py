@@ -509,8 +509,12 @@ def partner_log_likelihood(config: AgentConfig, policy: Params, public_input: ja
 
 
 def act(config: AgentConfig, params: Params, observation: Observation,
-        log_likelihood: jax.Array, key: jax.Array) -> Decision:
-    """The acting player's move in one game (`key` is shared by all players)."""
+        log_likelihood: jax.Array, key: jax.Array, greedy: bool = False) -> Decision:
+    """The acting player's move in one game (`key` is shared by all players).
+
+    `greedy` (for evaluation) drops the Gumbel noise: the action is the most likely one. The
+    likelihoods fed to the belief stay the policy's probabilities, as in training.
+    """
     noise_key, sample_key = jax.random.split(key)
     policy = params["policy"]
     belief = public_belief(config, observation, log_likelihood) if config.is_bad else None
@@ -522,7 +526,7 @@ def act(config: AgentConfig, params: Params, observation: Observation,
                               observation.partner_hands >= 0)
     logits, sample_logits = _real_and_sample_logits(config, policy, public_input,
                                                     observation.partner_hands, legal, sample)
-    gumbel = jax.random.gumbel(noise_key, legal.shape)
+    gumbel = jnp.zeros(legal.shape) if greedy else jax.random.gumbel(noise_key, legal.shape)
     action = jnp.argmax(logits + gumbel).astype(jnp.int32)
     if config.is_bad:
         sample_action = jnp.argmax(sample_logits + gumbel).astype(jnp.int32)

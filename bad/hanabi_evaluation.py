@@ -46,14 +46,14 @@ def _cross_entropy_sums(config: AgentConfig, observation: hanabi_agent.Observati
     return -jnp.sum(jnp.where(hands >= 0, jnp.log(jnp.maximum(prob, 1e-12)), 0.0), axis=(1, 2))
 
 
-@functools.partial(jax.jit, static_argnums=0)
+@functools.partial(jax.jit, static_argnums=(0, 7))
 def decide(config: AgentConfig, params, observation: hanabi_agent.Observation,
-           log_likelihood: jax.Array, game_keys: jax.Array, move: jax.Array, hands: jax.Array
-           ) -> tuple[hanabi_agent.Decision, jax.Array]:
+           log_likelihood: jax.Array, game_keys: jax.Array, move: jax.Array, hands: jax.Array,
+           greedy: bool = False) -> tuple[hanabi_agent.Decision, jax.Array]:
     """A batch of moves and their belief cross-entropy sums [B, 3] (hands: every true hand)."""
     keys = jax.vmap(jax.random.fold_in, (0, None))(game_keys, move)
-    decision = jax.vmap(hanabi_agent.act, (None, None, 0, 0, 0))(config, params, observation,
-                                                                 log_likelihood, keys)
+    decision = jax.vmap(hanabi_agent.act, (None, None, 0, 0, 0, None))(
+        config, params, observation, log_likelihood, keys, greedy)
     sums = jax.vmap(_cross_entropy_sums, (None, 0, 0, 0))(config, observation, log_likelihood,
                                                           hands)
     return decision, sums
@@ -84,8 +84,10 @@ class _Tally:
         return Evaluation(self.scores, self.sums, self.cards, self.moves)
 
 
-def play_jax(config: AgentConfig, params, decks: np.ndarray, key: jax.Array) -> Evaluation:
-    """Plays one game per deck order [num_games, deck_size] in `games.hanabi_jax`."""
+def play_jax(config: AgentConfig, params, decks: np.ndarray, key: jax.Array,
+             greedy: bool = False) -> Evaluation:
+    """Plays one game per deck order [num_games, deck_size] in `games.hanabi_jax` (`greedy`:
+    every move the policy's most likely action, see `hanabi_agent.act`)."""
     game = config.game
     states = jax.vmap(lambda d: hanabi_jax.reset_from_deck(game, d))(jnp.asarray(decks))
     observe = jax.jit(jax.vmap(lambda s: hanabi_agent.observe(game, s)))
@@ -97,7 +99,7 @@ def play_jax(config: AgentConfig, params, decks: np.ndarray, key: jax.Array) -> 
     while tally.running.any():
         hands = states.hands.astype(jnp.int32)
         decision, sums = decide(config, params, observe(states), log_likelihood, game_keys,
-                                jnp.asarray(move), hands)
+                                jnp.asarray(move), hands, greedy)
         states, _, done, info = step(states, decision.action)
         tally.add(sums, hands, done, info["score"])
         log_likelihood = decision.log_likelihood
@@ -117,8 +119,9 @@ def true_hands(config: AgentConfig, private_observation: np.ndarray) -> np.ndarr
 
 
 def play_open_spiel(config: AgentConfig, params, game, decks: np.ndarray | None,
-                    key: jax.Array) -> Evaluation:
-    """Plays one game per deck order (random ones when None) through a `games.hanabi.HanabiGame`.
+                    key: jax.Array, greedy: bool = False) -> Evaluation:
+    """Plays one game per deck order (random ones when None) through a `games.hanabi.HanabiGame`
+    (`greedy` as in `play_jax`).
 
     Games that end are dealt again by `HanabiGame`; only each game's first play counts.
     """
@@ -135,7 +138,7 @@ def play_open_spiel(config: AgentConfig, params, game, decks: np.ndarray | None,
             step.remaining_counts, step.legal_actions, step.current_player)
         hands = true_hands(config, step.private_observation)
         decision, sums = decide(config, params, observation, jnp.asarray(log_likelihood),
-                                game_keys, jnp.asarray(move), jnp.asarray(hands))
+                                game_keys, jnp.asarray(move), jnp.asarray(hands), greedy)
         step = game.step(np.asarray(decision.action))
         tally.add(sums, hands, step.done, step.score)
         log_likelihood = np.where(step.done[:, None, None, None], 0.0,

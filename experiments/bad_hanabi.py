@@ -53,6 +53,8 @@ flags.DEFINE_float("final_entropy_fraction", 1.0,
                    "the run; 1 keeps it constant.")
 flags.DEFINE_integer("anneal_env_steps", 0,
                      "Environment steps the annealing takes; 0: the whole run (--num_env_steps).")
+flags.DEFINE_float("discount", 0.99, "Discount of the common payoff.")
+flags.DEFINE_float("gae_lambda", 0.95, "Lambda of the generalised advantage estimates.")
 flags.DEFINE_float("cf_weight", 1.0, "BAD: weight of the counterfactual log-probability term.")
 flags.DEFINE_list("hidden_sizes", ["256"], "Hidden layer sizes (the first is the rank-one layer).")
 flags.DEFINE_integer("seed", 0, "Random seed (training and evaluation).")
@@ -62,6 +64,8 @@ flags.DEFINE_integer("checkpoint_every", 1_000_000,
                      "Environment steps between checkpoints (rounded up to logged chunks).")
 flags.DEFINE_integer("eval_games", 1000, "Games played through OpenSpiel after training.")
 flags.DEFINE_string("evaluate_checkpoint", None, "Evaluate this checkpoint instead of training.")
+flags.DEFINE_bool("greedy", False, "Evaluation plays every move's most likely action instead of "
+                  "sampling the policy (training always samples).")
 flags.DEFINE_integer("num_games", 1000, "Games for --evaluate_checkpoint.")
 
 EXPERIMENT = "bad_hanabi"
@@ -93,7 +97,8 @@ def train_config() -> hanabi_learner.TrainConfig:
                           learning_rate=FLAGS.learning_rate, updates_per_log=FLAGS.updates_per_log)
     if FLAGS.entropy_weight < 0 or FLAGS.cf_weight < 0:
         raise common.ExperimentError("--entropy_weight and --cf_weight must be at least 0.")
-    for name in ("final_learning_rate_fraction", "final_entropy_fraction"):
+    for name in ("final_learning_rate_fraction", "final_entropy_fraction", "discount",
+                 "gae_lambda"):
         if not 0 <= getattr(FLAGS, name) <= 1:
             raise common.ExperimentError(f"--{name} must be in [0, 1], got {getattr(FLAGS, name)}.")
     if FLAGS.checkpoint_every < 0 or FLAGS.eval_games < 0 or FLAGS.anneal_env_steps < 0:
@@ -116,9 +121,16 @@ def train_config() -> hanabi_learner.TrainConfig:
         agent=agent, num_envs=FLAGS.num_envs, rollout_length=FLAGS.rollout_length,
         num_epochs=FLAGS.num_epochs, num_minibatches=FLAGS.num_minibatches,
         learning_rate=FLAGS.learning_rate, entropy_weight=FLAGS.entropy_weight,
+        discount=FLAGS.discount, gae_lambda=FLAGS.gae_lambda,
         anneal_updates=anneal_updates if anneals else 0,
         final_learning_rate_fraction=FLAGS.final_learning_rate_fraction,
         final_entropy_fraction=FLAGS.final_entropy_fraction)
+
+
+# The TrainConfig fields a checkpoint records besides the agent's (its numbers depend on them).
+TRAIN_FIELDS = ("num_envs", "rollout_length", "num_epochs", "num_minibatches", "learning_rate",
+                "entropy_weight", "discount", "gae_lambda", "anneal_updates",
+                "final_learning_rate_fraction", "final_entropy_fraction")
 
 
 def checkpoint_config(config: hanabi_learner.TrainConfig) -> dict:
@@ -127,14 +139,23 @@ def checkpoint_config(config: hanabi_learner.TrainConfig) -> dict:
     return {
         "experiment": EXPERIMENT, "game": agent.game.open_spiel_params(), "method": agent.method,
         "hidden_sizes": list(agent.hidden_sizes), "cf_weight": agent.cf_weight,
-        "likelihood_floor": agent.likelihood_floor, "num_envs": config.num_envs,
-        "rollout_length": config.rollout_length, "num_epochs": config.num_epochs,
-        "num_minibatches": config.num_minibatches, "learning_rate": config.learning_rate,
-        "entropy_weight": config.entropy_weight, "anneal_updates": config.anneal_updates,
-        "final_learning_rate_fraction": config.final_learning_rate_fraction,
-        "final_entropy_fraction": config.final_entropy_fraction, "seed": FLAGS.seed,
-        "updates_per_log": FLAGS.updates_per_log,
+        "likelihood_floor": agent.likelihood_floor,
+        **{name: getattr(config, name) for name in TRAIN_FIELDS},
+        "seed": FLAGS.seed, "updates_per_log": FLAGS.updates_per_log,
     }
+
+
+def config_of_checkpoint(path: str, saved: dict, game) -> hanabi_learner.TrainConfig:
+    """The training configuration a checkpoint's `checkpoint_config` describes."""
+    missing = [name for name in ("method", "hidden_sizes", "cf_weight", "likelihood_floor",
+                                 *TRAIN_FIELDS) if name not in saved]
+    if missing:
+        raise common.ExperimentError(
+            f"checkpoint {path} lacks the setting '{missing[0]}' (written by an older version?).")
+    agent = AgentConfig(game, method=saved["method"], hidden_sizes=tuple(saved["hidden_sizes"]),
+                        cf_weight=saved["cf_weight"], likelihood_floor=saved["likelihood_floor"])
+    return hanabi_learner.TrainConfig(agent=agent,
+                                      **{name: saved[name] for name in TRAIN_FIELDS})
 
 
 def template_state(config: hanabi_learner.TrainConfig) -> hanabi_learner.TrainState:
@@ -142,11 +163,13 @@ def template_state(config: hanabi_learner.TrainConfig) -> hanabi_learner.TrainSt
 
 
 def evaluate(config: AgentConfig, params, num_games: int, seed: int) -> dict:
-    """Plays `num_games` games through OpenSpiel; returns `hanabi_evaluation.summarise`."""
+    """Plays `num_games` games through OpenSpiel (sampled, or greedy with --greedy); returns
+    `hanabi_evaluation.summarise` and the policy played."""
     game = HanabiGame(config.game, num_games, seed)
     evaluation = hanabi_evaluation.play_open_spiel(config, params, game, None,
-                                                   jax.random.PRNGKey(seed + 1))
-    return hanabi_evaluation.summarise(config, evaluation)
+                                                   jax.random.PRNGKey(seed + 1), FLAGS.greedy)
+    return {**hanabi_evaluation.summarise(config, evaluation),
+            "policy": "greedy" if FLAGS.greedy else "sampled"}
 
 
 def plot(path: str, rows: list[dict], key: str, label: str, title: str) -> None:
@@ -192,15 +215,8 @@ def evaluate_checkpoint() -> None:
             f"checkpoint {path} was trained on {saved.get('game')}, but --preset/--players give "
             f"{game.open_spiel_params()}.")
     output_dir = common.prepare_output_dir(FLAGS.output_dir) if FLAGS.output_dir else None
-    agent = AgentConfig(game, method=saved["method"], hidden_sizes=tuple(saved["hidden_sizes"]),
-                        cf_weight=saved["cf_weight"], likelihood_floor=saved["likelihood_floor"])
-    config = hanabi_learner.TrainConfig(
-        agent=agent, num_envs=saved["num_envs"], rollout_length=saved["rollout_length"],
-        num_epochs=saved["num_epochs"], num_minibatches=saved["num_minibatches"],
-        learning_rate=saved["learning_rate"], entropy_weight=saved["entropy_weight"],
-        anneal_updates=saved.get("anneal_updates", 0),
-        final_learning_rate_fraction=saved.get("final_learning_rate_fraction", 1.0),
-        final_entropy_fraction=saved.get("final_entropy_fraction", 1.0))
+    config = config_of_checkpoint(path, saved, game)
+    agent = config.agent
     template = hanabi_learner.init_train_state(config, jax.random.PRNGKey(saved["seed"]))
     state = common.load_checkpoint(path, template, saved)
     start = time.perf_counter()

@@ -71,8 +71,9 @@ def test_resume_after_a_kill_equals_the_uninterrupted_run(full_run, tmp_path):
 
 def test_evaluate_checkpoint_through_open_spiel(full_run):
     result = run("--preset=very_small", f"--evaluate_checkpoint={full_run / 'checkpoint.npz'}",
-                 "--num_games=4")
+                 "--num_games=4", "--greedy")
     assert result.returncode == 0, result.stderr
+    assert "greedy" in result.stdout
     assert "cross_entropy_v1" in result.stdout and "mean_score" in result.stdout
 
 

@@ -46,16 +46,17 @@ def test_same_seed_same_numbers(trained):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
-def test_jax_and_open_spiel_play_the_same_games(trained):
+@pytest.mark.parametrize("greedy", [False, True])
+def test_jax_and_open_spiel_play_the_same_games(trained, greedy):
     """Same deals and keys: equal scores, game lengths and belief cross-entropies, game by game."""
     _, _, _, final = trained
     config = CONFIG.agent
     num_games = 32
     decks = random_decks(config.game, num_games, np.random.default_rng(7))
     key = jax.random.PRNGKey(11)
-    in_jax = hanabi_evaluation.play_jax(config, final.params, decks, key)
+    in_jax = hanabi_evaluation.play_jax(config, final.params, decks, key, greedy)
     through_open_spiel = hanabi_evaluation.play_open_spiel(
-        config, final.params, HanabiGame(config.game, num_games, 0), decks, key)
+        config, final.params, HanabiGame(config.game, num_games, 0), decks, key, greedy)
     np.testing.assert_array_equal(in_jax.scores, through_open_spiel.scores)
     np.testing.assert_array_equal(in_jax.moves, through_open_spiel.moves)
     np.testing.assert_allclose(in_jax.cross_entropy_sums, through_open_spiel.cross_entropy_sums,
