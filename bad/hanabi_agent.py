@@ -343,7 +343,12 @@ def _value_weights(config: AgentConfig, policy: Params) -> jax.Array:
 def _private_weights(config: AgentConfig, policy: Params, status: jax.Array) -> jax.Array:
     """[players - 1, hand_size, values, h1]: each possible partner card's first-layer row: its
     value's row plus its slot's rows for the statuses (`card_status`, [values, NUM_STATUSES])."""
-    return _value_weights(config, policy) + jnp.einsum("vs,oish->oivh", status, policy["status"])
+    # Three broadcast multiply-adds, not an einsum: XLA fuses them into the consumers, where a
+    # per-game dot of contraction size NUM_STATUSES was the slowest op of the whole update.
+    rows = _value_weights(config, policy)
+    for s in range(NUM_STATUSES):
+        rows = rows + status[:, s, None] * policy["status"][:, :, s, None, :]
+    return rows
 
 
 def _slot_rows(rows: jax.Array, hands: jax.Array) -> jax.Array:
