@@ -8,13 +8,16 @@ Train (resumes from `<output_dir>/checkpoint.npz` when one is there):
 Writes `metrics.csv` (one row per logged chunk of updates), `results.json` (the final OpenSpiel
 evaluation and training figures), `score.png`, `belief_cross_entropy.png` and the checkpoint.
 A run restarted after a kill continues from its last checkpoint with the same numbers as an
-uninterrupted run.
+uninterrupted run. With `--final_learning_rate_fraction` or `--final_entropy_fraction` below 1
+the learning rate and entropy weight fall linearly over the run (or over `--anneal_env_steps`),
+so a resumed run must be given the same `--num_env_steps` (the checkpoint refuses another).
+`--greedy` makes the evaluation play every move's most likely action.
 
 Evaluate a checkpoint through OpenSpiel (the agent settings are read from the checkpoint; the
 game given by --preset/--players must be the one it was trained on):
 
     python -m experiments.bad_hanabi --preset=very_small \\
-        --evaluate_checkpoint=runs/bad_very_small/checkpoint.npz --num_games=1000
+        --evaluate_checkpoint=runs/bad_very_small/checkpoint.npz --num_games=1000 [--greedy]
 """
 
 from __future__ import annotations
