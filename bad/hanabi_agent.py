@@ -74,6 +74,7 @@ class AgentConfig:
     likelihood_floor: float = 0.01
     min_log_likelihood: float = -15.0
     cf_weight: float = 1.0
+    v2_alpha: float = 0.0  # BAD's public belief: BB when 0, else V2 = (1 - a) * BB + a * V1.
 
     @property
     def is_bad(self) -> bool:
@@ -247,9 +248,14 @@ def initial_log_likelihood(game: HanabiConfig) -> jax.Array:
 
 def public_belief(config: AgentConfig, observation: Observation,
                   log_likelihood: jax.Array) -> jax.Array:
-    """BB belief [players, hand_size, values] (absolute seats) from the public facts."""
+    """BAD's public belief [players, hand_size, values] (absolute seats) from the public facts:
+    BB, or V2 when `config.v2_alpha > 0`."""
+    likelihood = jnp.exp(log_likelihood)
+    if config.v2_alpha > 0:
+        return hanabi_belief.v2_belief(observation.card_knowledge, observation.remaining_counts,
+                                       likelihood, config.v2_alpha)
     return hanabi_belief.bb_belief(observation.card_knowledge, observation.remaining_counts,
-                                   jnp.exp(log_likelihood))
+                                   likelihood)
 
 
 def track_likelihood(config: AgentConfig, log_likelihood: jax.Array, actor: jax.Array,

@@ -6,7 +6,8 @@ Both paths play each game once from a given deal order, in lock step, and call t
 
 Besides the scores they measure the per-card belief cross-entropy `-log B(true card)` over every
 occupied hand slot of every player at every decision point, for V0, V1 and the agent's own
-belief (BB for BAD; for IPPO, which tracks no likelihood, BB equals V1).
+belief (BB for BAD, or V2 with `v2_alpha > 0`; for IPPO, which tracks no likelihood, BB equals
+V1).
 """
 
 from __future__ import annotations
@@ -22,21 +23,21 @@ from bad import hanabi_agent, hanabi_belief
 from bad.hanabi_agent import AgentConfig
 from games import hanabi_jax
 
-BELIEFS = ("v0", "v1", "bb")
+BELIEFS = ("v0", "v1", "bb")  # "bb" reads "v2" for an agent with `v2_alpha > 0`
 
 
 class Evaluation(NamedTuple):
     """Per-game results of `play_jax` or `play_open_spiel`."""
 
     scores: np.ndarray                # int [num_games]
-    cross_entropy_sums: np.ndarray    # float [num_games, 3]: V0, V1, BB summed over cards
+    cross_entropy_sums: np.ndarray    # float [num_games, 3]: V0, V1, BB (or V2) over cards
     cards: np.ndarray                 # int [num_games]: cards those sums are over
     moves: np.ndarray                 # int [num_games]: moves the game lasted
 
 
 def _cross_entropy_sums(config: AgentConfig, observation: hanabi_agent.Observation,
                         log_likelihood: jax.Array, hands: jax.Array) -> jax.Array:
-    """[3]: V0, V1 and BB `-log B(true card)` summed over one game's occupied slots."""
+    """[3]: V0, V1 and BB (or V2) `-log B(true card)` summed over one game's occupied slots."""
     knowledge, counts = observation.card_knowledge, observation.remaining_counts
     beliefs = jnp.stack([
         hanabi_belief.v0_belief(knowledge, counts),
@@ -158,7 +159,8 @@ def summarise(config: AgentConfig, evaluation: Evaluation) -> dict[str, float]:
         "perfect_fraction": float(np.mean(scores == config.game.max_score)),
         "num_games": int(len(scores)),
     }
-    for index, name in enumerate(BELIEFS):
+    names = (*BELIEFS[:2], "v2" if config.v2_alpha > 0 else "bb")
+    for index, name in enumerate(names):
         summary[f"cross_entropy_{name}"] = float(evaluation.cross_entropy_sums[:, index].sum()
                                                  / cards)
     return summary

@@ -58,6 +58,8 @@ flags.DEFINE_integer("anneal_env_steps", 0,
                      "Environment steps the annealing takes; 0: the whole run (--num_env_steps).")
 flags.DEFINE_float("discount", 0.99, "Discount of the common payoff.")
 flags.DEFINE_float("gae_lambda", 0.95, "Lambda of the generalised advantage estimates.")
+flags.DEFINE_float("v2_alpha", 0.0, "BAD: the public belief is V2 = (1 - a) * BB + a * V1 "
+                   "(the paper uses 0.01 or 0.1); 0 keeps BB.")
 flags.DEFINE_float("cf_weight", 1.0, "BAD: weight of the counterfactual log-probability term.")
 flags.DEFINE_list("hidden_sizes", ["256"], "Hidden layer sizes (the first is the rank-one layer).")
 flags.DEFINE_integer("seed", 0, "Random seed (training and evaluation).")
@@ -101,7 +103,7 @@ def train_config() -> hanabi_learner.TrainConfig:
     if FLAGS.entropy_weight < 0 or FLAGS.cf_weight < 0:
         raise common.ExperimentError("--entropy_weight and --cf_weight must be at least 0.")
     for name in ("final_learning_rate_fraction", "final_entropy_fraction", "discount",
-                 "gae_lambda"):
+                 "gae_lambda", "v2_alpha"):
         if not 0 <= getattr(FLAGS, name) <= 1:
             raise common.ExperimentError(f"--{name} must be in [0, 1], got {getattr(FLAGS, name)}.")
     if FLAGS.checkpoint_every < 0 or FLAGS.eval_games < 0 or FLAGS.anneal_env_steps < 0:
@@ -114,8 +116,10 @@ def train_config() -> hanabi_learner.TrainConfig:
     if FLAGS.num_envs % jax.device_count():
         raise common.ExperimentError(f"--num_envs must be a multiple of the {jax.device_count()} "
                                      "devices it is split over.")
+    if FLAGS.v2_alpha and FLAGS.method != "bad":
+        raise common.ExperimentError("--v2_alpha applies to --method=bad only.")
     agent = AgentConfig(game_config(), method=FLAGS.method, hidden_sizes=hidden_sizes(),
-                        cf_weight=FLAGS.cf_weight)
+                        cf_weight=FLAGS.cf_weight, v2_alpha=FLAGS.v2_alpha)
     anneals = FLAGS.final_learning_rate_fraction < 1 or FLAGS.final_entropy_fraction < 1
     steps_per_chunk = FLAGS.updates_per_log * FLAGS.num_envs * FLAGS.rollout_length
     anneal_steps = FLAGS.anneal_env_steps or FLAGS.num_env_steps
@@ -142,7 +146,7 @@ def checkpoint_config(config: hanabi_learner.TrainConfig) -> dict:
     return {
         "experiment": EXPERIMENT, "game": agent.game.open_spiel_params(), "method": agent.method,
         "hidden_sizes": list(agent.hidden_sizes), "cf_weight": agent.cf_weight,
-        "likelihood_floor": agent.likelihood_floor,
+        "likelihood_floor": agent.likelihood_floor, "v2_alpha": agent.v2_alpha,
         **{name: getattr(config, name) for name in TRAIN_FIELDS},
         "seed": FLAGS.seed, "updates_per_log": FLAGS.updates_per_log,
     }
@@ -151,12 +155,13 @@ def checkpoint_config(config: hanabi_learner.TrainConfig) -> dict:
 def config_of_checkpoint(path: str, saved: dict, game) -> hanabi_learner.TrainConfig:
     """The training configuration a checkpoint's `checkpoint_config` describes."""
     missing = [name for name in ("method", "hidden_sizes", "cf_weight", "likelihood_floor",
-                                 *TRAIN_FIELDS) if name not in saved]
+                                 "v2_alpha", *TRAIN_FIELDS) if name not in saved]
     if missing:
         raise common.ExperimentError(
             f"checkpoint {path} lacks the setting '{missing[0]}' (written by an older version?).")
     agent = AgentConfig(game, method=saved["method"], hidden_sizes=tuple(saved["hidden_sizes"]),
-                        cf_weight=saved["cf_weight"], likelihood_floor=saved["likelihood_floor"])
+                        cf_weight=saved["cf_weight"], likelihood_floor=saved["likelihood_floor"],
+                        v2_alpha=saved["v2_alpha"])
     return hanabi_learner.TrainConfig(agent=agent,
                                       **{name: saved[name] for name in TRAIN_FIELDS})
 
@@ -288,7 +293,8 @@ def train() -> None:
     plot(os.path.join(output_dir, "score.png"), rows, "mean_score", "mean score (training games)",
          f"{agent.method} on Hanabi {FLAGS.preset}")
     plot(os.path.join(output_dir, "belief_cross_entropy.png"), rows, "belief_cross_entropy",
-         "per-card cross-entropy of the BB belief", f"{agent.method} on Hanabi {FLAGS.preset}")
+         f"per-card cross-entropy of the {'V2' if agent.v2_alpha else 'BB'} belief",
+         f"{agent.method} on Hanabi {FLAGS.preset}")
     results = {
         "method": agent.method, "preset": FLAGS.preset, "game": agent.game.open_spiel_params(),
         "env_steps": rows[-1]["env_steps"], "train_seconds_this_run": train_seconds,

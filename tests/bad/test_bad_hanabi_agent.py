@@ -151,3 +151,35 @@ def test_act_is_deterministic_given_the_key_and_legal():
     if bool(jnp.all(again.sample_hands == first.sample_hands)):
         assert int(again.action) == int(first.sample_action)
     np.testing.assert_allclose(first.belief.sum(-1)[state.hands >= 0], 1.0, rtol=1e-5)
+
+
+def test_greedy_act_plays_the_most_likely_legal_action():
+    config = AgentConfig(make_config("small"), hidden_sizes=(32,))
+    params = hanabi_agent.init_params(config, jax.random.PRNGKey(0))
+    observation = hanabi_agent.observe(config.game,
+                                       hanabi_jax.reset(config.game, jax.random.PRNGKey(2)))
+    ll = hanabi_agent.initial_log_likelihood(config.game)
+    logits = hanabi_agent.policy_logits(config, params["policy"],
+                                        hanabi_agent.act(config, params, observation, ll,
+                                                         jax.random.PRNGKey(0)).public_input,
+                                        observation.partner_hands)
+    best = int(jnp.argmax(jnp.where(observation.legal_actions, logits, -jnp.inf)))
+    for seed in range(3):
+        decision = hanabi_agent.act(config, params, observation, ll, jax.random.PRNGKey(seed),
+                                    greedy=True)
+        assert int(decision.action) == best
+
+
+def test_v2_alpha_mixes_bb_with_v1():
+    """With `v2_alpha` the agent's belief is V2 = (1 - a) BB + a V1 of the same public facts."""
+    game = make_config("small")
+    state = hanabi_jax.reset(game, jax.random.PRNGKey(3))
+    observation = hanabi_agent.observe(game, state)
+    log_likelihood = jax.random.uniform(jax.random.PRNGKey(4),
+                                        hanabi_agent.initial_log_likelihood(game).shape,
+                                        minval=-5.0, maxval=0.0)
+    bb = hanabi_agent.public_belief(AgentConfig(game), observation, log_likelihood)
+    v2 = hanabi_agent.public_belief(AgentConfig(game, v2_alpha=0.1), observation, log_likelihood)
+    v1 = hanabi_belief.v1_belief(observation.card_knowledge, observation.remaining_counts)
+    np.testing.assert_allclose(v2, 0.9 * bb + 0.1 * v1, rtol=1e-5, atol=1e-7)
+    assert not np.allclose(bb, v1, atol=1e-3)  # the likelihoods did change the belief

@@ -101,8 +101,15 @@ def test_missing_truncated_and_foreign_checkpoints(tmp_path):
 
 @pytest.mark.parametrize("flag", ["--num_envs=0", "--players=9", "--preset=huge",
                                   "--learning_rate=-1", "--hidden_sizes=a",
-                                  "--final_entropy_fraction=1.5"])
+                                  "--final_entropy_fraction=1.5", "--v2_alpha=2"])
 def test_out_of_range_flags_fail_before_writing(flag, tmp_path):
     out = tmp_path / "out"
     assert_one_line_error(run(*TINY, flag, f"--output_dir={out}"))
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_v2_alpha_is_for_bad_only(tmp_path):
+    out = tmp_path / "out"
+    assert_one_line_error(run(*TINY, "--method=ippo", "--v2_alpha=0.1", f"--output_dir={out}"),
+                          "--v2_alpha")
     assert not out.exists() or not any(out.iterdir())

@@ -83,3 +83,14 @@ def test_learning_rate_annealed_to_zero_freezes_the_parameters():
     assert any(moved)
     for a, b in zip(jax.tree.leaves(first.params), jax.tree.leaves(second.params)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_summary_names_the_agents_belief():
+    evaluation = hanabi_evaluation.Evaluation(
+        scores=np.array([3, 5]), cross_entropy_sums=np.array([[4.0, 2.0, 1.0], [2.0, 2.0, 1.0]]),
+        cards=np.array([2, 2]), moves=np.array([9, 9]))
+    bb = hanabi_evaluation.summarise(CONFIG.agent, evaluation)
+    v2 = hanabi_evaluation.summarise(dataclasses.replace(CONFIG.agent, v2_alpha=0.1), evaluation)
+    assert bb["cross_entropy_v0"] == 1.5 and bb["cross_entropy_bb"] == 0.5
+    assert "cross_entropy_bb" not in v2 and v2["cross_entropy_v2"] == 0.5
+    assert bb["mean_score"] == 4.0
