@@ -81,6 +81,11 @@ class AgentConfig:
         return self.method == "bad"
 
     @property
+    def belief_name(self) -> str:
+        """Which belief `public_belief` is: "bb" or "v2"."""
+        return "v2" if self.v2_alpha > 0 else "bb"
+
+    @property
     def belief_size(self) -> int:
         return self.game.players * self.game.hand_size * self.game.num_values
 
@@ -368,6 +373,8 @@ def policy_logits(config: AgentConfig, policy: Params, public_input: jax.Array,
                   partner_hands: jax.Array) -> jax.Array:
     """Action logits [num_actions] for the given partners' hands: one whole forward pass."""
     status = card_status(config.game, public_input)[jnp.maximum(partner_hands, 0)]
+    # Here, one row per slot, the einsum is the fast form (broadcast multiply-adds measured
+    # several times slower in the learner's backward pass).
     private = (_slot_rows(_value_weights(config, policy), partner_hands)
                + jnp.where((partner_hands >= 0)[..., None],
                            jnp.einsum("ois,oish->oih", status, policy["status"]), 0.0))

@@ -23,8 +23,6 @@ from bad import hanabi_agent, hanabi_belief
 from bad.hanabi_agent import AgentConfig
 from games import hanabi_jax
 
-BELIEFS = ("v0", "v1", "bb")  # "bb" reads "v2" for an agent with `v2_alpha > 0`
-
 
 class Evaluation(NamedTuple):
     """Per-game results of `play_jax` or `play_open_spiel`."""
@@ -159,8 +157,7 @@ def summarise(config: AgentConfig, evaluation: Evaluation) -> dict[str, float]:
         "perfect_fraction": float(np.mean(scores == config.game.max_score)),
         "num_games": int(len(scores)),
     }
-    names = (*BELIEFS[:2], "v2" if config.v2_alpha > 0 else "bb")
-    for index, name in enumerate(names):
+    for index, name in enumerate(("v0", "v1", config.belief_name)):
         summary[f"cross_entropy_{name}"] = float(evaluation.cross_entropy_sums[:, index].sum()
                                                  / cards)
     return summary

@@ -102,10 +102,10 @@ def train_config() -> hanabi_learner.TrainConfig:
                           learning_rate=FLAGS.learning_rate, updates_per_log=FLAGS.updates_per_log)
     if FLAGS.entropy_weight < 0 or FLAGS.cf_weight < 0:
         raise common.ExperimentError("--entropy_weight and --cf_weight must be at least 0.")
-    for name in ("final_learning_rate_fraction", "final_entropy_fraction", "discount",
-                 "gae_lambda", "v2_alpha"):
-        if not 0 <= getattr(FLAGS, name) <= 1:
-            raise common.ExperimentError(f"--{name} must be in [0, 1], got {getattr(FLAGS, name)}.")
+    common.check_fraction(final_learning_rate_fraction=FLAGS.final_learning_rate_fraction,
+                          final_entropy_fraction=FLAGS.final_entropy_fraction,
+                          discount=FLAGS.discount, gae_lambda=FLAGS.gae_lambda,
+                          v2_alpha=FLAGS.v2_alpha)
     if FLAGS.checkpoint_every < 0 or FLAGS.eval_games < 0 or FLAGS.anneal_env_steps < 0:
         raise common.ExperimentError(
             "--checkpoint_every, --eval_games and --anneal_env_steps must be at least 0.")
@@ -293,7 +293,7 @@ def train() -> None:
     plot(os.path.join(output_dir, "score.png"), rows, "mean_score", "mean score (training games)",
          f"{agent.method} on Hanabi {FLAGS.preset}")
     plot(os.path.join(output_dir, "belief_cross_entropy.png"), rows, "belief_cross_entropy",
-         f"per-card cross-entropy of the {'V2' if agent.v2_alpha else 'BB'} belief",
+         f"per-card cross-entropy of the {agent.belief_name.upper()} belief",
          f"{agent.method} on Hanabi {FLAGS.preset}")
     results = {
         "method": agent.method, "preset": FLAGS.preset, "game": agent.game.open_spiel_params(),

@@ -60,6 +60,13 @@ def check_positive(**values: float) -> None:
             raise ExperimentError(f"--{name} must be positive, got {value}.")
 
 
+def check_fraction(**values: float) -> None:
+    """Raises `ExperimentError` naming the first flag that is not in [0, 1]."""
+    for name, value in values.items():
+        if not 0 <= value <= 1:
+            raise ExperimentError(f"--{name} must be in [0, 1], got {value}.")
+
+
 def check_range(name: str, low: int, high: int) -> None:
     """Raises `ExperimentError` unless `1 <= low <= high` for a `--min_<name>/--max_<name>` pair."""
     if low < 1:

@@ -75,10 +75,7 @@ def check_training_flags() -> None:
         latent_size=FLAGS.latent_size, num_layers=FLAGS.num_layers,
         learning_rate=FLAGS.learning_rate, log_every=FLAGS.log_every,
         num_eval_graphs=FLAGS.num_eval_graphs, checkpoint_every=FLAGS.checkpoint_every)
-    if not 0.0 <= FLAGS.final_learning_rate_fraction <= 1.0:
-        raise common.ExperimentError(
-            "--final_learning_rate_fraction must be in [0, 1], got "
-            f"{FLAGS.final_learning_rate_fraction}.")
+    common.check_fraction(final_learning_rate_fraction=FLAGS.final_learning_rate_fraction)
 
 
 def training_config(**extra: Any) -> dict[str, Any]:
