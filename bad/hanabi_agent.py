@@ -15,10 +15,14 @@ Both agents share one network and one code path; `AgentConfig.method` picks the 
 The BAD likelihood. After the actor plays `u`, every partner slot `i` and value `v` gets the
 factor `L(i, v) = P(u | hands with slot i holding v)`. The other partner slots must be filled
 with something every player can compute: the receiving player does not know its own other cards.
-We fill them with one sample from the public belief (as the paper does), drawn with the shared
-key. `L` is the probability of `u` under the policy, i.e. the Gumbel partial policy marginalised
-over its noise: with sampled neighbours the hard indicator `1[argmax(logits + g) == u]` would often
-rule out the real card, which no later evidence can revive. `L` is floored at
+We fill them with `likelihood_samples` hands sampled from the public belief with the shared key
+and average `L` over them. `L` is the probability of `u` under the policy, i.e. the Gumbel partial
+policy marginalised over its noise: with sampled neighbours the hard indicator
+`1[argmax(logits + g) == u]` would often rule out the real card, which no later evidence can
+revive. One sample makes the belief overconfident, because the policy is sharper on the sample
+than it is on average over the neighbours the real hand may hold: in the games of a Full agent
+trained for 16M steps, own cards that BB gave a probability of 0.95 of being playable were
+playable 83% of the time with one sample, 90% with 4 and 95% with 16. `L` is floored at
 `likelihood_floor` for the same reason. Per slot the log-likelihoods add up over moves, follow
 their card as it moves down the hand (`bad.hanabi_belief.drop_slot`), start at zero for a newly
 dealt card, and are kept within `[min_log_likelihood, 0]` of the slot's maximum.
@@ -39,7 +43,7 @@ with slot `i` set to `v` is `z(sample) - W[i, sample_i] + W[i, v]`: all `(player
 Counterfactual gradients. The public agent's action is the whole partial policy, whose
 log-probability is `sum_f log pi(pi_hat(f) | f)` over every private observation `f`: it changes
 the belief, not only the action played. We weight the private observations by the public belief
-and estimate that term with the public sample `f_s`, already drawn for the likelihood: the
+and estimate that term with the public sample `f_s`, the likelihood's first sample: the
 decision's log-probability is `log pi(u | f_real) + cf_weight * log pi(pi_hat(f_s) | f_s)`
 (`log_prob`). The learner needs two forward passes per move, not one per counterfactual hand.
 """
@@ -74,6 +78,7 @@ class AgentConfig:
     likelihood_floor: float = 0.01
     min_log_likelihood: float = -15.0
     cf_weight: float = 1.0
+    likelihood_samples: int = 1  # public hands the BAD likelihood is averaged over
     v2_alpha: float = 0.0  # BAD's public belief: BB when 0, else V2 = (1 - a) * BB + a * V1.
 
     @property
@@ -284,10 +289,12 @@ def track_likelihood(config: AgentConfig, log_likelihood: jax.Array, actor: jax.
     return jnp.where(is_actor & (move.is_play | move.is_discard), shifted, log_likelihood)
 
 
-def sample_hands(key: jax.Array, belief: jax.Array, valid: jax.Array) -> jax.Array:
-    """int32 [rows, hand_size]: one value per slot drawn from its belief, -1 for empty slots."""
+def sample_hands(key: jax.Array, belief: jax.Array, valid: jax.Array,
+                 num_samples: int = 1) -> jax.Array:
+    """int32 [num_samples, rows, hand_size]: each slot's value drawn from its belief [rows,
+    hand_size, values], -1 for empty slots."""
     logits = jnp.log(jnp.maximum(belief, 1e-30))
-    values = jax.random.categorical(key, logits, axis=-1)
+    values = jax.random.categorical(key, logits, axis=-1, shape=(num_samples, *valid.shape))
     return jnp.where(valid, values, -1).astype(jnp.int32)
 
 
@@ -515,15 +522,20 @@ def log_prob(config: AgentConfig, params: Params, public_input: jax.Array,
 
 
 def partner_log_likelihood(config: AgentConfig, policy: Params, public_input: jax.Array,
-                           legal_actions: jax.Array, sample: jax.Array,
+                           legal_actions: jax.Array, samples: jax.Array,
                            action: jax.Array) -> jax.Array:
-    """log L [players - 1, hand_size, values]: the played action's floored probability on the
-    public sample with each partner slot set to each value (0 for empty slots)."""
-    cf_logits = _masked(counterfactual_logits(config, policy, public_input, sample),
-                        counterfactual_legal_actions(config.game, legal_actions, sample))
-    likelihood = jax.nn.softmax(cf_logits)[..., action]
+    """log L [players - 1, hand_size, values]: the played action's probability with each partner
+    slot set to each value, the other slots those of each public sample (`samples` [K,
+    players - 1, hand_size]), averaged over the samples and floored (0 for empty slots)."""
+
+    def likelihood(sample: jax.Array) -> jax.Array:
+        cf_logits = _masked(counterfactual_logits(config, policy, public_input, sample),
+                            counterfactual_legal_actions(config.game, legal_actions, sample))
+        return jax.nn.softmax(cf_logits)[..., action]
+
+    mean = jax.vmap(likelihood)(samples).mean(0)
     floor = config.likelihood_floor
-    return jnp.where((sample >= 0)[..., None], jnp.log(floor + (1.0 - floor) * likelihood), 0.0)
+    return jnp.where((samples[0] >= 0)[..., None], jnp.log(floor + (1.0 - floor) * mean), 0.0)
 
 
 def act(config: AgentConfig, params: Params, observation: Observation,
@@ -538,17 +550,18 @@ def act(config: AgentConfig, params: Params, observation: Observation,
     belief = public_belief(config, observation, log_likelihood) if config.is_bad else None
     public_input = public_input_of(config, observation, belief)
     legal = observation.legal_actions
-    sample = sample_action = None
+    sample = samples = sample_action = None
     if config.is_bad:
-        sample = sample_hands(sample_key, partner_belief(config, public_input),
-                              observation.partner_hands >= 0)
+        samples = sample_hands(sample_key, partner_belief(config, public_input),
+                               observation.partner_hands >= 0, config.likelihood_samples)
+        sample = samples[0]  # the counterfactual gradient's public sample
     logits, sample_logits = _real_and_sample_logits(config, policy, public_input,
                                                     observation.partner_hands, legal, sample)
     gumbel = jnp.zeros(legal.shape) if greedy else jax.random.gumbel(noise_key, legal.shape)
     action = jnp.argmax(logits + gumbel).astype(jnp.int32)
     if config.is_bad:
         sample_action = jnp.argmax(sample_logits + gumbel).astype(jnp.int32)
-        evidence = partner_log_likelihood(config, policy, public_input, legal, sample, action)
+        evidence = partner_log_likelihood(config, policy, public_input, legal, samples, action)
         log_likelihood = track_likelihood(config, log_likelihood, observation.current_player,
                                           evidence, action)
     return Decision(action=action,

@@ -29,12 +29,15 @@ _ROLLOUT = flags.DEFINE_integer("rollout_length", 32, "Moves per game per update
 _UPDATES = flags.DEFINE_integer("updates", 5, "Updates per timed call.")
 _REPEATS = flags.DEFINE_integer("repeats", 2, "Timed calls; the best is reported.")
 _HIDDEN = flags.DEFINE_list("hidden_sizes", ["256"], "Hidden layer sizes.")
+_SAMPLES = flags.DEFINE_integer("likelihood_samples", 1,
+                                "BAD: public hands its likelihoods are averaged over.")
 
 
 def measure(method: str) -> tuple[float, float]:
     """(best wall-clock steps/s, its CPU-time steps/s) of `train_updates` for `method`."""
     agent = AgentConfig(make_config(_PRESET.value), method=method,
-                        hidden_sizes=tuple(int(h) for h in _HIDDEN.value))
+                        hidden_sizes=tuple(int(h) for h in _HIDDEN.value),
+                        likelihood_samples=_SAMPLES.value if method == "bad" else 1)
     config = hanabi_learner.TrainConfig(agent=agent, num_envs=_NUM_ENVS.value,
                                         rollout_length=_ROLLOUT.value)
     state = hanabi_learner.init_train_state(config, jax.random.PRNGKey(0))
@@ -54,7 +57,8 @@ def measure(method: str) -> tuple[float, float]:
 def main(argv) -> None:
     del argv
     common.check_positive(num_envs=_NUM_ENVS.value, rollout_length=_ROLLOUT.value,
-                          updates=_UPDATES.value, repeats=_REPEATS.value)
+                          updates=_UPDATES.value, repeats=_REPEATS.value,
+                          likelihood_samples=_SAMPLES.value)
     for method in _METHODS.value:
         if method not in METHODS:
             raise common.ExperimentError(f"unknown method {method!r}; allowed: {METHODS}.")

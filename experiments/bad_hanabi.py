@@ -61,6 +61,8 @@ flags.DEFINE_float("gae_lambda", 0.95, "Lambda of the generalised advantage esti
 flags.DEFINE_float("v2_alpha", 0.0, "BAD: the public belief is V2 = (1 - a) * BB + a * V1 "
                    "(the paper uses 0.01 or 0.1); 0 keeps BB.")
 flags.DEFINE_float("cf_weight", 1.0, "BAD: weight of the counterfactual log-probability term.")
+flags.DEFINE_integer("likelihood_samples", 1, "BAD: public hands sampled from the belief to fill "
+                     "the other partner slots when estimating an action's likelihood (averaged).")
 flags.DEFINE_list("hidden_sizes", ["256"], "Hidden layer sizes (the first is the rank-one layer).")
 flags.DEFINE_integer("seed", 0, "Random seed (training and evaluation).")
 flags.DEFINE_string("output_dir", None, "Where metrics, plots, results and checkpoints go.")
@@ -116,10 +118,13 @@ def train_config() -> hanabi_learner.TrainConfig:
     if FLAGS.num_envs % jax.device_count():
         raise common.ExperimentError(f"--num_envs must be a multiple of the {jax.device_count()} "
                                      "devices it is split over.")
-    if FLAGS.v2_alpha and FLAGS.method != "bad":
-        raise common.ExperimentError("--v2_alpha applies to --method=bad only.")
+    common.check_positive(likelihood_samples=FLAGS.likelihood_samples)
+    if FLAGS.method != "bad" and (FLAGS.v2_alpha or FLAGS.likelihood_samples != 1):
+        raise common.ExperimentError("--v2_alpha and --likelihood_samples apply to --method=bad "
+                                     "only.")
     agent = AgentConfig(game_config(), method=FLAGS.method, hidden_sizes=hidden_sizes(),
-                        cf_weight=FLAGS.cf_weight, v2_alpha=FLAGS.v2_alpha)
+                        cf_weight=FLAGS.cf_weight, likelihood_samples=FLAGS.likelihood_samples,
+                        v2_alpha=FLAGS.v2_alpha)
     anneals = FLAGS.final_learning_rate_fraction < 1 or FLAGS.final_entropy_fraction < 1
     steps_per_chunk = FLAGS.updates_per_log * FLAGS.num_envs * FLAGS.rollout_length
     anneal_steps = FLAGS.anneal_env_steps or FLAGS.num_env_steps
@@ -146,7 +151,8 @@ def checkpoint_config(config: hanabi_learner.TrainConfig) -> dict:
     return {
         "experiment": EXPERIMENT, "game": agent.game.open_spiel_params(), "method": agent.method,
         "hidden_sizes": list(agent.hidden_sizes), "cf_weight": agent.cf_weight,
-        "likelihood_floor": agent.likelihood_floor, "v2_alpha": agent.v2_alpha,
+        "likelihood_floor": agent.likelihood_floor,
+        "likelihood_samples": agent.likelihood_samples, "v2_alpha": agent.v2_alpha,
         **{name: getattr(config, name) for name in TRAIN_FIELDS},
         "seed": FLAGS.seed, "updates_per_log": FLAGS.updates_per_log,
     }
@@ -155,13 +161,14 @@ def checkpoint_config(config: hanabi_learner.TrainConfig) -> dict:
 def config_of_checkpoint(path: str, saved: dict, game) -> hanabi_learner.TrainConfig:
     """The training configuration a checkpoint's `checkpoint_config` describes."""
     missing = [name for name in ("method", "hidden_sizes", "cf_weight", "likelihood_floor",
-                                 "v2_alpha", *TRAIN_FIELDS) if name not in saved]
+                                 "likelihood_samples", "v2_alpha", *TRAIN_FIELDS)
+               if name not in saved]
     if missing:
         raise common.ExperimentError(
             f"checkpoint {path} lacks the setting '{missing[0]}' (written by an older version?).")
     agent = AgentConfig(game, method=saved["method"], hidden_sizes=tuple(saved["hidden_sizes"]),
                         cf_weight=saved["cf_weight"], likelihood_floor=saved["likelihood_floor"],
-                        v2_alpha=saved["v2_alpha"])
+                        likelihood_samples=saved["likelihood_samples"], v2_alpha=saved["v2_alpha"])
     return hanabi_learner.TrainConfig(agent=agent,
                                       **{name: saved[name] for name in TRAIN_FIELDS})
 

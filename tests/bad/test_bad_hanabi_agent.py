@@ -106,6 +106,38 @@ def test_counterfactual_legal_actions_match_the_rules(name):
         hanabi_jax.legal_actions_mask(game, state))
 
 
+@pytest.mark.parametrize("name", GAMES)
+def test_partner_log_likelihood_averages_whole_forward_passes_over_the_samples(name):
+    """log(floor + (1 - floor) * mean over samples of P(u | sample with slot i set to v)), each
+    probability from a whole forward pass on that hand and its own legal actions."""
+    config = AgentConfig(make_config(GAMES[name]), hidden_sizes=(32,), likelihood_samples=3)
+    game = config.game
+    params_key, input_key, *sample_keys = jax.random.split(jax.random.PRNGKey(1), 5)
+    policy = hanabi_agent.init_params(config, params_key)["policy"]
+    policy["layers"][-1]["w"] = policy["layers"][-1]["w"] * 100.0
+    public_input = jax.random.uniform(input_key, (config.public_input_size,))
+    state = hanabi_jax.reset(game, jax.random.PRNGKey(2))
+    legal = hanabi_jax.legal_actions_mask(game, state)
+    samples = jnp.stack([_random_hands(config, key) for key in sample_keys])
+    action = jnp.asarray(2 * game.hand_size + 1)  # a colour hint: its legality varies by hand
+
+    def probability(hand):
+        logits = hanabi_agent.policy_logits(config, policy, public_input, hand)
+        legal_here = hanabi_agent.hand_legal_actions(game, legal, hand)
+        return jax.nn.softmax(jnp.where(legal_here, logits, -1e9))[action]
+
+    per_sample = [jax.vmap(probability)(_changed_hands(game, sample).reshape(-1, *sample.shape))
+                  for sample in samples]
+    mean = np.mean(per_sample, axis=0).reshape(game.players - 1, game.hand_size, -1)
+    floor = config.likelihood_floor
+    expected = np.where((samples[0] >= 0)[..., None], np.log(floor + (1 - floor) * mean), 0.0)
+    fast = hanabi_agent.partner_log_likelihood(config, policy, public_input, legal, samples,
+                                               action)
+    np.testing.assert_allclose(fast, expected, rtol=1e-4, atol=1e-5)
+    single = hanabi_agent.partner_log_likelihood(config, policy, public_input, legal,
+                                                 samples[:1], action)
+    assert not np.allclose(single, fast, atol=1e-3)  # the other samples do count
+
 def test_likelihood_follows_cards_and_resets_for_new_ones():
     config = AgentConfig(make_config("very_small"))
     game = config.game

@@ -11,7 +11,8 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[2]
 TINY = ["--method=bad", "--preset=very_small", "--num_envs=8", "--rollout_length=4",
         "--num_minibatches=2", "--hidden_sizes=16", "--updates_per_log=2", "--seed=3",
-        "--final_learning_rate_fraction=0.5", "--final_entropy_fraction=0.2"]
+        "--final_learning_rate_fraction=0.5", "--final_entropy_fraction=0.2",
+        "--likelihood_samples=2"]
 CHUNK = 8 * 4 * 2  # environment steps per logged chunk
 
 
@@ -101,15 +102,17 @@ def test_missing_truncated_and_foreign_checkpoints(tmp_path):
 
 @pytest.mark.parametrize("flag", ["--num_envs=0", "--players=9", "--preset=huge",
                                   "--learning_rate=-1", "--hidden_sizes=a",
-                                  "--final_entropy_fraction=1.5", "--v2_alpha=2"])
+                                  "--final_entropy_fraction=1.5", "--v2_alpha=2",
+                                  "--likelihood_samples=0"])
 def test_out_of_range_flags_fail_before_writing(flag, tmp_path):
     out = tmp_path / "out"
     assert_one_line_error(run(*TINY, flag, f"--output_dir={out}"))
     assert not out.exists() or not any(out.iterdir())
 
 
-def test_v2_alpha_is_for_bad_only(tmp_path):
+@pytest.mark.parametrize("flag", ["--v2_alpha=0.1", "--likelihood_samples=4"])
+def test_belief_flags_are_for_bad_only(flag, tmp_path):
     out = tmp_path / "out"
-    assert_one_line_error(run(*TINY, "--method=ippo", "--v2_alpha=0.1", f"--output_dir={out}"),
-                          "--v2_alpha")
+    ippo = [f for f in TINY if not f.startswith("--likelihood_samples")] + ["--method=ippo"]
+    assert_one_line_error(run(*ippo, flag, f"--output_dir={out}"), flag.split("=")[0])
     assert not out.exists() or not any(out.iterdir())
