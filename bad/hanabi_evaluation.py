@@ -7,7 +7,9 @@ Both paths play each game once from a given deal order, in lock step, and call t
 Besides the scores they measure the per-card belief cross-entropy `-log B(true card)` over every
 occupied hand slot of every player at every decision point, for V0, V1 and the agent's own
 belief (BB for BAD, or V2 with `v2_alpha > 0`; for IPPO, which tracks no likelihood, BB equals
-V1).
+V1), and how well calibrated the agent's belief is where it matters most: at every decision, the
+probability it gives each of the acting player's own cards of being playable, binned by
+`CALIBRATION_EDGES`, against how often the card was playable (`calibration_table`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from bad.hanabi_agent import AgentConfig
 from games import hanabi_jax
 
 
+CALIBRATION_EDGES = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99, 1.0)
+
+
 class Evaluation(NamedTuple):
     """Per-game results of `play_jax` or `play_open_spiel`."""
 
@@ -31,6 +36,7 @@ class Evaluation(NamedTuple):
     cross_entropy_sums: np.ndarray    # float [num_games, 3]: V0, V1, BB (or V2) over cards
     cards: np.ndarray                 # int [num_games]: cards those sums are over
     moves: np.ndarray                 # int [num_games]: moves the game lasted
+    playable_bins: np.ndarray         # float [num_games, bins, 3]: `_playable_bins` summed
 
 
 def _cross_entropy_sums(config: AgentConfig, observation: hanabi_agent.Observation,
@@ -45,17 +51,35 @@ def _cross_entropy_sums(config: AgentConfig, observation: hanabi_agent.Observati
     return -jnp.sum(jnp.where(hands >= 0, jnp.log(jnp.maximum(prob, 1e-12)), 0.0), axis=(1, 2))
 
 
+def _playable_bins(config: AgentConfig, observation: hanabi_agent.Observation,
+                   log_likelihood: jax.Array, hands: jax.Array) -> jax.Array:
+    """[bins, 3]: per bin of the agent's belief that an own card of the acting player is
+    playable, the cards in it, the sum of those probabilities and the cards truly playable."""
+    seat = observation.current_player
+    playable = hanabi_agent.card_status(config.game, observation.public_observation)[:, 0]
+    belief = hanabi_agent.public_belief(config, observation, log_likelihood)[seat]
+    predicted = belief @ playable                                       # [hand_size]
+    own = hands[seat]
+    edges = jnp.asarray(CALIBRATION_EDGES[1:-1])
+    in_bin = ((jnp.searchsorted(edges, predicted, side="right")[:, None]
+               == jnp.arange(len(CALIBRATION_EDGES) - 1)) & (own >= 0)[:, None])
+    in_bin = in_bin.astype(jnp.float32)
+    return jnp.stack([in_bin.sum(0), predicted @ in_bin,
+                      playable[jnp.maximum(own, 0)] @ in_bin], axis=-1)
+
+
 @functools.partial(jax.jit, static_argnums=(0, 7))
 def decide(config: AgentConfig, params, observation: hanabi_agent.Observation,
            log_likelihood: jax.Array, game_keys: jax.Array, move: jax.Array, hands: jax.Array,
-           greedy: bool = False) -> tuple[hanabi_agent.Decision, jax.Array]:
-    """A batch of moves and their belief cross-entropy sums [B, 3] (hands: every true hand)."""
+           greedy: bool = False) -> tuple[hanabi_agent.Decision, jax.Array, jax.Array]:
+    """A batch of moves, their belief cross-entropy sums [B, 3] and `_playable_bins` [B, bins, 3]
+    (hands: every true hand)."""
     keys = jax.vmap(jax.random.fold_in, (0, None))(game_keys, move)
     decision = jax.vmap(hanabi_agent.act, (None, None, 0, 0, 0, None))(
         config, params, observation, log_likelihood, keys, greedy)
-    sums = jax.vmap(_cross_entropy_sums, (None, 0, 0, 0))(config, observation, log_likelihood,
-                                                          hands)
-    return decision, sums
+    beliefs = (config, observation, log_likelihood, hands)
+    sums = jax.vmap(_cross_entropy_sums, (None, 0, 0, 0))(*beliefs)
+    return decision, sums, jax.vmap(_playable_bins, (None, 0, 0, 0))(*beliefs)
 
 
 class _Tally:
@@ -66,21 +90,23 @@ class _Tally:
         self.sums = np.zeros((num_games, 3))
         self.cards = np.zeros(num_games, np.int64)
         self.moves = np.zeros(num_games, np.int64)
+        self.playable_bins = np.zeros((num_games, len(CALIBRATION_EDGES) - 1, 3))
 
     @property
     def running(self) -> np.ndarray:
         return self.scores < 0
 
-    def add(self, sums, hands, done, score) -> None:
+    def add(self, sums, playable_bins, hands, done, score) -> None:
         running = self.running
         self.sums[running] += np.asarray(sums)[running]
+        self.playable_bins[running] += np.asarray(playable_bins)[running]
         self.cards[running] += (np.asarray(hands) >= 0).sum((1, 2))[running]
         self.moves[running] += 1
         ended = running & np.asarray(done)
         self.scores[ended] = np.asarray(score)[ended]
 
     def result(self) -> Evaluation:
-        return Evaluation(self.scores, self.sums, self.cards, self.moves)
+        return Evaluation(self.scores, self.sums, self.cards, self.moves, self.playable_bins)
 
 
 def play_jax(config: AgentConfig, params, decks: np.ndarray, key: jax.Array,
@@ -97,10 +123,10 @@ def play_jax(config: AgentConfig, params, decks: np.ndarray, key: jax.Array,
     move = 0
     while tally.running.any():
         hands = states.hands.astype(jnp.int32)
-        decision, sums = decide(config, params, observe(states), log_likelihood, game_keys,
-                                jnp.asarray(move), hands, greedy)
+        decision, sums, bins = decide(config, params, observe(states), log_likelihood,
+                                      game_keys, jnp.asarray(move), hands, greedy)
         states, _, done, info = step(states, decision.action)
-        tally.add(sums, hands, done, info["score"])
+        tally.add(sums, bins, hands, done, info["score"])
         log_likelihood = decision.log_likelihood
         move += 1
     return tally.result()
@@ -136,18 +162,30 @@ def play_open_spiel(config: AgentConfig, params, game, decks: np.ndarray | None,
             config.game, step.public_observation, step.private_observation, step.card_knowledge,
             step.remaining_counts, step.legal_actions, step.current_player)
         hands = true_hands(config, step.private_observation)
-        decision, sums = decide(config, params, observation, jnp.asarray(log_likelihood),
-                                game_keys, jnp.asarray(move), jnp.asarray(hands), greedy)
+        decision, sums, bins = decide(config, params, observation, jnp.asarray(log_likelihood),
+                                      game_keys, jnp.asarray(move), jnp.asarray(hands), greedy)
         step = game.step(np.asarray(decision.action))
-        tally.add(sums, hands, step.done, step.score)
+        tally.add(sums, bins, hands, step.done, step.score)
         log_likelihood = np.where(step.done[:, None, None, None], 0.0,
                                   np.asarray(decision.log_likelihood))
         move += 1
     return tally.result()
 
 
+def calibration_table(evaluation: Evaluation) -> list[dict[str, float]]:
+    """Per non-empty bin of the agent's P(own card playable): its range, the cards in it, their
+    mean predicted probability and the fraction truly playable."""
+    count, predicted, playable = evaluation.playable_bins.sum(0).T
+    return [{"low": low, "high": high, "cards": int(n), "mean_predicted": p / n,
+             "fraction_playable": t / n}
+            for low, high, n, p, t in zip(CALIBRATION_EDGES[:-1], CALIBRATION_EDGES[1:], count,
+                                          predicted, playable) if n > 0]
+
+
 def summarise(config: AgentConfig, evaluation: Evaluation) -> dict[str, float]:
-    """Mean score, its standard error, the fraction of perfect games, per-card cross-entropies."""
+    """Mean score, its standard error, the fraction of perfect games, per-card cross-entropies
+    and the calibration error of the agent's P(own card playable): the card-weighted mean gap
+    between predicted and observed frequency over the `calibration_table` bins."""
     scores = evaluation.scores.astype(np.float64)
     cards = max(int(evaluation.cards.sum()), 1)
     summary = {
@@ -160,4 +198,9 @@ def summarise(config: AgentConfig, evaluation: Evaluation) -> dict[str, float]:
     for index, name in enumerate(("v0", "v1", config.belief_name)):
         summary[f"cross_entropy_{name}"] = float(evaluation.cross_entropy_sums[:, index].sum()
                                                  / cards)
+    rows = calibration_table(evaluation)
+    total = max(sum(row["cards"] for row in rows), 1)
+    summary[f"playable_calibration_error_{config.belief_name}"] = float(sum(
+        row["cards"] * abs(row["mean_predicted"] - row["fraction_playable"]) for row in rows)
+        / total)
     return summary

@@ -14,14 +14,20 @@ so a resumed run must be given the same `--num_env_steps` (the checkpoint refuse
 `--greedy` makes the evaluation play every move's most likely action.
 
 Evaluate a checkpoint through OpenSpiel (the agent settings are read from the checkpoint; the
-game given by --preset/--players must be the one it was trained on):
+game given by --preset/--players must be the one it was trained on; for a BAD agent,
+--likelihood_samples overrides the number of public samples its belief's likelihoods average):
 
     python -m experiments.bad_hanabi --preset=very_small \\
         --evaluate_checkpoint=runs/bad_very_small/checkpoint.npz --num_games=1000 [--greedy]
+
+The evaluation reports the mean score, its standard error, the fraction of perfect games, the
+per-card belief cross-entropies and a calibration table of the agent's belief that each own card
+is playable (`hanabi_evaluation.calibration_table`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -179,12 +185,23 @@ def template_state(config: hanabi_learner.TrainConfig) -> hanabi_learner.TrainSt
 
 def evaluate(config: AgentConfig, params, num_games: int, seed: int) -> dict:
     """Plays `num_games` games through OpenSpiel (sampled, or greedy with --greedy); returns
-    `hanabi_evaluation.summarise` and the policy played."""
+    `hanabi_evaluation.summarise`, the policy played and the belief's calibration table."""
     game = HanabiGame(config.game, num_games, seed)
     evaluation = hanabi_evaluation.play_open_spiel(config, params, game, None,
                                                    jax.random.PRNGKey(seed + 1), FLAGS.greedy)
     return {**hanabi_evaluation.summarise(config, evaluation),
-            "policy": "greedy" if FLAGS.greedy else "sampled"}
+            "policy": "greedy" if FLAGS.greedy else "sampled",
+            **({"likelihood_samples": config.likelihood_samples} if config.is_bad else {}),
+            "playable_calibration": hanabi_evaluation.calibration_table(evaluation)}
+
+
+def print_evaluation(summary: dict, title: str) -> None:
+    """The evaluation's figures, then its calibration table."""
+    figures = [[k, v] for k, v in summary.items() if k != "playable_calibration"]
+    print(common.format_table(figures, [title, "value"]))
+    print(common.format_table([list(row.values()) for row in summary["playable_calibration"]],
+                              ["P(playable) from", "to", "own cards", "mean predicted",
+                               "fraction playable"]))
 
 
 def plot(path: str, rows: list[dict], key: str, label: str, title: str) -> None:
@@ -232,6 +249,11 @@ def evaluate_checkpoint() -> None:
     output_dir = common.prepare_output_dir(FLAGS.output_dir) if FLAGS.output_dir else None
     config = config_of_checkpoint(path, saved, game)
     agent = config.agent
+    if FLAGS["likelihood_samples"].present:  # the belief evaluated may differ from training's
+        common.check_positive(likelihood_samples=FLAGS.likelihood_samples)
+        if not agent.is_bad:
+            raise common.ExperimentError("--likelihood_samples applies to BAD checkpoints only.")
+        agent = dataclasses.replace(agent, likelihood_samples=FLAGS.likelihood_samples)
     template = hanabi_learner.init_train_state(config, jax.random.PRNGKey(saved["seed"]))
     state = common.load_checkpoint(path, template, saved)
     start = time.perf_counter()
@@ -239,7 +261,7 @@ def evaluate_checkpoint() -> None:
     summary.update(checkpoint=os.path.abspath(path), method=agent.method,
                    env_steps=int(state.update) * config.steps_per_update,
                    wall_seconds=time.perf_counter() - start)
-    print(common.format_table([[k, v] for k, v in summary.items()], ["figure", "value"]))
+    print_evaluation(summary, "figure")
     if output_dir:
         common.write_json(os.path.join(output_dir, "evaluation.json"), summary)
 
@@ -311,8 +333,7 @@ def train() -> None:
     if FLAGS.eval_games:
         results["open_spiel_evaluation"] = evaluate(agent, jax.device_get(state.params),
                                                     FLAGS.eval_games, FLAGS.seed)
-        print(common.format_table([[k, v] for k, v in results["open_spiel_evaluation"].items()],
-                                  ["OpenSpiel evaluation", "value"]))
+        print_evaluation(results["open_spiel_evaluation"], "OpenSpiel evaluation")
     common.write_json(os.path.join(output_dir, "results.json"), results)
 
 

@@ -1,5 +1,6 @@
 """experiments.bad_hanabi end to end: a tiny run, exact resume, and one-line errors on bad input."""
 
+import json
 import os
 import pathlib
 import subprocess
@@ -76,6 +77,19 @@ def test_evaluate_checkpoint_through_open_spiel(full_run):
     assert result.returncode == 0, result.stderr
     assert "greedy" in result.stdout
     assert "cross_entropy_v1" in result.stdout and "mean_score" in result.stdout
+    assert "fraction playable" in result.stdout  # the calibration table
+
+
+def test_evaluate_checkpoint_with_more_likelihood_samples(full_run, tmp_path):
+    result = run("--preset=very_small", f"--evaluate_checkpoint={full_run / 'checkpoint.npz'}",
+                 "--num_games=4", "--likelihood_samples=5", f"--output_dir={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    evaluation = json.loads((tmp_path / "evaluation.json").read_text())
+    assert evaluation["likelihood_samples"] == 5
+    assert evaluation["playable_calibration"][0]["cards"] > 0
+    assert_one_line_error(run("--preset=very_small", "--likelihood_samples=0",
+                              f"--evaluate_checkpoint={full_run / 'checkpoint.npz'}"),
+                          "--likelihood_samples")
 
 
 def test_checkpoint_of_another_preset_is_refused_and_left_alone(full_run):

@@ -61,6 +61,11 @@ def test_jax_and_open_spiel_play_the_same_games(trained, greedy):
     np.testing.assert_array_equal(in_jax.moves, through_open_spiel.moves)
     np.testing.assert_allclose(in_jax.cross_entropy_sums, through_open_spiel.cross_entropy_sums,
                                rtol=1e-6)
+    np.testing.assert_allclose(in_jax.playable_bins, through_open_spiel.playable_bins, rtol=1e-5)
+    # Every own card of the acting player at every decision is in one bin.
+    hand = config.game.hand_size
+    assert in_jax.playable_bins[..., 0].sum() <= hand * in_jax.moves.sum()
+    assert in_jax.playable_bins[..., 0].sum() >= hand * in_jax.moves.sum() - 2 * num_games
     assert in_jax.scores.max() > 0  # the comparison is not between all-zero score lists
 
 
@@ -86,11 +91,22 @@ def test_learning_rate_annealed_to_zero_freezes_the_parameters():
 
 
 def test_summary_names_the_agents_belief():
+    bins = np.zeros((2, len(hanabi_evaluation.CALIBRATION_EDGES) - 1, 3))
+    bins[0, 0] = [4, 0.2, 0]     # 4 cards at 0.05: none playable
+    bins[1, 0] = [6, 0.4, 1]     # 6 more at 0.1 / 6: one playable
+    bins[1, -1] = [10, 9.95, 9]  # 10 at 0.995: nine playable
     evaluation = hanabi_evaluation.Evaluation(
         scores=np.array([3, 5]), cross_entropy_sums=np.array([[4.0, 2.0, 1.0], [2.0, 2.0, 1.0]]),
-        cards=np.array([2, 2]), moves=np.array([9, 9]))
+        cards=np.array([2, 2]), moves=np.array([9, 9]), playable_bins=bins)
     bb = hanabi_evaluation.summarise(CONFIG.agent, evaluation)
     v2 = hanabi_evaluation.summarise(dataclasses.replace(CONFIG.agent, v2_alpha=0.1), evaluation)
     assert bb["cross_entropy_v0"] == 1.5 and bb["cross_entropy_bb"] == 0.5
     assert "cross_entropy_bb" not in v2 and v2["cross_entropy_v2"] == 0.5
     assert bb["mean_score"] == 4.0
+    table = hanabi_evaluation.calibration_table(evaluation)
+    assert [(row["low"], row["high"], row["cards"]) for row in table] == [(0.0, 0.1, 10),
+                                                                          (0.99, 1.0, 10)]
+    np.testing.assert_allclose([table[0]["mean_predicted"], table[0]["fraction_playable"]],
+                               [0.06, 0.1])
+    # (10 * |0.06 - 0.1| + 10 * |0.995 - 0.9|) / 20
+    np.testing.assert_allclose(bb["playable_calibration_error_bb"], 0.0675)
