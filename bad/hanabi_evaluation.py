@@ -39,26 +39,26 @@ class Evaluation(NamedTuple):
     playable_bins: np.ndarray         # float [num_games, bins, 3]: `_playable_bins` summed
 
 
-def _cross_entropy_sums(config: AgentConfig, observation: hanabi_agent.Observation,
-                        log_likelihood: jax.Array, hands: jax.Array) -> jax.Array:
-    """[3]: V0, V1 and BB (or V2) `-log B(true card)` summed over one game's occupied slots."""
+def _cross_entropy_sums(observation: hanabi_agent.Observation, belief: jax.Array,
+                        hands: jax.Array) -> jax.Array:
+    """[3]: V0, V1 and the agent's `belief` (BB or V2) `-log B(true card)` summed over one
+    game's occupied slots."""
     knowledge, counts = observation.card_knowledge, observation.remaining_counts
     beliefs = jnp.stack([
         hanabi_belief.v0_belief(knowledge, counts),
         hanabi_belief.v1_belief(knowledge, counts),
-        hanabi_agent.public_belief(config, observation, log_likelihood)])
+        belief])
     prob = jnp.take_along_axis(beliefs, jnp.maximum(hands, 0)[None, ..., None], axis=-1)[..., 0]
     return -jnp.sum(jnp.where(hands >= 0, jnp.log(jnp.maximum(prob, 1e-12)), 0.0), axis=(1, 2))
 
 
 def _playable_bins(config: AgentConfig, observation: hanabi_agent.Observation,
-                   log_likelihood: jax.Array, hands: jax.Array) -> jax.Array:
+                   belief: jax.Array, hands: jax.Array) -> jax.Array:
     """[bins, 3]: per bin of the agent's belief that an own card of the acting player is
     playable, the cards in it, the sum of those probabilities and the cards truly playable."""
     seat = observation.current_player
     playable = hanabi_agent.card_status(config.game, observation.public_observation)[:, 0]
-    belief = hanabi_agent.public_belief(config, observation, log_likelihood)[seat]
-    predicted = belief @ playable                                       # [hand_size]
+    predicted = belief[seat] @ playable                                       # [hand_size]
     own = hands[seat]
     edges = jnp.asarray(CALIBRATION_EDGES[1:-1])
     in_bin = ((jnp.searchsorted(edges, predicted, side="right")[:, None]
@@ -77,9 +77,11 @@ def decide(config: AgentConfig, params, observation: hanabi_agent.Observation,
     keys = jax.vmap(jax.random.fold_in, (0, None))(game_keys, move)
     decision = jax.vmap(hanabi_agent.act, (None, None, 0, 0, 0, None))(
         config, params, observation, log_likelihood, keys, greedy)
-    beliefs = (config, observation, log_likelihood, hands)
-    sums = jax.vmap(_cross_entropy_sums, (None, 0, 0, 0))(*beliefs)
-    return decision, sums, jax.vmap(_playable_bins, (None, 0, 0, 0))(*beliefs)
+    belief = jax.vmap(hanabi_agent.public_belief, (None, 0, 0))(config, observation,
+                                                                log_likelihood)
+    sums = jax.vmap(_cross_entropy_sums)(observation, belief, hands)
+    return decision, sums, jax.vmap(_playable_bins, (None, 0, 0, 0))(config, observation, belief,
+                                                                       hands)
 
 
 class _Tally:
