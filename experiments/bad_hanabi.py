@@ -14,13 +14,14 @@ so a resumed run must be given the same `--num_env_steps` (the checkpoint refuse
 `--greedy` makes the evaluation play every move's most likely action.
 
 Evaluate a checkpoint through OpenSpiel (the agent settings are read from the checkpoint; the
-game given by --preset/--players must be the one it was trained on; for a BAD agent,
---likelihood_samples overrides the number of public samples its belief's likelihoods average):
+game given by --preset/--players must be the one it was trained on):
 
     python -m experiments.bad_hanabi --preset=very_small \\
         --evaluate_checkpoint=runs/bad_very_small/checkpoint.npz --num_games=1000 [--greedy]
 
-The evaluation reports the mean score, its standard error, the fraction of perfect games, the
+For a BAD agent, `--eval_likelihood_samples=K` makes either evaluation average its belief's
+likelihoods over K public samples instead of the number it was trained with: a better calibrated
+belief for the same network (see the README). The evaluation reports the mean score, its standard error, the fraction of perfect games, the
 per-card belief cross-entropies and a calibration table of the agent's belief that each own card
 is playable (`hanabi_evaluation.calibration_table`).
 """
@@ -80,6 +81,8 @@ flags.DEFINE_string("evaluate_checkpoint", None, "Evaluate this checkpoint inste
 flags.DEFINE_bool("greedy", False, "Evaluation plays every move's most likely action instead of "
                   "sampling the policy (training always samples).")
 flags.DEFINE_integer("num_games", 1000, "Games for --evaluate_checkpoint.")
+flags.DEFINE_integer("eval_likelihood_samples", 0, "BAD: public samples the evaluated belief's "
+                     "likelihoods average over; 0 keeps the agent's training setting.")
 
 EXPERIMENT = "bad_hanabi"
 
@@ -131,6 +134,7 @@ def train_config() -> hanabi_learner.TrainConfig:
     agent = AgentConfig(game_config(), method=FLAGS.method, hidden_sizes=hidden_sizes(),
                         cf_weight=FLAGS.cf_weight, likelihood_samples=FLAGS.likelihood_samples,
                         v2_alpha=FLAGS.v2_alpha)
+    evaluated_agent(agent)  # refuses a bad --eval_likelihood_samples before training starts
     anneals = FLAGS.final_learning_rate_fraction < 1 or FLAGS.final_entropy_fraction < 1
     steps_per_chunk = FLAGS.updates_per_log * FLAGS.num_envs * FLAGS.rollout_length
     anneal_steps = FLAGS.anneal_env_steps or FLAGS.num_env_steps
@@ -177,6 +181,19 @@ def config_of_checkpoint(path: str, saved: dict, game) -> hanabi_learner.TrainCo
                         likelihood_samples=saved["likelihood_samples"], v2_alpha=saved["v2_alpha"])
     return hanabi_learner.TrainConfig(agent=agent,
                                       **{name: saved[name] for name in TRAIN_FIELDS})
+
+
+def evaluated_agent(agent: AgentConfig) -> AgentConfig:
+    """The agent as evaluated: with --eval_likelihood_samples public samples when given."""
+    samples = FLAGS.eval_likelihood_samples
+    if samples < 0:
+        raise common.ExperimentError(
+            f"--eval_likelihood_samples must be at least 0, got {samples}.")
+    if not samples:
+        return agent
+    if not agent.is_bad:
+        raise common.ExperimentError("--eval_likelihood_samples applies to BAD agents only.")
+    return dataclasses.replace(agent, likelihood_samples=samples)
 
 
 def template_state(config: hanabi_learner.TrainConfig) -> hanabi_learner.TrainState:
@@ -238,6 +255,9 @@ def evaluate_checkpoint() -> None:
     """--evaluate_checkpoint: load, play --num_games games through OpenSpiel, report."""
     path = FLAGS.evaluate_checkpoint
     common.check_positive(num_games=FLAGS.num_games)
+    if FLAGS["likelihood_samples"].present:
+        raise common.ExperimentError("--likelihood_samples is a training setting; evaluate a "
+                                     "checkpoint's belief with --eval_likelihood_samples.")
     game = game_config()
     saved = read_checkpoint_config(path)
     if saved.get("experiment") != EXPERIMENT:
@@ -248,12 +268,7 @@ def evaluate_checkpoint() -> None:
             f"{game.open_spiel_params()}.")
     output_dir = common.prepare_output_dir(FLAGS.output_dir) if FLAGS.output_dir else None
     config = config_of_checkpoint(path, saved, game)
-    agent = config.agent
-    if FLAGS["likelihood_samples"].present:  # the belief evaluated may differ from training's
-        common.check_positive(likelihood_samples=FLAGS.likelihood_samples)
-        if not agent.is_bad:
-            raise common.ExperimentError("--likelihood_samples applies to BAD checkpoints only.")
-        agent = dataclasses.replace(agent, likelihood_samples=FLAGS.likelihood_samples)
+    agent = evaluated_agent(config.agent)
     template = hanabi_learner.init_train_state(config, jax.random.PRNGKey(saved["seed"]))
     state = common.load_checkpoint(path, template, saved)
     start = time.perf_counter()
@@ -331,7 +346,8 @@ def train() -> None:
         "train_belief_cross_entropy": rows[-1]["belief_cross_entropy"],
     }
     if FLAGS.eval_games:
-        results["open_spiel_evaluation"] = evaluate(agent, jax.device_get(state.params),
+        results["open_spiel_evaluation"] = evaluate(evaluated_agent(agent),
+                                                    jax.device_get(state.params),
                                                     FLAGS.eval_games, FLAGS.seed)
         print_evaluation(results["open_spiel_evaluation"], "OpenSpiel evaluation")
     common.write_json(os.path.join(output_dir, "results.json"), results)

@@ -34,10 +34,10 @@ def assert_one_line_error(result, *words):
 
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory):
-    """An uninterrupted run of two chunks, evaluated through OpenSpiel."""
+    """An uninterrupted run of two chunks, evaluated through OpenSpiel with a 3-sample belief."""
     out = tmp_path_factory.mktemp("full")
     result = run(*TINY, f"--num_env_steps={2 * CHUNK}", "--checkpoint_every=1",
-                 "--eval_games=4", f"--output_dir={out}")
+                 "--eval_games=4", "--eval_likelihood_samples=3", f"--output_dir={out}")
     assert result.returncode == 0, result.stderr
     return out
 
@@ -50,6 +50,7 @@ def test_tiny_run_writes_every_output(full_run):
     for key in ["open_spiel_evaluation", "cross_entropy_v0", "cross_entropy_bb", "score_stderr",
                 "perfect_fraction"]:
         assert key in results
+    assert json.loads(results)["open_spiel_evaluation"]["likelihood_samples"] == 3
 
 
 def test_resume_after_a_kill_equals_the_uninterrupted_run(full_run, tmp_path):
@@ -82,14 +83,15 @@ def test_evaluate_checkpoint_through_open_spiel(full_run):
 
 def test_evaluate_checkpoint_with_more_likelihood_samples(full_run, tmp_path):
     result = run("--preset=very_small", f"--evaluate_checkpoint={full_run / 'checkpoint.npz'}",
-                 "--num_games=4", "--likelihood_samples=5", f"--output_dir={tmp_path}")
+                 "--num_games=4", "--eval_likelihood_samples=5", f"--output_dir={tmp_path}")
     assert result.returncode == 0, result.stderr
     evaluation = json.loads((tmp_path / "evaluation.json").read_text())
     assert evaluation["likelihood_samples"] == 5
     assert evaluation["playable_calibration"][0]["cards"] > 0
-    assert_one_line_error(run("--preset=very_small", "--likelihood_samples=0",
-                              f"--evaluate_checkpoint={full_run / 'checkpoint.npz'}"),
-                          "--likelihood_samples")
+    for flag in ["--eval_likelihood_samples=-1", "--likelihood_samples=5"]:
+        assert_one_line_error(run("--preset=very_small", flag,
+                                  f"--evaluate_checkpoint={full_run / 'checkpoint.npz'}"),
+                              flag.split("=")[0])
 
 
 def test_checkpoint_of_another_preset_is_refused_and_left_alone(full_run):
@@ -117,14 +119,15 @@ def test_missing_truncated_and_foreign_checkpoints(tmp_path):
 @pytest.mark.parametrize("flag", ["--num_envs=0", "--players=9", "--preset=huge",
                                   "--learning_rate=-1", "--hidden_sizes=a",
                                   "--final_entropy_fraction=1.5", "--v2_alpha=2",
-                                  "--likelihood_samples=0"])
+                                  "--likelihood_samples=0", "--eval_likelihood_samples=-1"])
 def test_out_of_range_flags_fail_before_writing(flag, tmp_path):
     out = tmp_path / "out"
     assert_one_line_error(run(*TINY, flag, f"--output_dir={out}"))
     assert not out.exists() or not any(out.iterdir())
 
 
-@pytest.mark.parametrize("flag", ["--v2_alpha=0.1", "--likelihood_samples=4"])
+@pytest.mark.parametrize("flag", ["--v2_alpha=0.1", "--likelihood_samples=4",
+                                  "--eval_likelihood_samples=4"])
 def test_belief_flags_are_for_bad_only(flag, tmp_path):
     out = tmp_path / "out"
     ippo = [f for f in TINY if not f.startswith("--likelihood_samples")] + ["--method=ippo"]
