@@ -21,7 +21,9 @@ game given by --preset/--players must be the one it was trained on):
 
 For a BAD agent, `--eval_likelihood_samples=K` makes either evaluation average its belief's
 likelihoods over K public samples instead of the number it was trained with: a better calibrated
-belief for the same network (see the README). The evaluation reports the mean score, its standard error, the fraction of perfect games, the
+belief for the same network (see the README).
+
+The evaluation reports the mean score, its standard error, the fraction of perfect games, the
 per-card belief cross-entropies and a calibration table of the agent's belief that each own card
 is playable (`hanabi_evaluation.calibration_table`).
 """
