@@ -26,6 +26,8 @@ _PRESET = flags.DEFINE_string("preset", "full", "Hanabi preset.")
 _METHODS = flags.DEFINE_list("methods", list(reversed(METHODS)), "Methods to measure.")
 _NUM_ENVS = flags.DEFINE_integer("num_envs", 512, "Games played side by side.")
 _ROLLOUT = flags.DEFINE_integer("rollout_length", 32, "Moves per game per update.")
+_EPOCHS = flags.DEFINE_integer("num_epochs", 2, "PPO epochs per rollout.")
+_MINIBATCHES = flags.DEFINE_integer("num_minibatches", 4, "PPO minibatches per epoch.")
 _UPDATES = flags.DEFINE_integer("updates", 5, "Updates per timed call.")
 _REPEATS = flags.DEFINE_integer("repeats", 2, "Timed calls; the best is reported.")
 _HIDDEN = flags.DEFINE_list("hidden_sizes", ["256"], "Hidden layer sizes.")
@@ -39,7 +41,9 @@ def measure(method: str) -> tuple[float, float]:
                         hidden_sizes=tuple(int(h) for h in _HIDDEN.value),
                         likelihood_samples=_SAMPLES.value if method == "bad" else 1)
     config = hanabi_learner.TrainConfig(agent=agent, num_envs=_NUM_ENVS.value,
-                                        rollout_length=_ROLLOUT.value)
+                                        rollout_length=_ROLLOUT.value,
+                                        num_epochs=_EPOCHS.value,
+                                        num_minibatches=_MINIBATCHES.value)
     state = hanabi_learner.init_train_state(config, jax.random.PRNGKey(0))
     state, _ = hanabi_learner.train_updates(config, state, _UPDATES.value)  # compile, warm up
     jax.block_until_ready(state)
@@ -58,7 +62,12 @@ def main(argv) -> None:
     del argv
     common.check_positive(num_envs=_NUM_ENVS.value, rollout_length=_ROLLOUT.value,
                           updates=_UPDATES.value, repeats=_REPEATS.value,
-                          likelihood_samples=_SAMPLES.value)
+                          likelihood_samples=_SAMPLES.value, num_epochs=_EPOCHS.value,
+                          num_minibatches=_MINIBATCHES.value)
+    if (_NUM_ENVS.value * _ROLLOUT.value) % _MINIBATCHES.value:
+        raise common.ExperimentError(
+            f"--num_envs * --rollout_length ({_NUM_ENVS.value * _ROLLOUT.value}) must be a "
+            f"multiple of --num_minibatches ({_MINIBATCHES.value}).")
     for method in _METHODS.value:
         if method not in METHODS:
             raise common.ExperimentError(f"unknown method {method!r}; allowed: {METHODS}.")
