@@ -39,7 +39,8 @@ from games import hanabi_jax
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Training settings (hashable: a static argument to `jax.jit`)."""
+    """Training settings (hashable: a static argument to `jax.jit`); `num_minibatches` must
+    divide `steps_per_update`."""
 
     agent: AgentConfig
     num_envs: int = 256
@@ -56,6 +57,12 @@ class TrainConfig:
     anneal_updates: int = 0
     final_learning_rate_fraction: float = 1.0
     final_entropy_fraction: float = 1.0
+
+    def __post_init__(self):
+        if self.steps_per_update % self.num_minibatches:
+            raise ValueError(
+                f"num_envs * rollout_length ({self.steps_per_update}) must be a multiple of "
+                f"num_minibatches ({self.num_minibatches}).")
 
     @property
     def steps_per_update(self) -> int:

@@ -64,10 +64,6 @@ def main(argv) -> None:
                           updates=_UPDATES.value, repeats=_REPEATS.value,
                           likelihood_samples=_SAMPLES.value, num_epochs=_EPOCHS.value,
                           num_minibatches=_MINIBATCHES.value)
-    if (_NUM_ENVS.value * _ROLLOUT.value) % _MINIBATCHES.value:
-        raise common.ExperimentError(
-            f"--num_envs * --rollout_length ({_NUM_ENVS.value * _ROLLOUT.value}) must be a "
-            f"multiple of --num_minibatches ({_MINIBATCHES.value}).")
     for method in _METHODS.value:
         if method not in METHODS:
             raise common.ExperimentError(f"unknown method {method!r}; allowed: {METHODS}.")

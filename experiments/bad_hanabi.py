@@ -122,10 +122,6 @@ def train_config() -> hanabi_learner.TrainConfig:
     if FLAGS.checkpoint_every < 0 or FLAGS.eval_games < 0 or FLAGS.anneal_env_steps < 0:
         raise common.ExperimentError(
             "--checkpoint_every, --eval_games and --anneal_env_steps must be at least 0.")
-    if (FLAGS.num_envs * FLAGS.rollout_length) % FLAGS.num_minibatches:
-        raise common.ExperimentError(
-            f"--num_envs * --rollout_length ({FLAGS.num_envs * FLAGS.rollout_length}) must be a "
-            f"multiple of --num_minibatches ({FLAGS.num_minibatches}).")
     if FLAGS.num_envs % jax.device_count():
         raise common.ExperimentError(f"--num_envs must be a multiple of the {jax.device_count()} "
                                      "devices it is split over.")

@@ -119,7 +119,8 @@ def test_missing_truncated_and_foreign_checkpoints(tmp_path):
 @pytest.mark.parametrize("flag", ["--num_envs=0", "--players=9", "--preset=huge",
                                   "--learning_rate=-1", "--hidden_sizes=a",
                                   "--final_entropy_fraction=1.5", "--v2_alpha=2",
-                                  "--likelihood_samples=0", "--eval_likelihood_samples=-1"])
+                                  "--likelihood_samples=0", "--eval_likelihood_samples=-1",
+                                  "--num_minibatches=3"])
 def test_out_of_range_flags_fail_before_writing(flag, tmp_path):
     out = tmp_path / "out"
     assert_one_line_error(run(*TINY, flag, f"--output_dir={out}"))

@@ -27,7 +27,7 @@ def test_measures_both_methods_with_the_learner_flags():
     assert all(float(row[-2]) > 0 for row in rows)
 
 
-@pytest.mark.parametrize("flag, word", [("--num_minibatches=3", "--num_minibatches"),
+@pytest.mark.parametrize("flag, word", [("--num_minibatches=3", "num_minibatches (3)"),
                                         ("--num_epochs=0", "num_epochs")])
 def test_bad_learner_flags_give_one_line(flag, word):
     result = run(*TINY, flag)

@@ -69,6 +69,11 @@ def test_jax_and_open_spiel_play_the_same_games(trained, greedy):
     assert in_jax.scores.max() > 0  # the comparison is not between all-zero score lists
 
 
+def test_minibatches_must_divide_the_rollout():
+    with pytest.raises(ValueError, match=r"multiple of num_minibatches \(3\)"):
+        dataclasses.replace(CONFIG, num_minibatches=3)
+
+
 def test_annealed_falls_linearly_then_stays():
     config = dataclasses.replace(CONFIG, anneal_updates=4)
     values = [float(hanabi_learner.annealed(config, 2.0, 0.25, jnp.asarray(u))) for u in range(7)]
