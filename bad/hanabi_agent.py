@@ -37,6 +37,14 @@ each status under the public belief (V0 for IPPO, BB for BAD), and the first lay
 partner card, besides its value row, a learned row per slot and status, read from the fireworks
 and discards in the public observation (`card_status`).
 
+The exact belief (`exact_belief`, two players with two-card hands such as small). The public
+belief is then the exact posterior over both joint hands (`bad.hanabi_exact_belief`): the tracked
+likelihood is one table per player over its joint hands, and after each move the partner's table
+gains `P(u | partner hand)` for every one of its joint hands (`joint_partner_log_likelihood`, one
+rank-two change of the pre-activation per hand, no public samples). The per-slot marginals take
+BB's place in the public input, and the counterfactual gradient's public sample is a whole hand
+drawn from the partner's joint posterior.
+
 Speed. The first layer is linear in the one-hot cards, so the pre-activation of the sampled hand
 with slot `i` set to `v` is `z(sample) - W[i, sample_i] + W[i, v]`: all `(players-1) * hand_size
 * values` counterfactual hands cost one rank-one change each instead of a forward pass.
@@ -58,7 +66,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bad import hanabi_belief
+from bad import hanabi_belief, hanabi_exact_belief
 from games import hanabi_jax
 from games.hanabi_config import HanabiConfig
 
@@ -81,6 +89,16 @@ class AgentConfig:
     cf_weight: float = 1.0
     likelihood_samples: int = 1  # public hands the BAD likelihood is averaged over
     v2_alpha: float = 0.0  # BAD's public belief: BB when 0, else V2 = (1 - a) * BB + a * V1.
+    exact_belief: bool = False  # BAD: the exact joint belief of 2-card hands instead of BB
+
+    def __post_init__(self):
+        if self.exact_belief:
+            if not self.is_bad:
+                raise ValueError("exact_belief applies to method 'bad' only.")
+            if self.v2_alpha > 0 or self.likelihood_samples != 1:
+                raise ValueError("v2_alpha and likelihood_samples apply to the factorised belief, "
+                                 "not to exact_belief.")
+            hanabi_exact_belief.check_supported(self.game)
 
     @property
     def is_bad(self) -> bool:
@@ -88,7 +106,9 @@ class AgentConfig:
 
     @property
     def belief_name(self) -> str:
-        """Which belief `public_belief` is: "bb" or "v2"."""
+        """Which belief `public_belief` is: "bb", "v2" or "exact"."""
+        if self.exact_belief:
+            return "exact"
         return "v2" if self.v2_alpha > 0 else "bb"
 
     @property
@@ -252,15 +272,47 @@ def card_status_features(game: HanabiConfig, belief: jax.Array, seat: jax.Array,
 # Beliefs and likelihood tracking.
 
 
-def initial_log_likelihood(game: HanabiConfig) -> jax.Array:
-    """float [players, hand_size, values]: no evidence yet."""
+def initial_log_likelihood(config: AgentConfig) -> jax.Array:
+    """No evidence yet: float [players, hand_size, values] per slot, or with the exact belief
+    [players, values, values] per joint hand."""
+    game = config.game
+    if config.exact_belief:
+        return hanabi_exact_belief.initial_log_likelihood(game)
     return jnp.zeros((game.players, game.hand_size, game.num_values), jnp.float32)
+
+
+def last_removal(game: HanabiConfig, public_observation: jax.Array
+                 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """(whether the last move played or discarded a card, the mover's seat offset from the
+    observer, the card's slot, its value), read from the observation's last-move section."""
+    _, discards = _board_offsets(game)
+    mover = discards + game.deck_size
+    slot = mover + 2 * game.players + 4 + game.colors + game.ranks + game.hand_size
+    card = slot + game.hand_size
+    slot_bits = public_observation[slot:card]
+    return (slot_bits.sum() > 0, jnp.argmax(public_observation[mover:mover + game.players]),
+            jnp.argmax(slot_bits), jnp.argmax(public_observation[card:card + game.num_values]))
+
+
+def _exact_public_state(config: AgentConfig, observation: Observation, log_likelihood: jax.Array
+                        ) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The exact belief's (joint log-likelihoods with the last move's card revealed, per-slot
+    marginals [players, hand_size, values], joint posteriors [players, values, values])."""
+    removed, offset, slot, card = last_removal(config.game, observation.public_observation)
+    seat = (observation.current_player + offset) % config.game.players
+    revealed = hanabi_exact_belief.reveal(log_likelihood, seat, slot, card)
+    log_likelihood = jnp.where(removed, revealed, log_likelihood)
+    belief, joint = hanabi_exact_belief.exact_belief(
+        observation.card_knowledge, observation.remaining_counts, log_likelihood)
+    return log_likelihood, belief, joint
 
 
 def public_belief(config: AgentConfig, observation: Observation,
                   log_likelihood: jax.Array) -> jax.Array:
     """BAD's public belief [players, hand_size, values] (absolute seats) from the public facts:
-    BB, or V2 when `config.v2_alpha > 0`."""
+    BB, V2 when `config.v2_alpha > 0`, or the exact belief."""
+    if config.exact_belief:
+        return _exact_public_state(config, observation, log_likelihood)[1]
     likelihood = jnp.exp(log_likelihood)
     if config.v2_alpha > 0:
         return hanabi_belief.v2_belief(observation.card_knowledge, observation.remaining_counts,
@@ -539,6 +591,34 @@ def partner_log_likelihood(config: AgentConfig, policy: Params, public_input: ja
     return jnp.where((samples[0] >= 0)[..., None], jnp.log(floor + (1.0 - floor) * mean), 0.0)
 
 
+def joint_partner_log_likelihood(config: AgentConfig, policy: Params, public_input: jax.Array,
+                                 legal_actions: jax.Array, valid: jax.Array,
+                                 action: jax.Array) -> jax.Array:
+    """log L [values, values] (exact belief, one partner): the played action's probability for
+    every joint hand of the partner, floored; `valid` [hand_size] marks its occupied slots."""
+    game = config.game
+    weights = _private_weights(config, policy, card_status(game, public_input))[0]
+    second = jnp.where(valid[1], weights[1], 0.0)
+    pre = (public_preactivation(policy, public_input)
+           + weights[0][:, None, :] + second[None, :, :])
+    values = jnp.arange(game.num_values)
+    hands = jnp.where(valid, jnp.stack(jnp.meshgrid(values, values, indexing="ij"), -1), -1)
+    legal = jax.vmap(jax.vmap(lambda hand: hand_legal_actions(game, legal_actions,
+                                                              hand[None])))(hands)
+    probability = jax.nn.softmax(_masked(_apply_layers(policy["layers"], pre), legal))[..., action]
+    floor = config.likelihood_floor
+    return jnp.log(floor + (1.0 - floor) * probability)
+
+
+def _sample_joint_hand(key: jax.Array, joint: jax.Array, valid: jax.Array) -> jax.Array:
+    """int32 [1, 1, hand_size]: one partner hand drawn from its joint posterior [values,
+    values], -1 for empty slots."""
+    num_values = joint.shape[0]
+    index = jax.random.categorical(key, jnp.log(jnp.maximum(joint.reshape(-1), 1e-30)))
+    hand = jnp.stack([index // num_values, index % num_values])
+    return jnp.where(valid, hand, -1).astype(jnp.int32)[None, None]
+
+
 def act(config: AgentConfig, params: Params, observation: Observation,
         log_likelihood: jax.Array, key: jax.Array, greedy: bool = False) -> Decision:
     """The acting player's move in one game (`key` is shared by all players).
@@ -548,13 +628,22 @@ def act(config: AgentConfig, params: Params, observation: Observation,
     """
     noise_key, sample_key = jax.random.split(key)
     policy = params["policy"]
-    belief = public_belief(config, observation, log_likelihood) if config.is_bad else None
+    partner_valid = observation.partner_hands >= 0
+    if config.exact_belief:
+        log_likelihood, belief, joint = _exact_public_state(config, observation, log_likelihood)
+        partner_seat = (observation.current_player + 1) % config.game.players
+        samples = _sample_joint_hand(sample_key, joint[partner_seat], partner_valid[0])
+    elif config.is_bad:
+        belief = public_belief(config, observation, log_likelihood)
+    else:
+        belief = None
     public_input = public_input_of(config, observation, belief)
     legal = observation.legal_actions
-    sample = samples = sample_action = None
+    sample = sample_action = None
     if config.is_bad:
-        samples = sample_hands(sample_key, partner_belief(config, public_input),
-                               observation.partner_hands >= 0, config.likelihood_samples)
+        if not config.exact_belief:
+            samples = sample_hands(sample_key, partner_belief(config, public_input),
+                                   partner_valid, config.likelihood_samples)
         sample = samples[0]  # the counterfactual gradient's public sample
     logits, sample_logits = _real_and_sample_logits(config, policy, public_input,
                                                     observation.partner_hands, legal, sample)
@@ -562,9 +651,18 @@ def act(config: AgentConfig, params: Params, observation: Observation,
     action = jnp.argmax(logits + gumbel).astype(jnp.int32)
     if config.is_bad:
         sample_action = jnp.argmax(sample_logits + gumbel).astype(jnp.int32)
-        evidence = partner_log_likelihood(config, policy, public_input, legal, samples, action)
-        log_likelihood = track_likelihood(config, log_likelihood, observation.current_player,
-                                          evidence, action)
+        if config.exact_belief:
+            evidence = joint_partner_log_likelihood(config, policy, public_input, legal,
+                                                    partner_valid[0], action)
+            log_likelihood = log_likelihood.at[partner_seat].add(evidence)
+            log_likelihood = jnp.maximum(
+                log_likelihood - log_likelihood.max((1, 2), keepdims=True),
+                config.min_log_likelihood)
+        else:
+            evidence = partner_log_likelihood(config, policy, public_input, legal, samples,
+                                              action)
+            log_likelihood = track_likelihood(config, log_likelihood, observation.current_player,
+                                              evidence, action)
     return Decision(action=action,
                     log_prob=_decision_log_prob(config, logits, action, sample_logits,
                                                 sample_action),

@@ -6,7 +6,7 @@ Both paths play each game once from a given deal order, in lock step, and call t
 
 Besides the scores they measure the per-card belief cross-entropy `-log B(true card)` over every
 occupied hand slot of every player at every decision point, for V0, V1 and the agent's own
-belief (BB for BAD, or V2 with `v2_alpha > 0`; for IPPO, which tracks no likelihood, BB equals
+belief (BB for BAD, V2 with `v2_alpha > 0`, or the exact belief; for IPPO, which tracks no likelihood, BB equals
 V1), and how well calibrated the agent's belief is where it matters most: at every decision, the
 probability it gives each of the acting player's own cards of being playable, binned by
 `CALIBRATION_EDGES`, against how often the card was playable (`calibration_table`).
@@ -33,7 +33,7 @@ class Evaluation(NamedTuple):
     """Per-game results of `play_jax` or `play_open_spiel`."""
 
     scores: np.ndarray                # int [num_games]
-    cross_entropy_sums: np.ndarray    # float [num_games, 3]: V0, V1, BB (or V2) over cards
+    cross_entropy_sums: np.ndarray    # float [num_games, 3]: V0, V1, the agent's belief, over cards
     cards: np.ndarray                 # int [num_games]: cards those sums are over
     moves: np.ndarray                 # int [num_games]: moves the game lasted
     playable_bins: np.ndarray         # float [num_games, bins, 3]: `_playable_bins` summed
@@ -41,7 +41,7 @@ class Evaluation(NamedTuple):
 
 def _cross_entropy_sums(observation: hanabi_agent.Observation, belief: jax.Array,
                         hands: jax.Array) -> jax.Array:
-    """[3]: V0, V1 and the agent's `belief` (BB or V2) `-log B(true card)` summed over one
+    """[3]: V0, V1 and the agent's `belief` (BB, V2 or exact) `-log B(true card)` summed over one
     game's occupied slots."""
     knowledge, counts = observation.card_knowledge, observation.remaining_counts
     beliefs = jnp.stack([
@@ -120,7 +120,7 @@ def play_jax(config: AgentConfig, params, decks: np.ndarray, key: jax.Array,
     observe = jax.jit(jax.vmap(lambda s: hanabi_agent.observe(game, s)))
     step = jax.jit(jax.vmap(lambda s, a: hanabi_jax.step(game, s, a)))
     game_keys = jax.random.split(key, len(decks))
-    log_likelihood = jnp.zeros((len(decks), *hanabi_agent.initial_log_likelihood(game).shape))
+    log_likelihood = jnp.zeros((len(decks), *hanabi_agent.initial_log_likelihood(config).shape))
     tally = _Tally(len(decks))
     move = 0
     while tally.running.any():
@@ -155,7 +155,7 @@ def play_open_spiel(config: AgentConfig, params, game, decks: np.ndarray | None,
     step = game.reset(decks)
     num_games = game.num_games
     game_keys = jax.random.split(key, num_games)
-    log_likelihood = np.zeros((num_games, *hanabi_agent.initial_log_likelihood(config.game).shape),
+    log_likelihood = np.zeros((num_games, *hanabi_agent.initial_log_likelihood(config).shape),
                               np.float32)
     tally = _Tally(num_games)
     move = 0

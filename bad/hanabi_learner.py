@@ -125,7 +125,8 @@ def init_train_state(config: TrainConfig, key: jax.Array) -> TrainState:
     params = hanabi_agent.init_params(config.agent, params_key)
     games = jax.vmap(lambda k: hanabi_jax.reset(game, k))(jax.random.split(games_key,
                                                                            config.num_envs))
-    log_likelihood = jnp.zeros((config.num_envs, *hanabi_agent.initial_log_likelihood(game).shape))
+    log_likelihood = jnp.zeros((config.num_envs,
+                                *hanabi_agent.initial_log_likelihood(config.agent).shape))
     return TrainState(params=params, opt_state=optimizer(config).init(params), games=games,
                       log_likelihood=log_likelihood, key=key, update=jnp.zeros((), jnp.int32))
 

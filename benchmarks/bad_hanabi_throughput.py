@@ -4,10 +4,12 @@
 
 Each method runs `bad.hanabi_learner.train_updates` (acting, environment steps, for BAD the belief
 update, the rank-one likelihoods of every partner slot and value, and the PPO learner) on one
-configuration. Compilation and one warm-up call are outside the timing. Both wall-clock and
-process CPU time are reported: on a shared machine the wall-clock rate drops with other people's
-load; the CPU-time rate is the rate with the whole machine (XLA uses every core, so the CPU-time
-rate divided by the cores used is a lower bound on an idle machine's wall-clock rate).
+configuration; with `--exact_belief` BAD keeps the exact joint belief and its likelihoods cover
+every joint hand of the partner. Compilation and one warm-up call are outside the timing. Both
+wall-clock and process CPU time are reported: on a shared machine the wall-clock rate drops with
+other people's load; the CPU-time rate is the rate with the whole machine (XLA uses every core, so
+the CPU-time rate divided by the cores used is a lower bound on an idle machine's wall-clock
+rate).
 """
 
 from __future__ import annotations
@@ -33,13 +35,16 @@ _REPEATS = flags.DEFINE_integer("repeats", 2, "Timed calls; the best is reported
 _HIDDEN = flags.DEFINE_list("hidden_sizes", ["256"], "Hidden layer sizes.")
 _SAMPLES = flags.DEFINE_integer("likelihood_samples", 1,
                                 "BAD: public hands its likelihoods are averaged over.")
+_EXACT = flags.DEFINE_bool("exact_belief", False, "BAD: the exact joint belief instead of BB "
+                           "(2 players with 2-card hands).")
 
 
 def measure(method: str) -> tuple[float, float]:
     """(best wall-clock steps/s, its CPU-time steps/s) of `train_updates` for `method`."""
     agent = AgentConfig(make_config(_PRESET.value), method=method,
                         hidden_sizes=tuple(int(h) for h in _HIDDEN.value),
-                        likelihood_samples=_SAMPLES.value if method == "bad" else 1)
+                        likelihood_samples=_SAMPLES.value if method == "bad" else 1,
+                        exact_belief=_EXACT.value and method == "bad")
     config = hanabi_learner.TrainConfig(agent=agent, num_envs=_NUM_ENVS.value,
                                         rollout_length=_ROLLOUT.value,
                                         num_epochs=_EPOCHS.value,

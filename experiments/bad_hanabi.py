@@ -72,6 +72,8 @@ flags.DEFINE_float("v2_alpha", 0.0, "BAD: the public belief is V2 = (1 - a) * BB
 flags.DEFINE_float("cf_weight", 1.0, "BAD: weight of the counterfactual log-probability term.")
 flags.DEFINE_integer("likelihood_samples", 1, "BAD: public hands sampled from the belief to fill "
                      "the other partner slots when estimating an action's likelihood (averaged).")
+flags.DEFINE_bool("exact_belief", False, "BAD: track the exact joint public belief of both hands "
+                  "instead of BB (2 players with 2-card hands, e.g. small and very_small).")
 flags.DEFINE_list("hidden_sizes", ["256"], "Hidden layer sizes (the first is the rank-one layer).")
 flags.DEFINE_integer("seed", 0, "Random seed (training and evaluation).")
 flags.DEFINE_string("output_dir", None, "Where metrics, plots, results and checkpoints go.")
@@ -83,6 +85,8 @@ flags.DEFINE_string("evaluate_checkpoint", None, "Evaluate this checkpoint inste
 flags.DEFINE_bool("greedy", False, "Evaluation plays every move's most likely action instead of "
                   "sampling the policy (training always samples).")
 flags.DEFINE_integer("num_games", 1000, "Games for --evaluate_checkpoint.")
+flags.DEFINE_bool("eval_exact_belief", False, "BAD: evaluate with the exact joint belief whatever "
+                  "belief the agent was trained with (2 players with 2-card hands).")
 flags.DEFINE_integer("eval_likelihood_samples", 0, "BAD: public samples the evaluated belief's "
                      "likelihoods average over; 0 keeps the agent's training setting.")
 
@@ -126,12 +130,13 @@ def train_config() -> hanabi_learner.TrainConfig:
         raise common.ExperimentError(f"--num_envs must be a multiple of the {jax.device_count()} "
                                      "devices it is split over.")
     common.check_positive(likelihood_samples=FLAGS.likelihood_samples)
-    if FLAGS.method != "bad" and (FLAGS.v2_alpha or FLAGS.likelihood_samples != 1):
-        raise common.ExperimentError("--v2_alpha and --likelihood_samples apply to --method=bad "
-                                     "only.")
+    if FLAGS.method != "bad" and (FLAGS.v2_alpha or FLAGS.likelihood_samples != 1
+                                  or FLAGS.exact_belief):
+        raise common.ExperimentError("--v2_alpha, --likelihood_samples and --exact_belief apply "
+                                     "to --method=bad only.")
     agent = AgentConfig(game_config(), method=FLAGS.method, hidden_sizes=hidden_sizes(),
                         cf_weight=FLAGS.cf_weight, likelihood_samples=FLAGS.likelihood_samples,
-                        v2_alpha=FLAGS.v2_alpha)
+                        v2_alpha=FLAGS.v2_alpha, exact_belief=FLAGS.exact_belief)
     evaluated_agent(agent)  # refuses a bad --eval_likelihood_samples before training starts
     anneals = FLAGS.final_learning_rate_fraction < 1 or FLAGS.final_entropy_fraction < 1
     steps_per_chunk = FLAGS.updates_per_log * FLAGS.num_envs * FLAGS.rollout_length
@@ -161,6 +166,7 @@ def checkpoint_config(config: hanabi_learner.TrainConfig) -> dict:
         "hidden_sizes": list(agent.hidden_sizes), "cf_weight": agent.cf_weight,
         "likelihood_floor": agent.likelihood_floor,
         "likelihood_samples": agent.likelihood_samples, "v2_alpha": agent.v2_alpha,
+        "exact_belief": agent.exact_belief,
         **{name: getattr(config, name) for name in TRAIN_FIELDS},
         "seed": FLAGS.seed, "updates_per_log": FLAGS.updates_per_log,
     }
@@ -176,21 +182,32 @@ def config_of_checkpoint(path: str, saved: dict, game) -> hanabi_learner.TrainCo
             f"checkpoint {path} lacks the setting '{missing[0]}' (written by an older version?).")
     agent = AgentConfig(game, method=saved["method"], hidden_sizes=tuple(saved["hidden_sizes"]),
                         cf_weight=saved["cf_weight"], likelihood_floor=saved["likelihood_floor"],
-                        likelihood_samples=saved["likelihood_samples"], v2_alpha=saved["v2_alpha"])
+                        likelihood_samples=saved["likelihood_samples"], v2_alpha=saved["v2_alpha"],
+                        exact_belief=saved.get("exact_belief", False))  # older: always BB
     return hanabi_learner.TrainConfig(agent=agent,
                                       **{name: saved[name] for name in TRAIN_FIELDS})
 
 
 def evaluated_agent(agent: AgentConfig) -> AgentConfig:
-    """The agent as evaluated: with --eval_likelihood_samples public samples when given."""
+    """The agent as evaluated: with --eval_likelihood_samples public samples or the exact belief
+    (--eval_exact_belief) when given."""
     samples = FLAGS.eval_likelihood_samples
     if samples < 0:
         raise common.ExperimentError(
             f"--eval_likelihood_samples must be at least 0, got {samples}.")
-    if not samples:
+    if not samples and not FLAGS.eval_exact_belief:
         return agent
     if not agent.is_bad:
-        raise common.ExperimentError("--eval_likelihood_samples applies to BAD agents only.")
+        raise common.ExperimentError(
+            "--eval_likelihood_samples and --eval_exact_belief apply to BAD agents only.")
+    if FLAGS.eval_exact_belief:
+        if samples or agent.v2_alpha:
+            raise common.ExperimentError("--eval_exact_belief replaces the factorised belief; "
+                                         "it takes no --eval_likelihood_samples or V2 agent.")
+        return dataclasses.replace(agent, likelihood_samples=1, exact_belief=True)
+    if agent.exact_belief:
+        raise common.ExperimentError("--eval_likelihood_samples applies to the factorised belief, "
+                                     "not to an exact-belief agent.")
     return dataclasses.replace(agent, likelihood_samples=samples)
 
 

@@ -141,7 +141,7 @@ def test_partner_log_likelihood_averages_whole_forward_passes_over_the_samples(n
 def test_likelihood_follows_cards_and_resets_for_new_ones():
     config = AgentConfig(make_config("very_small"))
     game = config.game
-    log_likelihood = hanabi_agent.initial_log_likelihood(game)
+    log_likelihood = hanabi_agent.initial_log_likelihood(config)
     evidence = jnp.log(jnp.array([[[0.5, 1.0, 0.25, 1.0, 1.0], [1.0, 0.1, 1.0, 1.0, 1.0]]]))
     colour_hint = 2 * game.hand_size  # seat 0 hints: its own cards stay where they are
     log_likelihood = hanabi_agent.track_likelihood(config, log_likelihood, 0, evidence,
@@ -170,7 +170,7 @@ def test_act_is_deterministic_given_the_key_and_legal():
     params = hanabi_agent.init_params(config, jax.random.PRNGKey(0))
     state = hanabi_jax.reset(game, jax.random.PRNGKey(1))
     observation = hanabi_agent.observe(game, state)
-    ll = hanabi_agent.initial_log_likelihood(game)
+    ll = hanabi_agent.initial_log_likelihood(config)
     first = hanabi_agent.act(config, params, observation, ll, jax.random.PRNGKey(5))
     second = hanabi_agent.act(config, params, observation, ll, jax.random.PRNGKey(5))
     assert int(first.action) == int(second.action)
@@ -190,7 +190,7 @@ def test_greedy_act_plays_the_most_likely_legal_action():
     params = hanabi_agent.init_params(config, jax.random.PRNGKey(0))
     observation = hanabi_agent.observe(config.game,
                                        hanabi_jax.reset(config.game, jax.random.PRNGKey(2)))
-    ll = hanabi_agent.initial_log_likelihood(config.game)
+    ll = hanabi_agent.initial_log_likelihood(config)
     logits = hanabi_agent.policy_logits(config, params["policy"],
                                         hanabi_agent.act(config, params, observation, ll,
                                                          jax.random.PRNGKey(0)).public_input,
@@ -208,7 +208,8 @@ def test_v2_alpha_mixes_bb_with_v1():
     state = hanabi_jax.reset(game, jax.random.PRNGKey(3))
     observation = hanabi_agent.observe(game, state)
     log_likelihood = jax.random.uniform(jax.random.PRNGKey(4),
-                                        hanabi_agent.initial_log_likelihood(game).shape,
+                                        hanabi_agent.initial_log_likelihood(AgentConfig(game))
+                                        .shape,
                                         minval=-5.0, maxval=0.0)
     bb = hanabi_agent.public_belief(AgentConfig(game), observation, log_likelihood)
     v2 = hanabi_agent.public_belief(AgentConfig(game, v2_alpha=0.1), observation, log_likelihood)

@@ -94,6 +94,37 @@ def test_evaluate_checkpoint_with_more_likelihood_samples(full_run, tmp_path):
                               flag.split("=")[0])
 
 
+def test_evaluate_a_bb_checkpoint_with_the_exact_belief(full_run, tmp_path):
+    result = run("--preset=very_small", f"--evaluate_checkpoint={full_run / 'checkpoint.npz'}",
+                 "--num_games=4", "--eval_exact_belief", f"--output_dir={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    evaluation = json.loads((tmp_path / "evaluation.json").read_text())
+    assert "cross_entropy_exact" in evaluation and "cross_entropy_bb" not in evaluation
+
+
+def test_tiny_exact_belief_run_trains_and_evaluates(tmp_path):
+    flags = [f for f in TINY if not f.startswith("--likelihood_samples")]
+    result = run(*flags, "--exact_belief", f"--num_env_steps={CHUNK}", "--eval_games=4",
+                 f"--output_dir={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    evaluation = json.loads((tmp_path / "results.json").read_text())["open_spiel_evaluation"]
+    assert np.isfinite(evaluation["cross_entropy_exact"])
+    # Its checkpoint records the belief: resuming it as a BB run is refused.
+    assert_one_line_error(run(*flags, f"--num_env_steps={2 * CHUNK}",
+                              f"--output_dir={tmp_path}"), "checkpoint")
+
+
+@pytest.mark.parametrize("flags, word", [
+    (["--exact_belief", "--preset=small", "--players=3"], "2 players"),
+    (["--exact_belief", "--likelihood_samples=2"], "likelihood_samples"),
+    (["--eval_exact_belief", "--eval_likelihood_samples=2"], "--eval_exact_belief")])
+def test_exact_belief_settings_it_does_not_support(flags, word, tmp_path):
+    out = tmp_path / "out"
+    tiny = [f for f in TINY if not f.startswith("--likelihood_samples")]
+    assert_one_line_error(run(*tiny, *flags, f"--output_dir={out}"), word)
+    assert not out.exists() or not any(out.iterdir())
+
+
 def test_checkpoint_of_another_preset_is_refused_and_left_alone(full_run):
     before = {name: (full_run / name).read_bytes() for name in ["checkpoint.npz", "metrics.csv"]}
     training = run(*[f for f in TINY if not f.startswith("--preset")], "--preset=small",
@@ -128,7 +159,8 @@ def test_out_of_range_flags_fail_before_writing(flag, tmp_path):
 
 
 @pytest.mark.parametrize("flag", ["--v2_alpha=0.1", "--likelihood_samples=4",
-                                  "--eval_likelihood_samples=4"])
+                                  "--eval_likelihood_samples=4", "--exact_belief",
+                                  "--eval_exact_belief"])
 def test_belief_flags_are_for_bad_only(flag, tmp_path):
     out = tmp_path / "out"
     ippo = [f for f in TINY if not f.startswith("--likelihood_samples")] + ["--method=ippo"]
