@@ -610,6 +610,15 @@ def joint_partner_log_likelihood(config: AgentConfig, policy: Params, public_inp
     return jnp.log(floor + (1.0 - floor) * probability)
 
 
+def track_joint_likelihood(config: AgentConfig, log_likelihood: jax.Array, partner: jax.Array,
+                           evidence: jax.Array) -> jax.Array:
+    """Adds a move's `evidence` [values, values] to the partner's joint hands (exact belief),
+    kept within `[min_log_likelihood, 0]` of each player's maximum."""
+    log_likelihood = log_likelihood.at[partner].add(evidence)
+    log_likelihood = log_likelihood - log_likelihood.max((1, 2), keepdims=True)
+    return jnp.maximum(log_likelihood, config.min_log_likelihood)
+
+
 def _sample_joint_hand(key: jax.Array, joint: jax.Array, valid: jax.Array) -> jax.Array:
     """int32 [1, 1, hand_size]: one partner hand drawn from its joint posterior [values,
     values], -1 for empty slots."""
@@ -629,21 +638,21 @@ def act(config: AgentConfig, params: Params, observation: Observation,
     noise_key, sample_key = jax.random.split(key)
     policy = params["policy"]
     partner_valid = observation.partner_hands >= 0
+    partner_seat = (observation.current_player + 1) % config.game.players  # exact: 2 players
+    belief = joint = None
     if config.exact_belief:
         log_likelihood, belief, joint = _exact_public_state(config, observation, log_likelihood)
-        partner_seat = (observation.current_player + 1) % config.game.players
-        samples = _sample_joint_hand(sample_key, joint[partner_seat], partner_valid[0])
     elif config.is_bad:
         belief = public_belief(config, observation, log_likelihood)
-    else:
-        belief = None
     public_input = public_input_of(config, observation, belief)
     legal = observation.legal_actions
     sample = sample_action = None
+    if config.exact_belief:
+        samples = _sample_joint_hand(sample_key, joint[partner_seat], partner_valid[0])
+    elif config.is_bad:
+        samples = sample_hands(sample_key, partner_belief(config, public_input), partner_valid,
+                               config.likelihood_samples)
     if config.is_bad:
-        if not config.exact_belief:
-            samples = sample_hands(sample_key, partner_belief(config, public_input),
-                                   partner_valid, config.likelihood_samples)
         sample = samples[0]  # the counterfactual gradient's public sample
     logits, sample_logits = _real_and_sample_logits(config, policy, public_input,
                                                     observation.partner_hands, legal, sample)
@@ -654,10 +663,8 @@ def act(config: AgentConfig, params: Params, observation: Observation,
         if config.exact_belief:
             evidence = joint_partner_log_likelihood(config, policy, public_input, legal,
                                                     partner_valid[0], action)
-            log_likelihood = log_likelihood.at[partner_seat].add(evidence)
-            log_likelihood = jnp.maximum(
-                log_likelihood - log_likelihood.max((1, 2), keepdims=True),
-                config.min_log_likelihood)
+            log_likelihood = track_joint_likelihood(config, log_likelihood, partner_seat,
+                                                    evidence)
         else:
             evidence = partner_log_likelihood(config, policy, public_input, legal, samples,
                                               action)
