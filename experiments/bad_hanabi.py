@@ -202,14 +202,12 @@ def evaluated_agent(agent: AgentConfig) -> AgentConfig:
     if not agent.is_bad:
         raise common.ExperimentError(
             "--eval_likelihood_samples and --eval_exact_belief apply to BAD agents only.")
+    # AgentConfig refuses an exact belief with V2 or with more than one sample.
     if FLAGS.eval_exact_belief:
-        if samples or agent.v2_alpha:
-            raise common.ExperimentError("--eval_exact_belief replaces the factorised belief; "
-                                         "it takes no --eval_likelihood_samples or V2 agent.")
+        if samples:
+            raise common.ExperimentError("--eval_exact_belief replaces the sampled likelihoods; "
+                                         "it takes no --eval_likelihood_samples.")
         return dataclasses.replace(agent, likelihood_samples=1, exact_belief=True)
-    if agent.exact_belief:
-        raise common.ExperimentError("--eval_likelihood_samples applies to the factorised belief, "
-                                     "not to an exact-belief agent.")
     return dataclasses.replace(agent, likelihood_samples=samples)
 
 
