@@ -174,7 +174,7 @@ def format_report(title: str, unit: str, summaries: Sequence[Summary], rounds: i
     """The one printed format of every benchmark: title, machine, protocol and the table."""
     reference = summaries[0]
     header = ["contender", f"median {unit}", "min-max", "IQR", f"median {unit} per CPU-s",
-              f"{reference.name} / this", "notes"]
+              "ratio", "notes"]
     rows = [header]
     for summary in summaries:
         first, third = summary.quartiles
@@ -186,8 +186,8 @@ def format_report(title: str, unit: str, summaries: Sequence[Summary], rounds: i
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = [f"== {title}", machine_line(load_before, load_after),
              f"protocol: {rounds} rounds of at least {min_seconds:g} s each after an untimed "
-             "warm-up call, contenders interleaved in alternating order; ratio of medians "
-             "(wall clock)"]
+             "warm-up call, contenders interleaved in alternating order",
+             f"ratio: the median rate (wall clock) of {reference.name} over each one's"]
     for row in rows:
         cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:-1], widths[1:-1])]
         lines.append("  ".join(cells + [row[-1]]).rstrip())
@@ -214,13 +214,12 @@ def _send(message: dict) -> None:
     print(_PROTOCOL_PREFIX + json.dumps(message), flush=True)
 
 
-def serve(contenders: Sequence[Contender], final_notes: Callable[[], dict] | None = None,
-          stdin=None) -> None:
+def serve(contenders: Sequence[Contender], stdin=None) -> None:
     """The worker side: warms `contenders` up, then runs the rounds asked for on `stdin`.
 
-    Answers each request (`{"name": ..., "min_seconds": ...}`, one JSON per line) with its
-    `Round`; on `{"quit": true}` or the end of input sends `final_notes()` (e.g. peak memory,
-    known only at the end) and returns."""
+    Sends the names and notes (read after the warm-ups, so a note can report them) once ready,
+    then answers each request (`{"name": ..., "min_seconds": ...}`, one JSON per line) with its
+    `Round`, until `{"quit": true}` or the end of input."""
     stdin = sys.stdin if stdin is None else stdin
     by_name = {c.name: c for c in contenders}
     for contender in contenders:
@@ -231,7 +230,6 @@ def serve(contenders: Sequence[Contender], final_notes: Callable[[], dict] | Non
         if request.get("quit"):
             break
         _send(dataclasses.asdict(by_name[request["name"]].run_round(request["min_seconds"])))
-    _send(final_notes() if final_notes is not None else {})
 
 
 @dataclasses.dataclass
@@ -281,13 +279,15 @@ class Worker:
     def run_round(self, name: str, min_seconds: float) -> Round:
         return Round(**self._request({"name": name, "min_seconds": min_seconds}))
 
-    def close(self) -> dict:
-        """Stops the worker; the notes it sends at the end."""
-        notes = self._request({"quit": True})
-        self._process.stdin.close()
+    def close(self) -> None:
+        """Asks the worker to stop and waits for it."""
+        try:
+            self._process.stdin.write(json.dumps({"quit": True}) + "\n")
+            self._process.stdin.close()
+        except BrokenPipeError:
+            pass  # it has stopped already
         self._process.wait()
         self._errors.close()
-        return notes
 
 
 def start_worker(peer: str, python: str, module: str, spec: dict[str, Any],
@@ -330,7 +330,9 @@ def define_round_flags(default_seconds: float = 3.0):
 
 
 def check_choices(name: str, values: Sequence[str], allowed: Sequence[str]) -> None:
-    """Raises `FlagError` naming the first of `values` not in `allowed`."""
+    """Raises `FlagError` when `values` is empty or one of them is not in `allowed`."""
+    if not values:
+        raise FlagError(f"--{name} is empty; allowed: {', '.join(allowed)}.")
     for value in values:
         if value not in allowed:
             raise FlagError(f"--{name}: unknown value {value!r}; allowed: {', '.join(allowed)}.")
