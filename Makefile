@@ -8,7 +8,7 @@ export CMAKE_POLICY_VERSION_MINIMUM := 3.5
 # Keep JAX on the CPU and off other cores' toes on the 2-core CI machine.
 export JAX_PLATFORMS ?= cpu
 
-.PHONY: demo test test-slow benchmarks install clean
+.PHONY: demo test test-slow benchmarks colabs install clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test-slow: $(STAMP)
 
 benchmarks: $(STAMP)
 	$(PY) -m benchmarks.env_throughput
+
+# Executes every notebook with its small settings and saves it with its outputs.
+colabs: $(STAMP)
+	$(PY) colabs/execute.py colabs/*.ipynb
 
 clean:
 	rm -rf $(VENV) build *.egg-info
