@@ -11,6 +11,11 @@ A run restarted after a kill continues from its last checkpoint with the same nu
 uninterrupted run. With `--final_learning_rate_fraction` or `--final_entropy_fraction` below 1
 the learning rate and entropy weight fall linearly over the run (or over `--anneal_env_steps`),
 so a resumed run must be given the same `--num_env_steps` (the checkpoint refuses another).
+Training runs in chunks of `--updates_per_log` updates of `--num_envs` x `--rollout_length`
+moves; `--num_env_steps`, `--anneal_env_steps` and `--checkpoint_every` are rounded up to whole
+chunks (the first two with a printed note when that changes them). metrics.csv is written
+before the checkpoint that covers it, and a resume rewrites it to the checkpoint's step. A run
+whose losses turn non-finite stops with one line, keeping the last finite checkpoint.
 `--greedy` makes the evaluation play every move's most likely action.
 
 Evaluate a checkpoint through OpenSpiel (the agent settings are read from the checkpoint; the
@@ -33,7 +38,6 @@ is playable (`hanabi_evaluation.calibration_table`).
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 
@@ -45,7 +49,7 @@ from bad import hanabi_evaluation, hanabi_learner
 from bad.hanabi_agent import METHODS, AgentConfig
 from experiments import common
 from games.hanabi import HanabiGame
-from games.hanabi_config import PRESETS, make_config
+from games.hanabi_config import PRESETS, HanabiConfig, make_config
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("method", "bad", METHODS, "bad: public belief and partial policies; ippo: "
@@ -93,117 +97,132 @@ flags.DEFINE_integer("eval_likelihood_samples", 0, "BAD: public samples the eval
                      "likelihoods average over; 0 keeps the agent's training setting.")
 
 EXPERIMENT = "bad_hanabi"
+LOSS_COLUMNS = ("policy_loss", "value_loss", "entropy")  # non-finite: the run diverged
 
 
-def game_config():
+def game_from_flags() -> HanabiConfig:
+    """The game given by --preset and --players."""
     spec = {"preset": FLAGS.preset}
     if FLAGS.players:
         spec["players"] = FLAGS.players
     return make_config(spec)
 
 
-def hidden_sizes() -> tuple[int, ...]:
+def hidden_sizes(values: list[str]) -> tuple[int, ...]:
+    """The checked --hidden_sizes."""
     try:
-        sizes = tuple(int(size) for size in FLAGS.hidden_sizes)
+        sizes = tuple(int(size) for size in values)
     except ValueError:
         raise common.ExperimentError(
-            f"--hidden_sizes must be a comma-separated list of ints, got {FLAGS.hidden_sizes}.")
+            f"--hidden_sizes must be a comma-separated list of ints, got {values}.") from None
     if not sizes or min(sizes) < 1:
         raise common.ExperimentError(f"--hidden_sizes must be positive ints, got {sizes}.")
     return sizes
 
 
-def train_config() -> hanabi_learner.TrainConfig:
-    """The training configuration from the flags, checked."""
+def chunks_of(name: str, env_steps: int, chunk_steps: int) -> int:
+    """Whole chunks covering `env_steps`, with a printed note when `--name` is rounded up."""
+    chunks = -(-env_steps // chunk_steps)
+    if chunks * chunk_steps != env_steps:
+        print(f"note: --{name}={env_steps} is rounded up to {chunks * chunk_steps}, a whole "
+              f"number of {chunk_steps}-step chunks (--updates_per_log x --num_envs x "
+              "--rollout_length).", flush=True)
+    return chunks
+
+
+@dataclasses.dataclass(frozen=True)
+class Chunks:
+    """Training runs in chunks of `updates` updates: one compiled call and metrics row each."""
+
+    updates: int
+    steps: int  # environment steps per chunk
+    total: int  # chunks in the run
+    per_checkpoint: int
+
+
+def train_config_from_flags() -> tuple[hanabi_learner.TrainConfig, Chunks]:
+    """The checked training flags: the configuration and the run's chunks."""
     common.check_positive(num_env_steps=FLAGS.num_env_steps, num_envs=FLAGS.num_envs,
                           rollout_length=FLAGS.rollout_length, num_epochs=FLAGS.num_epochs,
                           num_minibatches=FLAGS.num_minibatches,
-                          learning_rate=FLAGS.learning_rate, updates_per_log=FLAGS.updates_per_log)
-    if FLAGS.entropy_weight < 0 or FLAGS.cf_weight < 0:
-        raise common.ExperimentError("--entropy_weight and --cf_weight must be at least 0.")
+                          learning_rate=FLAGS.learning_rate, updates_per_log=FLAGS.updates_per_log,
+                          likelihood_samples=FLAGS.likelihood_samples)
+    common.check_non_negative(entropy_weight=FLAGS.entropy_weight, cf_weight=FLAGS.cf_weight,
+                              checkpoint_every=FLAGS.checkpoint_every, eval_games=FLAGS.eval_games,
+                              anneal_env_steps=FLAGS.anneal_env_steps)
     common.check_fraction(final_learning_rate_fraction=FLAGS.final_learning_rate_fraction,
                           final_entropy_fraction=FLAGS.final_entropy_fraction,
                           discount=FLAGS.discount, gae_lambda=FLAGS.gae_lambda,
                           v2_alpha=FLAGS.v2_alpha)
-    if FLAGS.checkpoint_every < 0 or FLAGS.eval_games < 0 or FLAGS.anneal_env_steps < 0:
-        raise common.ExperimentError(
-            "--checkpoint_every, --eval_games and --anneal_env_steps must be at least 0.")
+    common.check_seed(FLAGS.seed)
     if FLAGS.num_envs % jax.device_count():
         raise common.ExperimentError(f"--num_envs must be a multiple of the {jax.device_count()} "
                                      "devices it is split over.")
-    common.check_positive(likelihood_samples=FLAGS.likelihood_samples)
     if FLAGS.method != "bad" and (FLAGS.v2_alpha or FLAGS.likelihood_samples != 1
                                   or FLAGS.exact_belief):
         raise common.ExperimentError("--v2_alpha, --likelihood_samples and --exact_belief apply "
                                      "to --method=bad only.")
-    agent = AgentConfig(game_config(), method=FLAGS.method, hidden_sizes=hidden_sizes(),
-                        cf_weight=FLAGS.cf_weight, likelihood_samples=FLAGS.likelihood_samples,
-                        v2_alpha=FLAGS.v2_alpha, exact_belief=FLAGS.exact_belief)
-    evaluated_agent(agent)  # refuses a bad --eval_likelihood_samples before training starts
+    agent = AgentConfig(game_from_flags(), method=FLAGS.method,
+                        hidden_sizes=hidden_sizes(FLAGS.hidden_sizes), cf_weight=FLAGS.cf_weight,
+                        likelihood_samples=FLAGS.likelihood_samples, v2_alpha=FLAGS.v2_alpha,
+                        exact_belief=FLAGS.exact_belief)
+    # Refuses a bad --eval_likelihood_samples or --eval_exact_belief before training starts.
+    evaluated_agent(agent, FLAGS.eval_likelihood_samples, FLAGS.eval_exact_belief)
+    chunk_steps = FLAGS.updates_per_log * FLAGS.num_envs * FLAGS.rollout_length
+    total = chunks_of("num_env_steps", FLAGS.num_env_steps, chunk_steps)
     anneals = FLAGS.final_learning_rate_fraction < 1 or FLAGS.final_entropy_fraction < 1
-    steps_per_chunk = FLAGS.updates_per_log * FLAGS.num_envs * FLAGS.rollout_length
-    anneal_steps = FLAGS.anneal_env_steps or FLAGS.num_env_steps
-    anneal_updates = -(-anneal_steps // steps_per_chunk) * FLAGS.updates_per_log
-    return hanabi_learner.TrainConfig(
+    anneal_chunks = (chunks_of("anneal_env_steps", FLAGS.anneal_env_steps, chunk_steps)
+                     if FLAGS.anneal_env_steps else total)
+    per_checkpoint = max(1, -(-FLAGS.checkpoint_every // chunk_steps))
+    config = hanabi_learner.TrainConfig(
         agent=agent, num_envs=FLAGS.num_envs, rollout_length=FLAGS.rollout_length,
         num_epochs=FLAGS.num_epochs, num_minibatches=FLAGS.num_minibatches,
         learning_rate=FLAGS.learning_rate, entropy_weight=FLAGS.entropy_weight,
         discount=FLAGS.discount, gae_lambda=FLAGS.gae_lambda,
-        anneal_updates=anneal_updates if anneals else 0,
+        anneal_updates=anneal_chunks * FLAGS.updates_per_log if anneals else 0,
         final_learning_rate_fraction=FLAGS.final_learning_rate_fraction,
         final_entropy_fraction=FLAGS.final_entropy_fraction)
+    return config, Chunks(FLAGS.updates_per_log, chunk_steps, total, per_checkpoint)
 
 
-# The TrainConfig fields a checkpoint records besides the agent's (its numbers depend on them).
-TRAIN_FIELDS = ("num_envs", "rollout_length", "num_epochs", "num_minibatches", "learning_rate",
-                "entropy_weight", "discount", "gae_lambda", "anneal_updates",
-                "final_learning_rate_fraction", "final_entropy_fraction")
+def checkpoint_config(config: hanabi_learner.TrainConfig, seed: int,
+                      updates_per_log: int) -> dict:
+    """Everything a checkpoint's numbers depend on (not the run length); results.json too."""
+    return {"format_version": common.FORMAT_VERSION, "experiment": EXPERIMENT,
+            "train": dataclasses.asdict(config), "seed": seed, "updates_per_log": updates_per_log}
 
 
-def checkpoint_config(config: hanabi_learner.TrainConfig) -> dict:
-    """Everything a checkpoint's numbers depend on (not the run length)."""
-    agent = config.agent
-    return {
-        "experiment": EXPERIMENT, "game": agent.game.open_spiel_params(), "method": agent.method,
-        "hidden_sizes": list(agent.hidden_sizes), "cf_weight": agent.cf_weight,
-        "likelihood_floor": agent.likelihood_floor,
-        "likelihood_samples": agent.likelihood_samples, "v2_alpha": agent.v2_alpha,
-        "exact_belief": agent.exact_belief,
-        **{name: getattr(config, name) for name in TRAIN_FIELDS},
-        "seed": FLAGS.seed, "updates_per_log": FLAGS.updates_per_log,
-    }
-
-
-def config_of_checkpoint(path: str, saved: dict, game) -> hanabi_learner.TrainConfig:
-    """The training configuration a checkpoint's `checkpoint_config` describes."""
-    missing = [name for name in ("method", "hidden_sizes", "cf_weight", "likelihood_floor",
-                                 "likelihood_samples", "v2_alpha", *TRAIN_FIELDS)
-               if name not in saved]
-    if missing:
+def config_of_checkpoint(path: str, saved: dict,
+                         game: HanabiConfig) -> tuple[hanabi_learner.TrainConfig, int]:
+    """The training configuration and seed of a checkpoint trained on `game`."""
+    if saved.get("experiment") != EXPERIMENT:
+        raise common.ExperimentError(f"checkpoint {path} was not written by {EXPERIMENT}.")
+    config = common.dataclass_from_dict(hanabi_learner.TrainConfig, saved.get("train"), path,
+                                        "train.")
+    if config.agent.game != game:
         raise common.ExperimentError(
-            f"checkpoint {path} lacks the setting '{missing[0]}' (written by an older version?).")
-    agent = AgentConfig(game, method=saved["method"], hidden_sizes=tuple(saved["hidden_sizes"]),
-                        cf_weight=saved["cf_weight"], likelihood_floor=saved["likelihood_floor"],
-                        likelihood_samples=saved["likelihood_samples"], v2_alpha=saved["v2_alpha"],
-                        exact_belief=saved.get("exact_belief", False))  # older: always BB
-    return hanabi_learner.TrainConfig(agent=agent,
-                                      **{name: saved[name] for name in TRAIN_FIELDS})
+            f"checkpoint {path} was trained on {config.agent.game.open_spiel_params()}, but "
+            f"--preset/--players give {game.open_spiel_params()}.")
+    seed = saved.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= common.SEED_MAX:
+        raise common.ExperimentError(f"checkpoint {path} has seed={seed!r}, expected an int in "
+                                     f"[0, {common.SEED_MAX}].")
+    return config, seed
 
 
-def evaluated_agent(agent: AgentConfig) -> AgentConfig:
-    """The agent as evaluated: with --eval_likelihood_samples public samples or the exact belief
-    (--eval_exact_belief) when given."""
-    samples = FLAGS.eval_likelihood_samples
+def evaluated_agent(agent: AgentConfig, samples: int, exact_belief: bool) -> AgentConfig:
+    """The agent as evaluated: with `samples` public samples (--eval_likelihood_samples; 0 keeps
+    the agent's) or the exact belief (--eval_exact_belief) when given."""
     if samples < 0:
         raise common.ExperimentError(
             f"--eval_likelihood_samples must be at least 0, got {samples}.")
-    if not samples and not FLAGS.eval_exact_belief:
+    if not samples and not exact_belief:
         return agent
     if not agent.is_bad:
         raise common.ExperimentError(
             "--eval_likelihood_samples and --eval_exact_belief apply to BAD agents only.")
     # AgentConfig refuses an exact belief with V2 or with more than one sample.
-    if FLAGS.eval_exact_belief:
+    if exact_belief:
         if samples:
             raise common.ExperimentError("--eval_exact_belief replaces the sampled likelihoods; "
                                          "it takes no --eval_likelihood_samples.")
@@ -211,18 +230,14 @@ def evaluated_agent(agent: AgentConfig) -> AgentConfig:
     return dataclasses.replace(agent, likelihood_samples=samples)
 
 
-def template_state(config: hanabi_learner.TrainConfig) -> hanabi_learner.TrainState:
-    return hanabi_learner.init_train_state(config, jax.random.PRNGKey(FLAGS.seed))
-
-
-def evaluate(config: AgentConfig, params, num_games: int, seed: int) -> dict:
-    """Plays `num_games` games through OpenSpiel (sampled, or greedy with --greedy); returns
+def evaluate(config: AgentConfig, params, num_games: int, seed: int, greedy: bool) -> dict:
+    """Plays `num_games` games through OpenSpiel (sampled, or greedy); returns
     `hanabi_evaluation.summarise`, the policy played and the belief's calibration table."""
     game = HanabiGame(config.game, num_games, seed)
     evaluation = hanabi_evaluation.play_open_spiel(config, params, game, None,
-                                                   jax.random.PRNGKey(seed + 1), FLAGS.greedy)
+                                                   jax.random.PRNGKey(seed + 1), greedy)
     return {**hanabi_evaluation.summarise(config, evaluation),
-            "policy": "greedy" if FLAGS.greedy else "sampled",
+            "policy": "greedy" if greedy else "sampled",
             **({"likelihood_samples": config.likelihood_samples} if config.is_bad else {}),
             "playable_calibration": hanabi_evaluation.calibration_table(evaluation)}
 
@@ -236,58 +251,23 @@ def print_evaluation(summary: dict, title: str) -> None:
                                "fraction playable"]))
 
 
-def plot(path: str, rows: list[dict], key: str, label: str, title: str) -> None:
-    import matplotlib  # pylint: disable=import-outside-toplevel
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
-
-    figure, axes = plt.subplots(figsize=(6, 4))
-    axes.plot([row["env_steps"] for row in rows], [row[key] for row in rows])
-    axes.set_xlabel("environment steps")
-    axes.set_ylabel(label)
-    axes.set_title(title)
-    axes.grid(alpha=0.3)
-    figure.tight_layout()
-    tmp = path + ".tmp.png"
-    figure.savefig(tmp, dpi=100)
-    plt.close(figure)
-    os.replace(tmp, path)
-
-
-def read_checkpoint_config(path: str) -> dict:
-    """The settings stored in one of our checkpoints (to rebuild its agent for evaluation)."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return json.loads(str(data["config"]))
-    except FileNotFoundError:
-        raise common.ExperimentError(f"checkpoint {path} does not exist.") from None
-    except Exception:  # truncated zips, missing entries, bad JSON: all "not ours".
-        raise common.ExperimentError(
-            f"checkpoint {path} is not a readable checkpoint of this experiment.") from None
-
-
 def evaluate_checkpoint() -> None:
     """--evaluate_checkpoint: load, play --num_games games through OpenSpiel, report."""
     path = FLAGS.evaluate_checkpoint
     common.check_positive(num_games=FLAGS.num_games)
+    common.check_seed(FLAGS.seed)
     if FLAGS["likelihood_samples"].present:
         raise common.ExperimentError("--likelihood_samples is a training setting; evaluate a "
                                      "checkpoint's belief with --eval_likelihood_samples.")
-    game = game_config()
-    saved = read_checkpoint_config(path)
-    if saved.get("experiment") != EXPERIMENT:
-        raise common.ExperimentError(f"checkpoint {path} was not written by {EXPERIMENT}.")
-    if saved.get("game") != game.open_spiel_params():
-        raise common.ExperimentError(
-            f"checkpoint {path} was trained on {saved.get('game')}, but --preset/--players give "
-            f"{game.open_spiel_params()}.")
+    game = game_from_flags()
+    checkpoint = common.read_checkpoint(path)
+    config, seed = config_of_checkpoint(path, checkpoint.config, game)
+    agent = evaluated_agent(config.agent, FLAGS.eval_likelihood_samples, FLAGS.eval_exact_belief)
+    template = hanabi_learner.init_train_state(config, jax.random.PRNGKey(seed))
+    state = common.restore(path, checkpoint, template)
     output_dir = common.prepare_output_dir(FLAGS.output_dir) if FLAGS.output_dir else None
-    config = config_of_checkpoint(path, saved, game)
-    agent = evaluated_agent(config.agent)
-    template = hanabi_learner.init_train_state(config, jax.random.PRNGKey(saved["seed"]))
-    state = common.load_checkpoint(path, template, saved)
     start = time.perf_counter()
-    summary = evaluate(agent, state.params, FLAGS.num_games, FLAGS.seed)
+    summary = evaluate(agent, state.params, FLAGS.num_games, FLAGS.seed, FLAGS.greedy)
     summary.update(checkpoint=os.path.abspath(path), method=agent.method,
                    env_steps=int(state.update) * config.steps_per_update,
                    wall_seconds=time.perf_counter() - start)
@@ -296,85 +276,111 @@ def evaluate_checkpoint() -> None:
         common.write_json(os.path.join(output_dir, "evaluation.json"), summary)
 
 
-def train() -> None:
-    """Training, resumed from the output directory's checkpoint when there is one."""
-    if FLAGS.output_dir is None:
-        raise common.ExperimentError("--output_dir is required for training.")
-    config = train_config()
-    saved_config = checkpoint_config(config)
-    output_dir = common.prepare_output_dir(FLAGS.output_dir)
+def resumed_rows(path: str, done_chunks: int, chunk_steps: int) -> list[dict]:
+    """The metrics rows of the first `done_chunks` chunks from `path` (later ones are dropped:
+    a kill between writing the metrics and the checkpoint leaves them behind)."""
+    if not os.path.exists(path):
+        raise common.ExperimentError(f"{path} is missing, but its checkpoint is at "
+                                     f"{done_chunks * chunk_steps} environment steps.")
+    rows = [{**row, "env_steps": int(row["env_steps"]), "updates": int(row["updates"])}
+            for row in common.read_csv(path) if row["env_steps"] <= done_chunks * chunk_steps]
+    if [row["env_steps"] for row in rows] != [(i + 1) * chunk_steps for i in range(done_chunks)]:
+        raise common.ExperimentError(
+            f"{path} does not hold one row per {chunk_steps}-step chunk up to its checkpoint's "
+            f"{done_chunks * chunk_steps} environment steps.")
+    return rows
+
+
+def metrics_row(metrics: dict, chunk: int, chunks: Chunks) -> dict:
+    """The metrics.csv row of one chunk from `train_updates`' per-update metrics."""
+    finished = float(metrics["games_finished"].sum())
+    return {
+        "env_steps": chunk * chunks.steps,
+        "updates": chunk * chunks.updates,
+        "mean_score": float(np.sum(metrics["mean_score"] * metrics["games_finished"])
+                            / max(finished, 1.0)),
+        "games_finished": finished,
+        "belief_cross_entropy": float(metrics["belief_cross_entropy"].mean()),
+        "entropy": float(metrics["entropy"].mean()),
+        "policy_loss": float(metrics["policy_loss"].mean()),
+        "value_loss": float(metrics["value_loss"].mean()),
+    }
+
+
+def train(config: hanabi_learner.TrainConfig, chunks: Chunks, seed: int,
+          output_dir: str) -> tuple[hanabi_learner.TrainState, list[dict], float]:
+    """Training, resumed from `output_dir`'s checkpoint when there is one.
+
+    Returns the final state, the metrics rows and the training seconds of this process.
+    """
+    saved_config = checkpoint_config(config, seed, chunks.updates)
     checkpoint_path = os.path.join(output_dir, common.CHECKPOINT_NAME)
-    metrics_path = os.path.join(output_dir, "metrics.csv")
-    state = template_state(config)
+    metrics_path = os.path.join(output_dir, common.METRICS_NAME)
+    state = hanabi_learner.init_train_state(config, jax.random.PRNGKey(seed))
     rows: list[dict] = []
     if os.path.exists(checkpoint_path):
         state = common.load_checkpoint(checkpoint_path, state, saved_config)
-        done_steps = int(state.update) * config.steps_per_update
-        if os.path.exists(metrics_path):
-            rows = [{**row, "env_steps": int(row["env_steps"]), "updates": int(row["updates"])}
-                    for row in common.read_csv(metrics_path) if row["env_steps"] <= done_steps]
-        print(f"resuming from {checkpoint_path} at {done_steps} environment steps", flush=True)
+        rows = resumed_rows(metrics_path, int(state.update) // chunks.updates, chunks.steps)
+        common.write_csv(metrics_path, rows)
+        print(f"resuming from {checkpoint_path} at {len(rows) * chunks.steps} environment steps",
+              flush=True)
     state = hanabi_learner.shard_over_devices(state)
 
-    steps_per_chunk = FLAGS.updates_per_log * config.steps_per_update
-    total_chunks = -(-FLAGS.num_env_steps // steps_per_chunk)
-    chunks_per_checkpoint = max(1, -(-FLAGS.checkpoint_every // steps_per_chunk))
-    chunk = int(state.update) // FLAGS.updates_per_log
-    progress = common.Progress(total_chunks * steps_per_chunk, start=chunk * steps_per_chunk)
+    chunk = int(state.update) // chunks.updates
+    progress = common.Progress(chunks.total * chunks.steps, start=chunk * chunks.steps)
     start = time.perf_counter()
-    while chunk < total_chunks:
-        state, metrics = hanabi_learner.train_updates(config, state, FLAGS.updates_per_log)
-        metrics = jax.device_get(metrics)
+    while chunk < chunks.total:
+        state, metrics = hanabi_learner.train_updates(config, state, chunks.updates)
         chunk += 1
-        finished = float(metrics["games_finished"].sum())
-        row = {
-            "env_steps": chunk * steps_per_chunk,
-            "updates": chunk * FLAGS.updates_per_log,
-            "mean_score": float(np.sum(metrics["mean_score"] * metrics["games_finished"])
-                                / max(finished, 1.0)),
-            "games_finished": finished,
-            "belief_cross_entropy": float(metrics["belief_cross_entropy"].mean()),
-            "entropy": float(metrics["entropy"].mean()),
-            "policy_loss": float(metrics["policy_loss"].mean()),
-            "value_loss": float(metrics["value_loss"].mean()),
-        }
+        row = metrics_row(jax.device_get(metrics), chunk, chunks)
         rows.append(row)
         common.write_csv(metrics_path, rows)
-        if chunk % chunks_per_checkpoint == 0 or chunk == total_chunks:
+        common.require_finite(row, LOSS_COLUMNS, f"{row['env_steps']} environment steps")
+        if chunk % chunks.per_checkpoint == 0 or chunk == chunks.total:
             common.save_checkpoint(checkpoint_path, jax.device_get(state), saved_config)
         progress.update(row["env_steps"], {"mean_score": row["mean_score"]},
-                        force=chunk == total_chunks)
-    train_seconds = time.perf_counter() - start
+                        force=chunk == chunks.total)
+    return state, rows, time.perf_counter() - start
 
-    if not rows:
-        raise common.ExperimentError(f"{output_dir} holds a checkpoint but no metrics.csv rows.")
+
+def train_and_evaluate() -> None:
+    """Training (resumed when the output directory has a checkpoint), plots, evaluation."""
+    if FLAGS.output_dir is None:
+        raise common.ExperimentError("--output_dir is required for training.")
+    config, chunks = train_config_from_flags()
+    output_dir = common.prepare_output_dir(FLAGS.output_dir)
+    state, rows, train_seconds = train(config, chunks, FLAGS.seed, output_dir)
     agent = config.agent
-    plot(os.path.join(output_dir, "score.png"), rows, "mean_score", "mean score (training games)",
-         f"{agent.method} on Hanabi {FLAGS.preset}")
-    plot(os.path.join(output_dir, "belief_cross_entropy.png"), rows, "belief_cross_entropy",
-         f"per-card cross-entropy of the {agent.belief_name.upper()} belief",
-         f"{agent.method} on Hanabi {FLAGS.preset}")
+    title = f"{agent.method} on Hanabi {FLAGS.preset}"
+    common.plot_learning_curves(os.path.join(output_dir, "score.png"), rows, "env_steps",
+                                ["mean_score"], f"{title}: mean score of the training games",
+                                "environment steps")
+    common.plot_learning_curves(
+        os.path.join(output_dir, "belief_cross_entropy.png"), rows, "env_steps",
+        ["belief_cross_entropy"],
+        f"{title}: per-card cross-entropy of the {agent.belief_name.upper()} belief",
+        "environment steps")
     results = {
         "method": agent.method, "preset": FLAGS.preset, "game": agent.game.open_spiel_params(),
         "env_steps": rows[-1]["env_steps"], "train_seconds_this_run": train_seconds,
         "train_mean_score": rows[-1]["mean_score"],
         "train_belief_cross_entropy": rows[-1]["belief_cross_entropy"],
+        "config": checkpoint_config(config, FLAGS.seed, chunks.updates),
     }
     if FLAGS.eval_games:
-        results["open_spiel_evaluation"] = evaluate(evaluated_agent(agent),
-                                                    jax.device_get(state.params),
-                                                    FLAGS.eval_games, FLAGS.seed)
+        evaluated = evaluated_agent(agent, FLAGS.eval_likelihood_samples, FLAGS.eval_exact_belief)
+        results["open_spiel_evaluation"] = evaluate(evaluated, jax.device_get(state.params),
+                                                    FLAGS.eval_games, FLAGS.seed, FLAGS.greedy)
         print_evaluation(results["open_spiel_evaluation"], "OpenSpiel evaluation")
     common.write_json(os.path.join(output_dir, "results.json"), results)
 
 
 def main(argv) -> None:
-    if len(argv) > 1:
-        raise common.ExperimentError(f"unexpected arguments: {' '.join(argv[1:])}.")
+    del argv  # run_main refuses positional arguments
     if FLAGS.evaluate_checkpoint:
         evaluate_checkpoint()
     else:
-        train()
+        train_and_evaluate()
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ default: `--learning_rate_end`, `--entropy_cost`/`--entropy_cost_end`, `--baseli
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from typing import Sequence
 
@@ -67,31 +68,31 @@ FLAGS = flags.FLAGS
 TOLERANCE = 0.05  # A seed is "at" a value when its exact final reward is within this of it.
 
 
-def game_params() -> dict[str, int | str]:
+def game_params_from_flags() -> dict[str, int | str]:
     """The tiny_hanabi parameters given on the command line."""
     given = {name: getattr(FLAGS, name)
              for name in ("num_players", "num_chance", "num_actions", "payoff")}
     return {name: value for name, value in given.items() if value is not None}
 
 
-def method_configs() -> list[matrix_game.Config]:
+def method_configs_from_flags() -> list[matrix_game.Config]:
     """One `Config` per requested method; raises `ValueError` on bad flags."""
     common.check_positive(num_seeds=FLAGS.num_seeds, num_updates=FLAGS.num_updates,
                           batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
                           hidden_size=FLAGS.hidden_size, eval_every=FLAGS.eval_every,
                           unroll=FLAGS.unroll)
+    common.check_seed(FLAGS.seed)
     unknown = [m for m in FLAGS.methods if m not in matrix_game.METHODS]
     if unknown or not FLAGS.methods:
         raise common.ExperimentError(f"--methods must be a non-empty list of "
                                      f"{', '.join(matrix_game.METHODS)}; got {unknown or 'none'}.")
+    common.check_unique("methods", FLAGS.methods)
+    settings = {name: FLAGS[name].value for name in (
+        "batch_size", "num_updates", "learning_rate", "hidden_size", "eval_every",
+        "learning_rate_end", "entropy_cost", "entropy_cost_end", "baseline", "policy_init_scale",
+        "unroll")}
     try:
-        return [matrix_game.Config(
-            method=method, batch_size=FLAGS.batch_size, num_updates=FLAGS.num_updates,
-            learning_rate=FLAGS.learning_rate, hidden_size=FLAGS.hidden_size,
-            eval_every=FLAGS.eval_every, learning_rate_end=FLAGS.learning_rate_end,
-            entropy_cost=FLAGS.entropy_cost, entropy_cost_end=FLAGS.entropy_cost_end,
-            baseline=FLAGS.baseline, policy_init_scale=FLAGS.policy_init_scale,
-            unroll=FLAGS.unroll) for method in FLAGS.methods]
+        return [matrix_game.Config(method=method, **settings) for method in FLAGS.methods]
     except ValueError as error:
         raise common.ExperimentError(f"--{error}") from None
 
@@ -136,41 +137,33 @@ def metrics_rows(curves: dict[str, np.ndarray], eval_every: int) -> list[dict[st
 
 def plot(curves: dict[str, np.ndarray], eval_every: int, best: float, output_dir: str) -> None:
     """Writes learning_curves.png (mean +- s.e.m.) and final_rewards.png (histograms)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(6, 4))
+    figure, axes = common.new_figure()
     for method, curve in curves.items():
         updates = np.arange(curve.shape[1]) * eval_every
         mean = curve.mean(axis=0)
         sem = curve.std(axis=0, ddof=1) / np.sqrt(len(curve)) if len(curve) > 1 else 0 * mean
-        axes.plot(updates, mean, label=method)
-        axes.fill_between(updates, mean - sem, mean + sem, alpha=0.3)
-    axes.axhline(best, color="gray", linestyle=":", label="optimum")
-    axes.set(xlabel="update", ylabel="exact expected reward",
-             title=f"tiny_hanabi, {len(next(iter(curves.values())))} seeds (mean ± s.e.m.)")
-    axes.legend(loc="lower right")
-    figure.tight_layout()
-    figure.savefig(f"{output_dir}/learning_curves.png", dpi=120)
-    plt.close(figure)
+        axes[0, 0].plot(updates, mean, label=method)
+        axes[0, 0].fill_between(updates, mean - sem, mean + sem, alpha=0.3)
+    axes[0, 0].axhline(best, color="gray", linestyle=":", label="optimum")
+    axes[0, 0].set(xlabel="update", ylabel="exact expected reward",
+                   title=f"tiny_hanabi, {len(next(iter(curves.values())))} seeds "
+                         "(mean ± s.e.m.)")
+    axes[0, 0].legend(loc="lower right")
+    common.save_figure(figure, os.path.join(output_dir, "learning_curves.png"), dpi=120)
 
-    figure, axes = plt.subplots(figsize=(6, 4))
+    figure, axes = common.new_figure()
     finals = [curve[:, -1] for curve in curves.values()]
-    axes.hist(finals, bins=40, label=list(curves), histtype="step", linewidth=1.5)
-    axes.set(xlabel="final exact reward", ylabel="seeds", title="final rewards per seed")
-    axes.legend(loc="upper left")
-    figure.tight_layout()
-    figure.savefig(f"{output_dir}/final_rewards.png", dpi=120)
-    plt.close(figure)
+    axes[0, 0].hist(finals, bins=40, label=list(curves), histtype="step", linewidth=1.5)
+    axes[0, 0].set(xlabel="final exact reward", ylabel="seeds", title="final rewards per seed")
+    axes[0, 0].legend(loc="upper left")
+    common.save_figure(figure, os.path.join(output_dir, "final_rewards.png"), dpi=120)
 
 
 def main(argv: Sequence[str]) -> None:
-    if len(argv) > 1:
-        raise common.ExperimentError(f"unexpected arguments: {' '.join(argv[1:])}.")
+    del argv  # run_main refuses positional arguments
     jax.config.update("jax_threefry_partitionable", FLAGS.threefry_partitionable)
-    configs = method_configs()
-    game = tiny_hanabi.TinyHanabi(game_params())
+    configs = method_configs_from_flags()
+    game = tiny_hanabi.TinyHanabi(game_params_from_flags())
     arrays = matrix_game.game_arrays(game)
     for config in configs:
         matrix_game.enumeration(arrays, config)  # Fails early when the game is too big.
@@ -189,12 +182,13 @@ def main(argv: Sequence[str]) -> None:
               flush=True)
     total = time.perf_counter() - start
 
-    common.write_json(f"{output_dir}/results.json", {
+    common.write_json(os.path.join(output_dir, "results.json"), {
         "results": results, "total_wall_time_s": total, "optimum": best,
         "tolerance": TOLERANCE, "game": game.params, "num_seeds": FLAGS.num_seeds,
         "seed": FLAGS.seed, "config": dataclasses.asdict(configs[0]) | {"method": FLAGS.methods},
         "threefry_partitionable": FLAGS.threefry_partitionable})
-    common.write_csv(f"{output_dir}/metrics.csv", metrics_rows(curves, FLAGS.eval_every))
+    common.write_csv(os.path.join(output_dir, common.METRICS_NAME),
+                     metrics_rows(curves, FLAGS.eval_every))
     plot(curves, FLAGS.eval_every, best, output_dir)
     header = ["method", "mean", "s.e.m.", f"at {best:g}", f">= {best - 1:g}", "wall s"]
     print(common.format_table(

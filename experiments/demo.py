@@ -36,12 +36,26 @@ SHORTEST_PATH_FLAGS = ("--num_iterations=500", "--num_eval_graphs=200", "--log_e
 
 
 def _run_binary(module: str, output_dir: str, extra_flags: Sequence[str]) -> dict:
-    """Runs `python -m module` with its output shown, and returns its results.json."""
+    """Runs `python -m module` with its output shown, and returns its results.json.
+
+    Raises `ExperimentError` with the child's own error line when it fails.
+    """
     command = [sys.executable, "-m", module, f"--output_dir={output_dir}", *extra_flags]
     print(f"\n$ {' '.join(command[1:])}", flush=True)
-    subprocess.run(command, check=True)
-    with open(os.path.join(output_dir, "results.json")) as handle:
-        return json.load(handle)
+    done = subprocess.run(command, stderr=subprocess.PIPE, text=True, check=False)
+    if done.returncode:
+        lines = done.stderr.strip().splitlines()
+        errors = [line for line in lines if line.startswith("error:")]
+        reason = (errors or lines or ["no message"])[-1].removeprefix("error:").strip()
+        raise common.ExperimentError(f"{module} failed with exit status {done.returncode}: "
+                                     f"{reason}")
+    sys.stderr.write(done.stderr)
+    path = os.path.join(output_dir, "results.json")
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (OSError, ValueError) as error:
+        raise common.ExperimentError(f"{module} wrote no readable {path} ({error}).") from None
 
 
 def games_section() -> list[list]:
@@ -62,7 +76,7 @@ def games_section() -> list[list]:
 
 
 def main(argv: Sequence[str]) -> None:
-    del argv
+    del argv  # run_main refuses positional arguments
     output_dir = common.prepare_output_dir(_OUTPUT_DIR.value)
     rows = games_section()
 

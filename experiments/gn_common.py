@@ -1,8 +1,10 @@
 """Shared parts of the graph network demos (`gn_shortest_path`, `gn_sort`, `gn_physics`).
 
-* flags every demo has (`define_training_flags`) and their checks,
+* flags every demo has (`define_training_flags`), checked into a `TrainingConfig`; each demo's
+  own config dataclass holds it and every other flag that changes the data or the model, and
+  `checkpoint_config` of it is what the checkpoint and `results.json` record,
 * per-iteration randomness derived from (seed, iteration), so a resumed run sees the same data,
-* padding batches to a few fixed shapes so `jax.jit` compiles rarely,
+* padding batches to a few fixed shapes (`graphnets.utils.pad_to`) so `jax.jit` compiles rarely,
 * the EncodeProcessDecode network, the classification loss and metrics of the two labelling
   demos, the training loop with progress lines, checkpoints and exact resume,
 * plots: learning curves and a graph drawn with true and predicted labels.
@@ -10,7 +12,7 @@
 
 from __future__ import annotations
 
-import math
+import dataclasses
 import os
 import time
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
@@ -19,13 +21,12 @@ import haiku as hk
 import jax
 import jax.numpy as jnp
 import jraph
-import matplotlib.pyplot as plt
 import numpy as np
 import optax
 from absl import flags
 
 from experiments import common
-from graphnets import blocks, models
+from graphnets import blocks, models, utils
 
 FLAGS = flags.FLAGS
 
@@ -33,6 +34,8 @@ Batch = Any
 Params = Any
 TRAIN_STREAM, EVAL_STREAM = 0, 1
 REDUCERS = {"sum": blocks.segment_sum, "mean": blocks.segment_mean, "max": blocks.segment_max}
+PADDING_GRAPHS = 1  # `pad_graphs` appends one padding graph: the real ones are all but the last
+MIN_PADDED_EDGES = 64
 
 
 def define_training_flags(*, num_iterations: int, batch_size_train: int, batch_size_test: int,
@@ -40,7 +43,10 @@ def define_training_flags(*, num_iterations: int, batch_size_train: int, batch_s
                           output_dir: str, latent_size: int = 16, num_layers: int = 2,
                           learning_rate: float = 1e-3, final_learning_rate_fraction: float = 1.0,
                           aggregation: str = "sum") -> None:
-    """Defines the flags every demo shares, with the demo's defaults."""
+    """Defines the flags every demo shares, with the demo's defaults.
+
+    A demo calls `flags.adopt_module_key_flags(gn_common)` so that its `--help` lists them.
+    """
     flags.DEFINE_integer("num_iterations", num_iterations, "Training iterations.")
     flags.DEFINE_integer("batch_size_train", batch_size_train, "Graphs per training batch.")
     flags.DEFINE_integer("batch_size_test", batch_size_test, "Graphs per evaluation batch.")
@@ -67,8 +73,26 @@ def define_training_flags(*, num_iterations: int, batch_size_train: int, batch_s
                         "Where results, metrics, plots and the checkpoint go.")
 
 
-def check_training_flags() -> None:
-    """Raises `ExperimentError` for a non-positive shared flag."""
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+    """The shared settings that change a demo's numbers (`define_training_flags`)."""
+
+    num_iterations: int
+    batch_size_train: int
+    batch_size_test: int
+    num_processing_steps: int
+    latent_size: int
+    num_layers: int
+    aggregation: str
+    learning_rate: float
+    final_learning_rate_fraction: float
+    seed: int
+    log_every: int
+    num_eval_graphs: int
+
+
+def training_config_from_flags() -> TrainingConfig:
+    """The checked shared flags (`--checkpoint_every` included, though it is not a setting)."""
     common.check_positive(
         num_iterations=FLAGS.num_iterations, batch_size_train=FLAGS.batch_size_train,
         batch_size_test=FLAGS.batch_size_test, num_processing_steps=FLAGS.num_processing_steps,
@@ -76,16 +100,60 @@ def check_training_flags() -> None:
         learning_rate=FLAGS.learning_rate, log_every=FLAGS.log_every,
         num_eval_graphs=FLAGS.num_eval_graphs, checkpoint_every=FLAGS.checkpoint_every)
     common.check_fraction(final_learning_rate_fraction=FLAGS.final_learning_rate_fraction)
+    common.check_seed(FLAGS.seed)
+    return TrainingConfig(**{field.name: FLAGS[field.name].value
+                             for field in dataclasses.fields(TrainingConfig)})
 
 
-def training_config(**extra: Any) -> dict[str, Any]:
-    """Every setting that changes the numbers (the checkpoint is refused if one differs)."""
-    config = {name: FLAGS[name].value for name in (
-        "num_iterations", "batch_size_train", "batch_size_test", "num_processing_steps",
-        "latent_size", "num_layers", "aggregation", "learning_rate",
-        "final_learning_rate_fraction", "seed", "log_every", "num_eval_graphs")}
-    config.update(extra)
-    return config
+def define_size_flags(train_range: tuple[int, int], test_range: tuple[int, int]) -> None:
+    """`--min_nodes_train/--max_nodes_train/--min_nodes_test/--max_nodes_test`."""
+    flags.DEFINE_integer("min_nodes_train", train_range[0], "Fewest nodes of a training graph.")
+    flags.DEFINE_integer("max_nodes_train", train_range[1], "Most nodes of a training graph.")
+    flags.DEFINE_integer("min_nodes_test", test_range[0], "Fewest nodes of a generalisation graph.")
+    flags.DEFINE_integer("max_nodes_test", test_range[1], "Most nodes of a generalisation graph.")
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeRanges:
+    """Node counts of the training graphs and of the (larger) generalisation graphs."""
+
+    min_nodes_train: int
+    max_nodes_train: int
+    min_nodes_test: int
+    max_nodes_test: int
+
+    def of(self, split: str) -> tuple[int, int]:
+        """(fewest, most) nodes of split "train" or "test"."""
+        return getattr(self, f"min_nodes_{split}"), getattr(self, f"max_nodes_{split}")
+
+
+SPLITS = ("train", "test")
+
+
+def node_ranges_from_flags(smallest: int) -> NodeRanges:
+    """The checked `define_size_flags` flags; no graph may have fewer than `smallest` nodes."""
+    for split in SPLITS:
+        low, high = FLAGS[f"min_nodes_{split}"].value, FLAGS[f"max_nodes_{split}"].value
+        common.check_range(f"nodes_{split}", low, high)
+        if low < smallest:
+            raise common.ExperimentError(
+                f"--min_nodes_{split} must be at least {smallest}, got {low}.")
+    return NodeRanges(**{field.name: FLAGS[field.name].value
+                         for field in dataclasses.fields(NodeRanges)})
+
+
+@dataclasses.dataclass(frozen=True)
+class LabellingConfig:
+    """What a node and edge labelling demo's numbers depend on (see `run_labelling_demo`)."""
+
+    training: TrainingConfig
+    sizes: NodeRanges
+
+
+def checkpoint_config(demo: str, config: Any) -> dict[str, Any]:
+    """What the checkpoint and results.json record of a demo's config dataclass."""
+    return {"format_version": common.FORMAT_VERSION, "demo": demo,
+            **dataclasses.asdict(config)}
 
 
 def rng_for(seed: int, stream: int, index: int = 0) -> np.random.Generator:
@@ -93,33 +161,35 @@ def rng_for(seed: int, stream: int, index: int = 0) -> np.random.Generator:
     return np.random.default_rng([seed, stream, index])
 
 
-def padded_edge_count(num_edges: int) -> int:
-    """Edge capacity of a padded batch: the next power of two above `num_edges` (few shapes)."""
-    return max(64, 2 ** math.ceil(math.log2(num_edges + 1)))
-
-
 def pad_graphs(graphs: Sequence[jraph.GraphsTuple], num_nodes: int,
                min_edges: int = 0) -> list[jraph.GraphsTuple]:
     """Pads graphs sharing one structure (e.g. inputs and targets) to `num_nodes` nodes.
 
     The edge count is padded to `min_edges`, or where the graphs have more, to the next power of
-    two (so a run sees few shapes); one padding graph is added.
+    two above their count (so a run sees few shapes); `PADDING_GRAPHS` graph is added.
     """
-    num_edges = max(min_edges, padded_edge_count(int(np.sum(graphs[0].n_edge))))
-    num_graphs = len(graphs[0].n_node) + 1
-    return [jraph.pad_with_graphs(g, num_nodes, num_edges, num_graphs) for g in graphs]
+    real_edges = int(np.sum(graphs[0].n_edge))
+    num_edges = max(min_edges, MIN_PADDED_EDGES, utils.next_power_of_two(real_edges + 1))
+    num_graphs = len(graphs[0].n_node) + PADDING_GRAPHS
+    return [utils.pad_to(g, num_nodes, num_edges, num_graphs) for g in graphs]
 
 
-def make_network(edge_output_size: int | None, node_output_size: int | None,
+def real_graphs(graph: jraph.GraphsTuple) -> int:
+    """The number of real graphs in a batch padded by `pad_graphs` (static)."""
+    return graph.n_node.shape[0] - PADDING_GRAPHS
+
+
+def make_network(training: TrainingConfig, edge_output_size: int | None,
+                 node_output_size: int | None,
                  global_output_size: int | None) -> hk.Transformed:
-    """EncodeProcessDecode from the flags: `apply(params, graph) -> list of output graphs`."""
+    """EncodeProcessDecode: `apply(params, graph) -> list of output graphs`."""
 
     def forward(graph: jraph.GraphsTuple) -> list[jraph.GraphsTuple]:
         model = models.EncodeProcessDecode(
             edge_output_size, node_output_size, global_output_size,
-            latent_size=FLAGS.latent_size, num_layers=FLAGS.num_layers,
-            reducer=REDUCERS[FLAGS.aggregation])
-        return model(graph, FLAGS.num_processing_steps)
+            latent_size=training.latent_size, num_layers=training.num_layers,
+            reducer=REDUCERS[training.aggregation])
+        return model(graph, training.num_processing_steps)
 
     return hk.without_apply_rng(hk.transform(forward))
 
@@ -129,50 +199,45 @@ def masked_mean(values: jnp.ndarray, mask: jnp.ndarray) -> jnp.ndarray:
     return jnp.sum(jnp.where(mask, values, 0.0)) / jnp.maximum(jnp.sum(mask), 1)
 
 
-def classification_loss(outputs: Sequence[jraph.GraphsTuple],
-                        targets: jraph.GraphsTuple) -> jnp.ndarray:
+def classification_loss(outputs: Sequence[jraph.GraphsTuple], targets: jraph.GraphsTuple,
+                        num_real_graphs: int | None = None) -> jnp.ndarray:
     """Softmax cross-entropy of node and edge labels, summed over processing steps.
 
-    Each step's term is the mean over real nodes plus the mean over real edges.
+    Each step's term is the mean over the nodes and edges of the first `num_real_graphs`
+    graphs (default: all but the last, `pad_to`'s padding with one padding graph).
     """
-    node_mask = jraph.get_node_padding_mask(targets)
-    edge_mask = jraph.get_edge_padding_mask(targets)
+    node_mask = utils.node_mask(targets, num_real_graphs)
+    edge_mask = utils.edge_mask(targets, num_real_graphs)
     return sum(
         masked_mean(optax.softmax_cross_entropy(out.nodes, targets.nodes), node_mask)
         + masked_mean(optax.softmax_cross_entropy(out.edges, targets.edges), edge_mask)
         for out in outputs)
 
 
-def classification_counts(output: jraph.GraphsTuple,
-                          targets: jraph.GraphsTuple) -> dict[str, jnp.ndarray]:
-    """Correct nodes, correct edges and exactly solved graphs (with totals) of one padded batch."""
-    node_mask = jraph.get_node_padding_mask(targets)
-    edge_mask = jraph.get_edge_padding_mask(targets)
-    graph_mask = jraph.get_graph_padding_mask(targets)
+def classification_counts(output: jraph.GraphsTuple, targets: jraph.GraphsTuple,
+                          num_real_graphs: int | None = None) -> dict[str, jnp.ndarray]:
+    """Correct nodes, correct edges and exactly solved graphs (with totals) of one padded batch.
+
+    Counts the first `num_real_graphs` graphs (default: all but the last, as in
+    `classification_loss`).
+    """
+    node_mask = utils.node_mask(targets, num_real_graphs)
+    edge_mask = utils.edge_mask(targets, num_real_graphs)
+    graph_mask = utils.graph_mask(targets, num_real_graphs)
     node_wrong = (jnp.argmax(output.nodes, -1) != jnp.argmax(targets.nodes, -1)) & node_mask
     edge_wrong = (jnp.argmax(output.edges, -1) != jnp.argmax(targets.edges, -1)) & edge_mask
     num_graphs = targets.n_node.shape[0]
     wrong_per_graph = (
-        jax.ops.segment_sum(node_wrong.astype(jnp.int32), node_index(targets), num_graphs)
-        + jax.ops.segment_sum(edge_wrong.astype(jnp.int32), edge_index(targets), num_graphs))
+        jax.ops.segment_sum(node_wrong.astype(jnp.int32), blocks.node_graph_index(targets),
+                            num_graphs)
+        + jax.ops.segment_sum(edge_wrong.astype(jnp.int32), blocks.edge_graph_index(targets),
+                              num_graphs))
     return {
         "nodes_correct": jnp.sum(node_mask & ~node_wrong), "nodes": jnp.sum(node_mask),
         "edges_correct": jnp.sum(edge_mask & ~edge_wrong), "edges": jnp.sum(edge_mask),
         "graphs_solved": jnp.sum(graph_mask & (wrong_per_graph == 0)),
         "graphs": jnp.sum(graph_mask),
     }
-
-
-def node_index(graph: jraph.GraphsTuple) -> jnp.ndarray:
-    """The graph each node belongs to."""
-    return jnp.repeat(jnp.arange(graph.n_node.shape[0]), graph.n_node,
-                      total_repeat_length=graph.nodes.shape[0])
-
-
-def edge_index(graph: jraph.GraphsTuple) -> jnp.ndarray:
-    """The graph each edge belongs to."""
-    return jnp.repeat(jnp.arange(graph.n_edge.shape[0]), graph.n_edge,
-                      total_repeat_length=graph.senders.shape[0])
 
 
 def accuracies(counts: Mapping[str, float]) -> dict[str, float]:
@@ -202,33 +267,38 @@ def log_rows(num_iterations: int, log_every: int) -> list[int]:
     return steps if steps and steps[-1] == num_iterations else steps + [num_iterations]
 
 
-def learning_rate_schedule() -> optax.Schedule:
-    """Cosine decay from --learning_rate to --final_learning_rate_fraction of it."""
-    return optax.cosine_decay_schedule(FLAGS.learning_rate, FLAGS.num_iterations,
-                                       alpha=FLAGS.final_learning_rate_fraction)
+def learning_rate_schedule(training: TrainingConfig) -> optax.Schedule:
+    """Cosine decay from the learning rate to its final fraction over the run."""
+    return optax.cosine_decay_schedule(training.learning_rate, training.num_iterations,
+                                       alpha=training.final_learning_rate_fraction)
 
 
-def train(*, loss_fn: Callable[[Params, Batch], jnp.ndarray], init_params: Params,
+def train(*, training: TrainingConfig, checkpoint_every: int,
+          loss_fn: Callable[[Params, Batch], jnp.ndarray], init_params: Params,
           batch_for_iteration: Callable[[int], Batch],
           evaluate: Callable[[Params], Mapping[str, float]], columns: Sequence[str],
           output_dir: str, config: Mapping[str, Any]) -> tuple[Params, list[dict[str, float]]]:
     """Adam (rate from `learning_rate_schedule`) on `loss_fn`, resuming from a checkpoint.
 
-    The checkpoint is `output_dir`'s, when there is one.
-
-    Every `--log_every` iterations a row (step, training loss, then `evaluate(params)`, whose keys
-    are `columns`) is added to the log; the state is checkpointed every `--checkpoint_every`
-    iterations and at the end, together with `metrics.csv`. Returns the final parameters and the
-    metrics rows.
+    The checkpoint is `output_dir`'s, when there is one; `config` is what it must have been
+    written with. Every `log_every` iterations a row (step, training loss, then
+    `evaluate(params)`, whose keys are `columns`) is added to the log, which the checkpoint
+    holds. Every `checkpoint_every` iterations and at the end, metrics.csv is written from the
+    log and then the checkpoint, so a kill between the two leaves metrics.csv ahead of the
+    checkpoint; a resume rewrites it from the checkpoint's log first. A non-finite training
+    loss stops the run with an `ExperimentError` after writing metrics.csv, keeping the last
+    checkpoint. Returns the final parameters and the metrics rows.
     """
-    optimizer = optax.adam(learning_rate_schedule())
-    steps = log_rows(FLAGS.num_iterations, FLAGS.log_every)
+    optimizer = optax.adam(learning_rate_schedule(training))
+    steps = log_rows(training.num_iterations, training.log_every)
     header = ["step", "loss", *columns]
     state = TrainState(init_params, optimizer.init(init_params), np.asarray(0, np.int64),
                        np.full((len(steps), len(header)), np.nan))
     path = os.path.join(output_dir, common.CHECKPOINT_NAME)
+    metrics_path = os.path.join(output_dir, common.METRICS_NAME)
     if os.path.exists(path):
         state = common.load_checkpoint(path, state, config)
+        common.write_csv(metrics_path, logged_rows(state.log, header))
         print(f"resumed from {path} at iteration {int(state.iteration)}", flush=True)
 
     @jax.jit
@@ -240,19 +310,24 @@ def train(*, loss_fn: Callable[[Params, Batch], jnp.ndarray], init_params: Param
 
     params, opt_state, log = state.params, state.opt_state, state.log.copy()
     start = int(state.iteration)
-    progress = common.Progress(FLAGS.num_iterations, start=start)
-    for iteration in range(start, FLAGS.num_iterations):
+    progress = common.Progress(training.num_iterations, start=start)
+    for iteration in range(start, training.num_iterations):
         params, opt_state, loss = update(params, opt_state, batch_for_iteration(iteration))
         done = iteration + 1
-        if done in steps:
+        logged = done in steps
+        checkpointed = done % checkpoint_every == 0 or done == training.num_iterations
+        if logged:
             row = {"step": done, "loss": float(loss), **evaluate(params)}
             log[steps.index(done)] = [row[name] for name in header]
             progress.update(done, {k: v for k, v in row.items() if k != "step"},
-                            force=done == FLAGS.num_iterations)
-        if done % FLAGS.checkpoint_every == 0 or done == FLAGS.num_iterations:
+                            force=done == training.num_iterations)
+        if (logged or checkpointed) and not np.isfinite(float(loss)):
+            common.write_csv(metrics_path, logged_rows(log, header))
+            common.require_finite({"loss": float(loss)}, ["loss"], f"iteration {done}")
+        if checkpointed:
+            common.write_csv(metrics_path, logged_rows(log, header))
             common.save_checkpoint(
                 path, TrainState(params, opt_state, np.asarray(done, np.int64), log), config)
-            common.write_csv(os.path.join(output_dir, "metrics.csv"), logged_rows(log, header))
     return params, logged_rows(log, header)
 
 
@@ -262,21 +337,12 @@ def logged_rows(log: np.ndarray, header: Sequence[str]) -> list[dict[str, float]
             for values in log if not np.isnan(values[0])]
 
 
-def plot_learning_curves(rows: Sequence[Mapping[str, float]], path: str, title: str) -> None:
-    """One panel per logged metric against the training step, saved as a PNG."""
+def plot_metrics(rows: Sequence[Mapping[str, float]], path: str, title: str) -> None:
+    """`common.plot_learning_curves` of every logged metric; losses and errors on a log scale."""
     names = [k for k in rows[0] if k != "step"]
-    steps = [row["step"] for row in rows]
-    figure, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3), squeeze=False)
-    for ax, name in zip(axes[0], names):
-        ax.plot(steps, [row[name] for row in rows])
-        ax.set_xlabel("iteration")
-        ax.set_title(name, fontsize=9)
-        if name == "loss" or "error" in name or "mse" in name:
-            ax.set_yscale("log")
-    figure.suptitle(title)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    common.plot_learning_curves(
+        path, rows, "step", names, title, "iteration",
+        log_scale=[n for n in names if n == "loss" or "error" in n or "mse" in n])
 
 
 def draw_labelled_graph(ax: Any, positions: np.ndarray, senders: np.ndarray,
@@ -302,15 +368,13 @@ def plot_prediction(path: str, positions: np.ndarray, inputs: jraph.GraphsTuple,
                     targets: jraph.GraphsTuple, output: jraph.GraphsTuple, title: str,
                     curved: bool = False, background_edges: bool = True) -> None:
     """True and predicted labels of one (unpadded) graph side by side, saved as a PNG."""
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4.5))
-    for ax, graph, name in ((axes[0], targets, "true"), (axes[1], output, "predicted")):
+    figure, axes = common.new_figure(1, 2, size=(10, 4.5))
+    for ax, graph, name in ((axes[0, 0], targets, "true"), (axes[0, 1], output, "predicted")):
         draw_labelled_graph(ax, positions, inputs.senders, inputs.receivers,
                             np.argmax(graph.nodes, -1) == 1, np.argmax(graph.edges, -1) == 1,
                             name, curved, background_edges)
     figure.suptitle(title)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    common.save_figure(figure, path)
 
 
 def unpad_first_graph(graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
@@ -338,28 +402,8 @@ SampleBatch = Callable[[np.random.Generator, int, int, int],
                        tuple[jraph.GraphsTuple, jraph.GraphsTuple]]
 
 
-def define_size_flags(train_range: tuple[int, int], test_range: tuple[int, int]) -> None:
-    """`--min_nodes_train/--max_nodes_train/--min_nodes_test/--max_nodes_test`."""
-    flags.DEFINE_integer("min_nodes_train", train_range[0], "Fewest nodes of a training graph.")
-    flags.DEFINE_integer("max_nodes_train", train_range[1], "Most nodes of a training graph.")
-    flags.DEFINE_integer("min_nodes_test", test_range[0], "Fewest nodes of a generalisation graph.")
-    flags.DEFINE_integer("max_nodes_test", test_range[1], "Most nodes of a generalisation graph.")
-
-
-def size_ranges(smallest: int) -> dict[str, tuple[int, int]]:
-    """The checked `{"train": (min, max), "test": (min, max)}` node ranges from the flags."""
-    ranges = {}
-    for split in ("train", "test"):
-        low, high = FLAGS[f"min_nodes_{split}"].value, FLAGS[f"max_nodes_{split}"].value
-        common.check_range(f"nodes_{split}", low, high)
-        if low < smallest:
-            raise common.ExperimentError(
-                f"--min_nodes_{split} must be at least {smallest}, got {low}.")
-        ranges[split] = (low, high)
-    return ranges
-
-
-def run_labelling_demo(name: str, sample_batch: SampleBatch, smallest_graph: int,
+def run_labelling_demo(name: str, config: LabellingConfig, *, output_dir: str,
+                       checkpoint_every: int, sample_batch: SampleBatch,
                        edges_per_node: Callable[[int], int],
                        plot_positions: Callable[[jraph.GraphsTuple], np.ndarray],
                        curved_edges: bool, background_edges: bool,
@@ -367,46 +411,47 @@ def run_labelling_demo(name: str, sample_batch: SampleBatch, smallest_graph: int
                            lambda graph: graph)) -> None:
     """Trains and evaluates EncodeProcessDecode on a node and edge labelling task.
 
+    `config` (a `LabellingConfig`, or a subclass holding the demo's own settings) is what the
+    checkpoint and results.json record;
     `sample_batch(rng, batch_size, min_nodes, max_nodes) -> (inputs, targets)`;
     `edges_per_node(max_nodes)` sizes the edge padding (more edges are padded to a power of 2);
     `plot_positions(inputs)` places the nodes of one graph for the example plot;
     `network_inputs(inputs)` (jittable, on padded batches) is what the network sees of the inputs.
     """
-    check_training_flags()
-    ranges = size_ranges(smallest_graph)
-    output_dir = common.prepare_output_dir(FLAGS.output_dir)
-    config = training_config(demo=name, **{
-        f"{end}_nodes_{split}": FLAGS[f"{end}_nodes_{split}"].value
-        for split in ("train", "test") for end in ("min", "max")})
+    training = config.training
+    output_dir = common.prepare_output_dir(output_dir)
+    recorded = checkpoint_config(name, config)
     timer = Timer()
-    network = make_network(2, 2, None)
+    network = make_network(training, 2, 2, None)
 
     def padded_batch(rng: np.random.Generator, split: str, batch_size: int) -> list[Any]:
-        low, high = ranges[split]
+        low, high = config.sizes.of(split)
         return pad_graphs(sample_batch(rng, batch_size, low, high), batch_size * high + 1,
                           batch_size * high * edges_per_node(high) + 1)
 
     def batch_for_iteration(iteration: int) -> list[Any]:
-        rng = rng_for(FLAGS.seed, TRAIN_STREAM, iteration)
-        return padded_batch(rng, "train", FLAGS.batch_size_train)
+        rng = rng_for(training.seed, TRAIN_STREAM, iteration)
+        return padded_batch(rng, "train", training.batch_size_train)
 
     def loss_fn(params: Params, batch: Sequence[jraph.GraphsTuple]) -> jnp.ndarray:
         inputs, targets = batch
-        return classification_loss(network.apply(params, network_inputs(inputs)), targets)
+        return classification_loss(network.apply(params, network_inputs(inputs)), targets,
+                                   real_graphs(targets))
 
     @jax.jit
     def counts(params: Params, batch: Sequence[jraph.GraphsTuple]) -> dict[str, jnp.ndarray]:
         inputs, targets = batch
-        return classification_counts(network.apply(params, network_inputs(inputs))[-1], targets)
+        return classification_counts(network.apply(params, network_inputs(inputs))[-1], targets,
+                                     real_graphs(targets))
 
     def eval_batches(split: str, num_graphs: int) -> list[list[Any]]:
-        sizes = [min(FLAGS.batch_size_test, num_graphs - start)
-                 for start in range(0, num_graphs, FLAGS.batch_size_test)]
-        stream = 0 if split == "train" else 1
-        return [padded_batch(rng_for(FLAGS.seed, EVAL_STREAM, 2 * k + stream), split, size)
+        sizes = [min(training.batch_size_test, num_graphs - start)
+                 for start in range(0, num_graphs, training.batch_size_test)]
+        stream = SPLITS.index(split)
+        return [padded_batch(rng_for(training.seed, EVAL_STREAM, 2 * k + stream), split, size)
                 for k, size in enumerate(sizes)]
 
-    monitor = {split: eval_batches(split, FLAGS.batch_size_test)[0] for split in ranges}
+    monitor = {split: eval_batches(split, training.batch_size_test)[0] for split in SPLITS}
 
     def evaluate(params: Params) -> dict[str, float]:
         row = {}
@@ -416,23 +461,26 @@ def run_labelling_demo(name: str, sample_batch: SampleBatch, smallest_graph: int
             row[f"{split}_solved"] = scores["solved"]
         return row
 
-    init_params = network.init(jax.random.PRNGKey(FLAGS.seed),
+    init_params = network.init(jax.random.PRNGKey(training.seed),
                                network_inputs(batch_for_iteration(0)[0]))
     params, rows = train(
-        loss_fn=loss_fn, init_params=init_params, batch_for_iteration=batch_for_iteration,
-        evaluate=evaluate, output_dir=output_dir, config=config,
-        columns=[f"{split}_{m}" for split in ranges for m in ("node_accuracy", "solved")])
+        training=training, checkpoint_every=checkpoint_every, loss_fn=loss_fn,
+        init_params=init_params, batch_for_iteration=batch_for_iteration, evaluate=evaluate,
+        output_dir=output_dir, config=recorded,
+        columns=[f"{split}_{m}" for split in SPLITS for m in ("node_accuracy", "solved")])
 
     figures = {}
-    for split, (low, high) in ranges.items():
-        batches = eval_batches(split, FLAGS.num_eval_graphs)
-        figures[split] = {"min_nodes": low, "max_nodes": high, "num_graphs": FLAGS.num_eval_graphs,
+    for split in SPLITS:
+        low, high = config.sizes.of(split)
+        batches = eval_batches(split, training.num_eval_graphs)
+        figures[split] = {"min_nodes": low, "max_nodes": high,
+                          "num_graphs": training.num_eval_graphs,
                           **accuracies(sum_counts([counts(params, b) for b in batches]))}
-    results = {"demo": name, "iterations": FLAGS.num_iterations,
+    results = {"demo": name, "iterations": training.num_iterations,
                "train_range": figures["train"], "generalisation_range": figures["test"],
-               "seconds_this_process": round(timer.seconds(), 1), "config": config}
+               "seconds_this_process": round(timer.seconds(), 1), "config": recorded}
     common.write_json(os.path.join(output_dir, "results.json"), results)
-    plot_learning_curves(rows, os.path.join(output_dir, "learning_curves.png"), name)
+    plot_metrics(rows, os.path.join(output_dir, "learning_curves.png"), name)
     inputs, targets = eval_batches("test", 1)[0]
     output = network.apply(params, network_inputs(inputs))[-1]
     example = [unpad_first_graph(g) for g in (inputs, targets, output)]

@@ -18,17 +18,18 @@ rollouts.png; reruns resume from the checkpoint.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 import jraph
-import matplotlib.pyplot as plt
 import numpy as np
 from absl import flags
 
 from experiments import common, gn_common
+from graphnets import blocks, utils
 from graphnets.datasets import physics
 
 flags.DEFINE_integer("min_masses_train", 5, "Fewest masses of a training chain (ends included).")
@@ -40,28 +41,45 @@ flags.DEFINE_integer("rollout_steps", 50, "Length of the simulated and predicted
 gn_common.define_training_flags(num_iterations=100_000, batch_size_train=256, batch_size_test=100,
                                 num_processing_steps=1, log_every=1000, num_eval_graphs=100,
                                 output_dir="runs/gn_physics", final_learning_rate_fraction=0.01)
+flags.adopt_module_key_flags(gn_common)
 FLAGS = flags.FLAGS
 
 SMALLEST_CHAIN = 3  # two fixed ends and one free mass
+# Positions span (masses - 1) rest lengths; this keeps them and their squares far inside float32.
+MAX_REST_LENGTH = 1000.0
 
 StepFn = Callable[[jraph.GraphsTuple], jraph.GraphsTuple]
 
 
-def test_masses() -> list[int]:
+@dataclasses.dataclass(frozen=True)
+class PhysicsConfig:
+    """Everything the demo's numbers depend on: the shared settings, chains and rollouts."""
+
+    training: gn_common.TrainingConfig
+    min_masses_train: int
+    max_masses_train: int
+    test_masses: tuple[int, ...]
+    min_rest_length: float
+    max_rest_length: float
+    rollout_steps: int
+
+
+def test_masses(values: list[str]) -> tuple[int, ...]:
     """The checked `--test_masses`."""
     try:
-        sizes = [int(size) for size in FLAGS.test_masses]
+        sizes = tuple(int(size) for size in values)
     except ValueError:
         raise common.ExperimentError(
-            f"--test_masses must be integers, got {','.join(FLAGS.test_masses)}.") from None
+            f"--test_masses must be integers, got {','.join(values)}.") from None
     if not sizes or min(sizes) < SMALLEST_CHAIN:
         raise common.ExperimentError(f"--test_masses must be at least {SMALLEST_CHAIN} each.")
+    common.check_unique("test_masses", sizes)
     return sizes
 
 
-def check_flags() -> list[int]:
-    """Checks the physics flags; returns the evaluation chain lengths."""
-    gn_common.check_training_flags()
+def config_from_flags() -> PhysicsConfig:
+    """The checked flags."""
+    training = gn_common.training_config_from_flags()
     common.check_range("masses_train", FLAGS.min_masses_train, FLAGS.max_masses_train)
     if FLAGS.min_masses_train < SMALLEST_CHAIN:
         raise common.ExperimentError(
@@ -72,14 +90,19 @@ def check_flags() -> list[int]:
         raise common.ExperimentError(
             f"--min_rest_length ({FLAGS.min_rest_length}) is above --max_rest_length "
             f"({FLAGS.max_rest_length}).")
-    return test_masses()
+    if FLAGS.max_rest_length > MAX_REST_LENGTH:
+        raise common.ExperimentError(
+            f"--max_rest_length must be at most {MAX_REST_LENGTH:g}, got {FLAGS.max_rest_length}.")
+    return PhysicsConfig(training, FLAGS.min_masses_train, FLAGS.max_masses_train,
+                         test_masses(FLAGS.test_masses), FLAGS.min_rest_length,
+                         FLAGS.max_rest_length, FLAGS.rollout_steps)
 
 
-def padded_chains(rng: np.random.Generator, batch_size: int, min_masses: int,
-                  max_masses: int) -> jraph.GraphsTuple:
+def padded_chains(rng: np.random.Generator, config: PhysicsConfig, batch_size: int,
+                  min_masses: int, max_masses: int) -> jraph.GraphsTuple:
     """A batch of perturbed chains padded to the largest possible size of the batch."""
     graph = physics.sample_batch(rng, batch_size, min_masses, max_masses,
-                                 FLAGS.min_rest_length, FLAGS.max_rest_length)
+                                 config.min_rest_length, config.max_rest_length)
     max_edges = 2 * (max_masses - 2)
     return gn_common.pad_graphs([graph], batch_size * max_masses + 1,
                                 batch_size * max_edges + 1)[0]
@@ -87,13 +110,13 @@ def padded_chains(rng: np.random.Generator, batch_size: int, min_masses: int,
 
 def states_at(states: jnp.ndarray, graph: jraph.GraphsTuple, times: jnp.ndarray) -> jnp.ndarray:
     """Each node's row of `states` [T, N, 5] at its graph's entry of `times`."""
-    node_times = times[gn_common.node_index(graph)]
+    node_times = times[blocks.node_graph_index(graph)]
     return states[node_times, jnp.arange(states.shape[1])]
 
 
 def free_node_mask(graph: jraph.GraphsTuple) -> jnp.ndarray:
     """Real masses that are not fixed."""
-    return jraph.get_node_padding_mask(graph) & (graph.nodes[:, 4] == 0)
+    return utils.node_mask(graph, gn_common.real_graphs(graph)) & (graph.nodes[:, 4] == 0)
 
 
 def network_inputs(graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
@@ -113,36 +136,33 @@ def network_inputs(graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
         globals=graph.globals / abs(physics.GRAVITY))
 
 
-def main(argv):
-    del argv
-    sizes = check_flags()
-    output_dir = common.prepare_output_dir(FLAGS.output_dir)
-    config = gn_common.training_config(
-        demo="physics", min_masses_train=FLAGS.min_masses_train,
-        max_masses_train=FLAGS.max_masses_train, test_masses=sizes,
-        min_rest_length=FLAGS.min_rest_length, max_rest_length=FLAGS.max_rest_length,
-        rollout_steps=FLAGS.rollout_steps)
+def run(config: PhysicsConfig, output_dir: str, checkpoint_every: int) -> None:
+    """Trains, evaluates and writes results, metrics and plots to `output_dir`."""
+    training, steps = config.training, config.rollout_steps
+    output_dir = common.prepare_output_dir(output_dir)
+    recorded = gn_common.checkpoint_config("physics", config)
     timer = gn_common.Timer()
-    network = gn_common.make_network(None, 2, None)
+    network = gn_common.make_network(training, None, 2, None)
 
     def predicted_velocity(params: Any, graph: jraph.GraphsTuple) -> jnp.ndarray:
         change = network.apply(params, network_inputs(graph))[-1].nodes
         return graph.nodes[:, 2:4] + change
 
     def batch_for_iteration(iteration: int) -> tuple[jraph.GraphsTuple, np.ndarray]:
-        rng = gn_common.rng_for(FLAGS.seed, gn_common.TRAIN_STREAM, iteration)
-        graph = padded_chains(rng, FLAGS.batch_size_train, FLAGS.min_masses_train,
-                              FLAGS.max_masses_train)
-        times = rng.integers(0, FLAGS.rollout_steps, size=len(graph.n_node)).astype(np.int32)
+        rng = gn_common.rng_for(training.seed, gn_common.TRAIN_STREAM, iteration)
+        graph = padded_chains(rng, config, training.batch_size_train, config.min_masses_train,
+                              config.max_masses_train)
+        times = rng.integers(0, steps, size=len(graph.n_node)).astype(np.int32)
         return graph, times
 
     def loss_fn(params: Any, batch: tuple[jraph.GraphsTuple, jnp.ndarray]) -> jnp.ndarray:
         graph, times = batch
-        states = physics.rollout(graph, FLAGS.rollout_steps)
+        states = physics.rollout(graph, steps)
         inputs = graph._replace(nodes=states_at(states, graph, times))
         targets = states_at(states, graph, times + 1)[:, 2:4]
         errors = jnp.sum((predicted_velocity(params, inputs) - targets) ** 2, axis=-1)
-        return gn_common.masked_mean(errors, jraph.get_node_padding_mask(graph))
+        return gn_common.masked_mean(errors,
+                                     utils.node_mask(graph, gn_common.real_graphs(graph)))
 
     def model_step(params: Any) -> StepFn:
         return lambda graph: physics.advance(graph, predicted_velocity(params, graph))
@@ -153,25 +173,25 @@ def main(argv):
     @jax.jit
     def scores(params: Any, graph: jraph.GraphsTuple) -> dict[str, jnp.ndarray]:
         """Summed squared velocity errors and position errors (model and baseline), counts."""
-        true = physics.rollout(graph, FLAGS.rollout_steps)
+        true = physics.rollout(graph, steps)
         one_step = jax.vmap(lambda nodes: predicted_velocity(params, graph._replace(nodes=nodes)))
         free = free_node_mask(graph)
-        out = {"free_nodes": jnp.sum(free) * FLAGS.rollout_steps}
+        out = {"free_nodes": jnp.sum(free) * steps}
         for name, velocity, step_fn in (
                 ("model", one_step(true[:-1]), model_step(params)),
                 ("baseline", true[:-1, :, 2:4], constant_velocity_step)):
             squared = jnp.sum((velocity - true[1:, :, 2:4]) ** 2, axis=-1)
             out[f"{name}_velocity_se"] = jnp.sum(jnp.where(free, squared, 0.0))
-            rolled = physics.rollout(graph, FLAGS.rollout_steps, step_fn)
+            rolled = physics.rollout(graph, steps, step_fn)
             distance = jnp.linalg.norm(rolled[1:, :, :2] - true[1:, :, :2], axis=-1)
             out[f"{name}_position_error"] = jnp.sum(jnp.where(free, distance, 0.0))
         return out
 
     def eval_batches(masses: int, num_chains: int) -> list[jraph.GraphsTuple]:
-        starts = range(0, num_chains, FLAGS.batch_size_test)
-        return [padded_chains(gn_common.rng_for(FLAGS.seed, gn_common.EVAL_STREAM,
-                                                1000 * masses + k),
-                              min(FLAGS.batch_size_test, num_chains - start), masses, masses)
+        starts = range(0, num_chains, training.batch_size_test)
+        return [padded_chains(gn_common.rng_for(training.seed, gn_common.EVAL_STREAM,
+                                                1000 * masses + k), config,
+                              min(training.batch_size_test, num_chains - start), masses, masses)
                 for k, start in enumerate(starts)]
 
     def figures(params: Any, batches: list[jraph.GraphsTuple]) -> dict[str, float]:
@@ -185,7 +205,8 @@ def main(argv):
                                       / out["baseline_rollout_position_error"])
         return out
 
-    monitor = {masses: eval_batches(masses, FLAGS.batch_size_test)[:1] for masses in sizes}
+    sizes = config.test_masses
+    monitor = {masses: eval_batches(masses, training.batch_size_test)[:1] for masses in sizes}
 
     def evaluate(params: Any) -> dict[str, float]:
         row = {}
@@ -195,25 +216,24 @@ def main(argv):
             row[f"rollout_error_{masses}"] = result["model_rollout_position_error"]
         return row
 
-    init_params = network.init(jax.random.PRNGKey(FLAGS.seed),
+    init_params = network.init(jax.random.PRNGKey(training.seed),
                                network_inputs(batch_for_iteration(0)[0]))
     params, rows = gn_common.train(
-        loss_fn=loss_fn, init_params=init_params, batch_for_iteration=batch_for_iteration,
-        evaluate=evaluate, output_dir=output_dir, config=config,
+        training=training, checkpoint_every=checkpoint_every, loss_fn=loss_fn,
+        init_params=init_params, batch_for_iteration=batch_for_iteration, evaluate=evaluate,
+        output_dir=output_dir, config=recorded,
         columns=[f"{kind}_{m}" for m in sizes for kind in ("velocity_mse", "rollout_error")])
 
-    results = {f"{masses}_masses": figures(params, eval_batches(masses, FLAGS.num_eval_graphs))
+    results = {f"{masses}_masses": figures(params, eval_batches(masses, training.num_eval_graphs))
                for masses in sizes}
     common.write_json(os.path.join(output_dir, "results.json"), {
-        "demo": "physics", "iterations": FLAGS.num_iterations,
-        "num_chains_per_size": FLAGS.num_eval_graphs, "rollout_steps": FLAGS.rollout_steps,
-        **results, "seconds_this_process": round(timer.seconds(), 1), "config": config})
-    gn_common.plot_learning_curves(rows, os.path.join(output_dir, "learning_curves.png"),
-                                   "physics")
+        "demo": "physics", "iterations": training.num_iterations,
+        "num_chains_per_size": training.num_eval_graphs, "rollout_steps": steps,
+        **results, "seconds_this_process": round(timer.seconds(), 1), "config": recorded})
+    gn_common.plot_metrics(rows, os.path.join(output_dir, "learning_curves.png"), "physics")
     examples = {masses: monitor[masses][0] for masses in sizes}
     plot_rollouts(os.path.join(output_dir, "rollouts.png"), {
-        masses: (physics.rollout(graph, FLAGS.rollout_steps),
-                 physics.rollout(graph, FLAGS.rollout_steps, model_step(params)),
+        masses: (physics.rollout(graph, steps), physics.rollout(graph, steps, model_step(params)),
                  int(graph.n_node[0]))
         for masses, graph in examples.items()})
     print(common.format_table(
@@ -226,8 +246,7 @@ def main(argv):
 
 def plot_rollouts(path: str, rollouts: dict[int, tuple[np.ndarray, np.ndarray, int]]) -> None:
     """True (solid) and predicted (dashed) trajectories of the first chain of each size."""
-    figure, axes = plt.subplots(1, len(rollouts), figsize=(5.5 * len(rollouts), 4.5),
-                                squeeze=False)
+    figure, axes = common.new_figure(1, len(rollouts), size=(5.5 * len(rollouts), 4.5))
     for ax, (masses, (true, predicted, n)) in zip(axes[0], rollouts.items()):
         true, predicted = np.asarray(true)[:, :n], np.asarray(predicted)[:, :n]
         for node in range(n):
@@ -240,9 +259,12 @@ def plot_rollouts(path: str, rollouts: dict[int, tuple[np.ndarray, np.ndarray, i
         ax.set_title(f"{masses} masses: true (solid) vs predicted (dashed)", fontsize=9)
         ax.set_aspect("equal", adjustable="datalim")
         ax.legend(fontsize=7)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    common.save_figure(figure, path)
+
+
+def main(argv):
+    del argv
+    run(config_from_flags(), FLAGS.output_dir, FLAGS.checkpoint_every)
 
 
 if __name__ == "__main__":

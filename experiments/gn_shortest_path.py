@@ -13,6 +13,8 @@ graphs (more nodes in the same unit square). The learning rate decays (cosine) f
 5e-5 over the run. MLPs have 32 units (16 still fell short of solving the training sizes).
 """
 
+import dataclasses
+
 from absl import flags
 
 from experiments import common, gn_common
@@ -25,17 +27,36 @@ gn_common.define_training_flags(num_iterations=10_000, batch_size_train=32, batc
                                 aggregation="max",
                                 final_learning_rate_fraction=0.05)
 flags.DEFINE_float("theta", shortest_path.THETA, "Geographic threshold of the graphs.")
+flags.adopt_module_key_flags(gn_common)
 FLAGS = flags.FLAGS
+
+SMALLEST_GRAPH = 2  # a start and an end node
+
+
+@dataclasses.dataclass(frozen=True)
+class ShortestPathConfig(gn_common.LabellingConfig):
+    """Everything the demo's numbers depend on: the shared settings and the graphs' threshold."""
+
+    theta: float
+
+
+def config_from_flags() -> ShortestPathConfig:
+    """The checked flags."""
+    training = gn_common.training_config_from_flags()
+    sizes = gn_common.node_ranges_from_flags(SMALLEST_GRAPH)
+    common.check_positive(theta=FLAGS.theta)
+    return ShortestPathConfig(training, sizes, FLAGS.theta)
 
 
 def main(argv):
     del argv
-    common.check_positive(theta=FLAGS.theta)
+    config = config_from_flags()
     gn_common.run_labelling_demo(
-        "shortest_path",
-        lambda rng, size, low, high: shortest_path.sample_batch(rng, size, low, high, FLAGS.theta),
-        smallest_graph=2, edges_per_node=lambda max_nodes: 4,
-        plot_positions=lambda graph: graph.nodes[:, :2],
+        "shortest_path", config, output_dir=FLAGS.output_dir,
+        checkpoint_every=FLAGS.checkpoint_every,
+        sample_batch=lambda rng, size, low, high: shortest_path.sample_batch(
+            rng, size, low, high, config.theta),
+        edges_per_node=lambda max_nodes: 4, plot_positions=lambda graph: graph.nodes[:, :2],
         curved_edges=False, background_edges=True)
 
 

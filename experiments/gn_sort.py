@@ -16,12 +16,14 @@ over the other elements, and a max does not grow with the list's length); with m
 (cosine) to 1.5e-5 over the run.
 """
 
-import jax.numpy as jnp
+import dataclasses
+
 import jraph
 import numpy as np
 from absl import flags
 
 from experiments import common, gn_common
+from graphnets import blocks
 from graphnets.datasets import sort
 
 gn_common.define_size_flags(train_range=(8, 16), test_range=(16, 32))
@@ -29,7 +31,21 @@ gn_common.define_training_flags(num_iterations=10_000, batch_size_train=32, batc
                                 num_processing_steps=10, log_every=100, num_eval_graphs=1000,
                                 output_dir="runs/gn_sort", learning_rate=3e-4,
                                 final_learning_rate_fraction=0.05, aggregation="max")
+flags.adopt_module_key_flags(gn_common)
 FLAGS = flags.FLAGS
+
+SMALLEST_LIST = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class SortConfig(gn_common.LabellingConfig):
+    """Everything the demo's numbers depend on (the shared settings and the list lengths)."""
+
+
+def config_from_flags() -> SortConfig:
+    """The checked flags."""
+    return SortConfig(gn_common.training_config_from_flags(),
+                      gn_common.node_ranges_from_flags(SMALLEST_LIST))
 
 
 def network_inputs(graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
@@ -39,7 +55,7 @@ def network_inputs(graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
     differences have the same distribution on the short training lists and the long test ones.
     """
     values = graph.nodes[:, 0]
-    length = graph.n_node[gn_common.edge_index(graph)].astype(values.dtype)
+    length = graph.n_node[blocks.edge_graph_index(graph)].astype(values.dtype)
     return graph._replace(
         edges=(length * (values[graph.receivers] - values[graph.senders]))[:, None])
 
@@ -47,7 +63,8 @@ def network_inputs(graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
 def main(argv):
     del argv
     gn_common.run_labelling_demo(
-        "sort", sort.sample_batch, smallest_graph=1,
+        "sort", config_from_flags(), output_dir=FLAGS.output_dir,
+        checkpoint_every=FLAGS.checkpoint_every, sample_batch=sort.sample_batch,
         edges_per_node=lambda max_nodes: max_nodes,
         plot_positions=lambda graph: np.stack(
             [graph.nodes[:, 0], np.zeros(len(graph.nodes))], axis=1),
