@@ -1,0 +1,35 @@
+"""benchmarks.bad_hanabi_throughput: a tiny interleaved measurement, one-line errors on bad flags."""
+
+import pytest
+
+MODULE = "benchmarks.bad_hanabi_throughput"
+TINY = ["--preset=very_small", "--num_envs=4", "--rollout_length=2", "--hidden_sizes=8",
+        "--updates=1", "--rounds=2", "--min_round_seconds=0", "--likelihood_samples=2"]
+
+
+def test_measures_both_methods_with_the_learner_flags(run_benchmark, read_reports):
+    result = run_benchmark(MODULE, *TINY, "--num_epochs=3", "--num_minibatches=8")
+    assert result.returncode == 0, result.stderr
+    (report,) = read_reports(result.stdout)
+    assert "preset very_small, 4 games, 1 updates of 8 steps" in report["title"]
+    assert "2 rounds" in report["protocol"]
+    assert list(report["rows"]) == ["ippo", "bad"]
+    assert all(float(cells[0].replace(",", "")) > 0 for cells in report["rows"].values())
+    assert report["rows"]["ippo"][4] == "1.00x"
+
+
+@pytest.mark.parametrize("flag, word", [("--num_minibatches=3", "num_minibatches (3)"),
+                                        ("--num_epochs=0", "num_epochs"),
+                                        ("--methods=bad,dqn", "--methods"),
+                                        ("--hidden_sizes=8,0", "--hidden_sizes"),
+                                        ("--preset=huge", "huge"),
+                                        ("--rounds=0", "--rounds"),
+                                        ("--min_round_seconds=-1", "--min_round_seconds")])
+def test_bad_flags_give_one_line(run_benchmark, assert_one_line_error, flag, word):
+    assert_one_line_error(run_benchmark(MODULE, *TINY, flag), word)
+
+
+def test_help_lists_the_flags(run_benchmark):
+    result = run_benchmark(MODULE, "--helpfull")
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "--num_envs" in result.stdout and "--min_round_seconds" in result.stdout
