@@ -1,1 +1,1 @@
-"""Side-by-side performance scripts against the peers named in DESIGN.md."""
+"""Side-by-side performance scripts: ours against the peers, interleaved (`benchmarks.harness`)."""

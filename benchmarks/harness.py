@@ -236,7 +236,7 @@ def serve(contenders: Sequence[Contender], stdin=None) -> None:
 class _Remote:
     """A contender served by a `Worker`."""
 
-    worker: "Worker"
+    worker: Worker
     name: str
     note: str
 
@@ -303,7 +303,7 @@ def start_worker(peer: str, python: str, module: str, spec: dict[str, Any],
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
         return Worker([python, "-m", module, json.dumps(spec)], cwd=root)
-    except WorkerError as error:
+    except (WorkerError, OSError) as error:
         print(f"note: {peer} unavailable: {error}; measuring ours only.", flush=True)
         return None
 

@@ -56,8 +56,7 @@ def contenders(batch_size: int, steps: int, seed: int,
         act_key, step_key, reset_key = jax.random.split(key, 3)
         observations, state, rewards, dones, _ = jax.vmap(env.step_env)(
             jax.random.split(step_key, batch_size), state, act(act_key, state))
-        deal = lambda games: jax.vmap(lambda i: env.reset(jax.random.fold_in(reset_key, i)))(
-            games)
+        deal = jax.vmap(lambda i: env.reset(jax.random.fold_in(reset_key, i)))
         observations, state = jax_scan.replace_ended(dones["__all__"], (observations, state),
                                                      deal, max_resets)
         return state, total(rewards, observations)

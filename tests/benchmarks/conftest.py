@@ -14,7 +14,7 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 def _run(module: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     environment = {**os.environ, "JAX_PLATFORMS": "cpu", **(env or {})}
     return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=environment,
-                          capture_output=True, text=True, timeout=900)
+                          capture_output=True, text=True, timeout=900, check=False)
 
 
 def _reports(stdout: str) -> list[dict]:

@@ -1,4 +1,4 @@
-"""benchmarks.bad_hanabi_throughput: a tiny interleaved measurement, one-line errors on bad flags."""
+"""benchmarks.bad_hanabi_throughput: a tiny interleaved measurement, one-line bad-flag errors."""
 
 import pytest
 
