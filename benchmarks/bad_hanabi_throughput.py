@@ -79,7 +79,7 @@ def main() -> None:
     title = (f"Hanabi learner, preset {_PRESET.value}, {_NUM_ENVS.value} games, "
              f"{_UPDATES.value} updates of {configs[_METHODS.value[0]].steps_per_update} steps "
              f"per call; jax {jax.__version__} on {jax.devices()[0].platform}")
-    harness.compare(title, "steps/s", [contender(m, c) for m, c in configs.items()],
+    harness.compare(title, "steps", [contender(m, c) for m, c in configs.items()],
                     _ROUNDS.value, _MIN_SECONDS.value)
 
 

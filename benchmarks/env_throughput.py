@@ -113,7 +113,7 @@ def main() -> None:
                           adapter_loop(backend, _STEPS.value, _BATCH_SIZE.value, _SEED.value)),
             harness.Timed(peer_name, peer_loop(_STEPS.value, _SEED.value))]
         harness.compare(f"2-player Hanabi-Full on {backend}, random legal moves, about "
-                        f"{_STEPS.value} steps per call", "steps/s", contenders,
+                        f"{_STEPS.value} steps per call", "steps", contenders,
                         _ROUNDS.value, _MIN_SECONDS.value)
 
 

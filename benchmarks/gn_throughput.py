@@ -174,7 +174,7 @@ def compare_large(sizes: gn_workload.Sizes) -> None:
              f"2-layer MLPs of {sizes.hidden} units; jax {jax.__version__} on "
              f"{jax.devices()[0].platform}")
     try:
-        harness.compare(title, "steps/s", contenders, _ROUNDS.value, _MIN_SECONDS.value)
+        harness.compare(title, "steps", contenders, _ROUNDS.value, _MIN_SECONDS.value)
     finally:
         if worker is not None:
             worker.close()
@@ -202,7 +202,7 @@ def compare_small(num_graphs: int, features: int, hidden: int) -> None:
     harness.compare(f"Demo regime: training steps on {num_graphs} graphs of "
                     f"{gn_workload.SMALL_MIN_NODES}-{gn_workload.SMALL_MAX_NODES} nodes, "
                     f"{gn_workload.SMALL_EDGES_PER_NODE} edges per node, {features} features",
-                    "graphs/s", contenders, _ROUNDS.value, _MIN_SECONDS.value)
+                    "graphs", contenders, _ROUNDS.value, _MIN_SECONDS.value)
 
 
 def main() -> None:

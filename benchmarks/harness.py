@@ -171,9 +171,11 @@ def format_rate(rate: float) -> str:
 
 def format_report(title: str, unit: str, summaries: Sequence[Summary], rounds: int,
                   min_seconds: float, load_before: str, load_after: str) -> str:
-    """The one printed format of every benchmark: title, machine, protocol and the table."""
+    """The one printed format of every benchmark: title, machine, protocol and the table.
+
+    `unit` names what the rates count ("steps", "graphs")."""
     reference = summaries[0]
-    header = ["contender", f"median {unit}", "min-max", "IQR", f"median {unit} per CPU-s",
+    header = ["contender", f"median {unit}/s", "min-max", "IQR", f"median {unit} per CPU-s",
               "ratio", "notes"]
     rows = [header]
     for summary in summaries:

@@ -87,7 +87,7 @@ def compare_batch(batch_size: int, with_observations: bool) -> None:
              f"legal moves, {'every observation computed' if with_observations else 'no obs'}; "
              f"jax {jax.__version__} on {jax.devices()[0].platform}")
     try:
-        harness.compare(title, "steps/s", contenders, _ROUNDS.value, _MIN_SECONDS.value)
+        harness.compare(title, "steps", contenders, _ROUNDS.value, _MIN_SECONDS.value)
     finally:
         if worker is not None:
             worker.close()

@@ -64,7 +64,7 @@ def test_report_gives_the_ratio_of_medians_to_the_first_contender():
     ours = harness.summarize("ours", [harness.Round(u, 1.0, 1.0) for u in (300.0, 200.0, 100.0)])
     peer = harness.summarize("peer", [harness.Round(u, 1.0, 1.0) for u in (50.0, 100.0)],
                              note="v1")
-    text = harness.format_report("T", "steps/s", [ours, peer], 3, 2.0, "1 / 2 / 3", "4 / 5 / 6")
+    text = harness.format_report("T", "steps", [ours, peer], 3, 2.0, "1 / 2 / 3", "4 / 5 / 6")
     lines = text.splitlines()
     assert lines[0] == "== T"
     assert lines[1].startswith("machine: ") and lines[1].endswith(
@@ -76,7 +76,7 @@ def test_report_gives_the_ratio_of_medians_to_the_first_contender():
 
 
 def test_compare_prints_one_report(capsys):
-    summaries = harness.compare("T", "steps/s", [Logged("a", []), Logged("b", [], 2.0)], 2, 0.0)
+    summaries = harness.compare("T", "steps", [Logged("a", []), Logged("b", [], 2.0)], 2, 0.0)
     assert [s.median for s in summaries] == [0.5, 1.0]
     out = capsys.readouterr().out
     assert out.startswith("== T\nmachine: ") and "0.50x" in out
