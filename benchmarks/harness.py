@@ -298,6 +298,7 @@ def start_worker(peer: str, python: str, module: str, spec: dict[str, Any],
 
     Returns None, after printing one `note:` line saying why, when the peer is unavailable:
     no interpreter at `python` (`install_hint` says how to make one) or a worker that fails."""
+    python = os.path.abspath(python)  # the worker runs from the root, the path is from here
     if not os.path.exists(python):
         print(f"note: {peer} unavailable: no interpreter at {python} ({install_hint}); "
               "measuring ours only.", flush=True)
