@@ -139,15 +139,3 @@ def belief_cross_entropy(belief: jnp.ndarray, true_values: jnp.ndarray,
     log_prob = jnp.log(jnp.maximum(prob, 1e-12))
     mask = slot_mask.astype(jnp.float32)
     return -(log_prob * mask).sum() / jnp.maximum(mask.sum(), 1.0)
-
-
-def drop_slot(table: jnp.ndarray, slot: jnp.ndarray, fill: float = 0.0) -> jnp.ndarray:
-    """A per-slot table [..., hand_size, values] after the card in `slot` left the hand.
-
-    Hanabi moves the cards above a played or discarded card down one slot and deals the new card
-    into the last slot: each card keeps its own row (for example its accumulated log-likelihood)
-    and the last row, the new card's, is reset to `fill`.
-    """
-    shifted = jnp.concatenate([table[..., 1:, :], jnp.full_like(table[..., :1, :], fill)], axis=-2)
-    below = (jnp.arange(table.shape[-2]) < slot)[:, None]
-    return jnp.where(below, table, shifted)

@@ -6,8 +6,7 @@ Both paths play each game once from a given deal order, in lock step, and call t
 
 Besides the scores they measure the per-card belief cross-entropy `-log B(true card)` over every
 occupied hand slot of every player at every decision point, for V0, V1 and the agent's own
-belief (BB for BAD, V2 with `v2_alpha > 0`, or the exact belief; for IPPO, which tracks no
-likelihood, BB equals V1), and how well calibrated the agent's belief is where it matters most: at
+belief (BB for BAD, V2 with `v2_alpha > 0`, or the exact belief; V0 for IPPO), and how well calibrated the agent's belief is where it matters most: at
 every decision, the probability it gives each of the acting player's own cards of being playable,
 binned by `CALIBRATION_EDGES`, against how often the card was playable (`calibration_table`).
 """
@@ -21,9 +20,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bad import hanabi_agent, hanabi_belief
+from bad import hanabi_agent, hanabi_belief, hanabi_network
 from bad.hanabi_agent import AgentConfig
-from games import hanabi_jax
+from games import hanabi_jax, hanabi_rules
 
 
 CALIBRATION_EDGES = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99, 1.0)
@@ -57,7 +56,7 @@ def _playable_bins(config: AgentConfig, observation: hanabi_agent.Observation,
     """[bins, 3]: per bin of the agent's belief that an own card of the acting player is
     playable, the cards in it, the sum of those probabilities and the cards truly playable."""
     seat = observation.current_player
-    playable = hanabi_agent.card_status(config.game, observation.public_observation)[:, 0]
+    playable = hanabi_network.card_status_of(config, observation.public_observation)[:, 0]
     predicted = belief[seat] @ playable                                       # [hand_size]
     own = hands[seat]
     edges = jnp.asarray(CALIBRATION_EDGES[1:-1])
@@ -71,17 +70,16 @@ def _playable_bins(config: AgentConfig, observation: hanabi_agent.Observation,
 @functools.partial(jax.jit, static_argnums=(0, 7))
 def decide(config: AgentConfig, params, observation: hanabi_agent.Observation,
            log_likelihood: jax.Array, game_keys: jax.Array, move: jax.Array, hands: jax.Array,
-           greedy: bool = False) -> tuple[hanabi_agent.Decision, jax.Array, jax.Array]:
-    """A batch of moves, their belief cross-entropy sums [B, 3] and `_playable_bins` [B, bins, 3]
-    (hands: every true hand)."""
+           greedy: bool = False
+           ) -> tuple[hanabi_agent.Decision, jax.Array, jax.Array, jax.Array]:
+    """A batch of moves, the evidence after them, their belief cross-entropy sums [B, 3] and
+    `_playable_bins` [B, bins, 3] (hands: every true hand)."""
     keys = jax.vmap(jax.random.fold_in, (0, None))(game_keys, move)
-    decision = jax.vmap(hanabi_agent.act, (None, None, 0, 0, 0, None))(
+    decision, evidence = jax.vmap(hanabi_agent.act, (None, None, 0, 0, 0, None))(
         config, params, observation, log_likelihood, keys, greedy)
-    belief = jax.vmap(hanabi_agent.public_belief, (None, 0, 0))(config, observation,
-                                                                log_likelihood)
-    sums = jax.vmap(_cross_entropy_sums)(observation, belief, hands)
-    return decision, sums, jax.vmap(_playable_bins, (None, 0, 0, 0))(config, observation, belief,
-                                                                       hands)
+    sums = jax.vmap(_cross_entropy_sums)(observation, decision.belief, hands)
+    bins = jax.vmap(_playable_bins, (None, 0, 0, 0))(config, observation, decision.belief, hands)
+    return decision, evidence, sums, bins
 
 
 class _Tally:
@@ -117,32 +115,22 @@ def play_jax(config: AgentConfig, params, decks: np.ndarray, key: jax.Array,
     every move the policy's most likely action, see `hanabi_agent.act`)."""
     game = config.game
     states = jax.vmap(lambda d: hanabi_jax.reset_from_deck(game, d))(jnp.asarray(decks))
-    observe = jax.jit(jax.vmap(lambda s: hanabi_agent.observe(game, s)))
+    observe = jax.jit(jax.vmap(lambda s: hanabi_agent.observation_from_state(game, s)))
     step = jax.jit(jax.vmap(lambda s, a: hanabi_jax.step(game, s, a)))
     game_keys = jax.random.split(key, len(decks))
-    log_likelihood = jnp.zeros((len(decks), *hanabi_agent.initial_log_likelihood(config).shape))
+    initial = np.asarray(hanabi_agent.initial_evidence(config))
+    log_likelihood = jnp.asarray(np.broadcast_to(initial, (len(decks), *initial.shape)))
     tally = _Tally(len(decks))
     move = 0
     while tally.running.any():
         hands = states.hands.astype(jnp.int32)
-        decision, sums, bins = decide(config, params, observe(states), log_likelihood,
-                                      game_keys, jnp.asarray(move), hands, greedy)
+        decision, log_likelihood, sums, bins = decide(config, params, observe(states),
+                                                      log_likelihood, game_keys,
+                                                      jnp.asarray(move), hands, greedy)
         states, _, done, info = step(states, decision.action)
         tally.add(sums, bins, hands, done, info["score"])
-        log_likelihood = decision.log_likelihood
         move += 1
     return tally.result()
-
-
-def true_hands(config: AgentConfig, private_observation: np.ndarray) -> np.ndarray:
-    """Every player's hand [B, players, hand_size] from all players' private observations.
-
-    The player to seat `s`'s right sees `s`'s hand first among its partners.
-    """
-    players = config.game.players
-    partner_hands = np.asarray(hanabi_agent.hands_from_private(config.game,
-                                                               jnp.asarray(private_observation)))
-    return np.stack([partner_hands[:, (seat - 1) % players, 0] for seat in range(players)], 1)
 
 
 def play_open_spiel(config: AgentConfig, params, game, decks: np.ndarray | None,
@@ -155,21 +143,22 @@ def play_open_spiel(config: AgentConfig, params, game, decks: np.ndarray | None,
     step = game.reset(decks)
     num_games = game.num_games
     game_keys = jax.random.split(key, num_games)
-    log_likelihood = np.zeros((num_games, *hanabi_agent.initial_log_likelihood(config).shape),
-                              np.float32)
+    initial = np.asarray(hanabi_agent.initial_evidence(config))
+    log_likelihood = np.broadcast_to(initial, (num_games, *initial.shape))
     tally = _Tally(num_games)
     move = 0
     while tally.running.any():
-        observation = hanabi_agent.observe_batch(
+        observation = hanabi_agent.observations_from_steps(
             config.game, step.public_observation, step.private_observation, step.card_knowledge,
             step.remaining_counts, step.legal_actions, step.current_player)
-        hands = true_hands(config, step.private_observation)
-        decision, sums, bins = decide(config, params, observation, jnp.asarray(log_likelihood),
-                                      game_keys, jnp.asarray(move), jnp.asarray(hands), greedy)
+        hands = hanabi_rules.seat_hands_from_private(config.game, step.private_observation)
+        decision, evidence, sums, bins = decide(config, params, observation,
+                                                jnp.asarray(log_likelihood), game_keys,
+                                                jnp.asarray(move), jnp.asarray(hands), greedy)
         step = game.step(np.asarray(decision.action))
         tally.add(sums, bins, hands, step.done, step.score)
-        log_likelihood = np.where(step.done[:, None, None, None], 0.0,
-                                  np.asarray(decision.log_likelihood))
+        done = step.done.reshape(-1, *(1,) * initial.ndim)
+        log_likelihood = np.where(done, initial, np.asarray(evidence))
         move += 1
     return tally.result()
 

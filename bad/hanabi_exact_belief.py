@@ -20,7 +20,7 @@ few `[values]` and `[values, values]` sums of the other hand's (`exact_belief`).
 When a player plays or discards a card, everybody sees its value `v`: the player's joint
 likelihood is conditioned on it (`reveal`), the remaining card moves down one slot and the newly
 dealt card starts with no evidence. The agent reads the move's card from the last-move section of
-the next public observation (`bad.hanabi_agent.last_removal`), so the tracked table always waits
+the next public observation (`games.hanabi_rules.last_removed_card`), so the tracked table always waits
 for the last move's reveal, which every reader of it applies first.
 
 An empty slot (after the deck ran out) is the last one of its hand; it holds the placeholder value
@@ -29,10 +29,16 @@ An empty slot (after the deck ran out) is the last one of its hand; it holds the
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import jax
 import jax.numpy as jnp
 
+from bad import hanabi_likelihood, hanabi_network
 from games.hanabi_config import HanabiConfig
+
+if TYPE_CHECKING:
+    from bad.hanabi_agent import AgentConfig
 
 PLAYERS = 2
 HAND_SIZE = 2
@@ -119,3 +125,36 @@ def reveal(log_likelihood: jax.Array, seat: jax.Array, slot: jax.Array,
     rows = log_likelihood[seat]
     kept = jnp.where(slot == 0, rows[card, :], rows[:, card])
     return log_likelihood.at[seat].set(jnp.broadcast_to(kept[:, None], rows.shape))
+
+
+def joint_partner_log_likelihood(config: AgentConfig, policy: hanabi_network.Params,
+                                 public_input: jax.Array, legal_actions: jax.Array,
+                                 valid: jax.Array, action: jax.Array) -> jax.Array:
+    """log L [values, values]: the played action's probability for every joint hand of the
+    partner, floored; `valid` [hand_size] marks its occupied slots."""
+    game = config.game
+    values = jnp.arange(game.num_values)
+    hands = jnp.where(valid, jnp.stack(jnp.meshgrid(values, values, indexing="ij"), -1), -1)
+    legal = jax.vmap(jax.vmap(lambda hand: hanabi_likelihood.hand_legal_actions(
+        game, legal_actions, hand[None])))(hands)
+    logits = hanabi_network.joint_hand_logits(config, policy, public_input, valid)
+    probability = jax.nn.softmax(hanabi_network.masked(logits, legal))[..., action]
+    return hanabi_likelihood.floored_log(config, probability)
+
+
+def track_joint_likelihood(config: AgentConfig, log_likelihood: jax.Array, partner: jax.Array,
+                           evidence: jax.Array) -> jax.Array:
+    """Adds a move's `evidence` [values, values] to the partner's joint hands, kept within
+    `[min_log_likelihood, 0]` of each player's maximum."""
+    log_likelihood = log_likelihood.at[partner].add(evidence)
+    log_likelihood = log_likelihood - log_likelihood.max((1, 2), keepdims=True)
+    return jnp.maximum(log_likelihood, config.min_log_likelihood)
+
+
+def sample_joint_hand(key: jax.Array, joint: jax.Array, valid: jax.Array) -> jax.Array:
+    """int32 [1, 1, hand_size]: one partner hand drawn from its joint posterior [values,
+    values], -1 for empty slots."""
+    num_values = joint.shape[0]
+    index = jax.random.categorical(key, jnp.log(jnp.maximum(joint.reshape(-1), 1e-30)))
+    hand = jnp.stack([index // num_values, index % num_values])
+    return jnp.where(valid, hand, -1).astype(jnp.int32)[None, None]

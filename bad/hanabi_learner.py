@@ -4,7 +4,7 @@ The whole actor + learner loop is one compiled function (PureJaxRL style), read 
 
 1. `rollout`: `rollout_length` moves in each of `num_envs` games (`lax.scan`). The player to move
    acts (`hanabi_agent.act`, one shared key per game and move), its critic values the state, the
-   game steps (finished games are dealt again) and the tracked BAD likelihoods follow.
+   game steps (finished games are dealt again) and the public belief's evidence follows.
 2. `gae`: generalised advantage estimates on the common-payoff reward (`rlax`).
 3. `update`: `num_epochs` passes of `num_minibatches` PPO steps: clipped surrogate
    (`rlax.clipped_surrogate_pg_loss`) on the decision's log-probability (for BAD including the
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -32,9 +32,9 @@ import optax
 import rlax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from bad import hanabi_agent, hanabi_belief
+from bad import hanabi_agent, hanabi_belief, hanabi_network
 from bad.hanabi_agent import AgentConfig
-from games import hanabi_jax
+from games import hanabi_jax, hanabi_rules
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,10 +71,10 @@ class TrainConfig:
 
 
 class TrainState(NamedTuple):
-    params: hanabi_agent.Params
+    params: hanabi_network.Params
     opt_state: optax.OptState
     games: hanabi_jax.HanabiState      # batched [num_envs]
-    log_likelihood: jax.Array          # [num_envs, players, hand_size, values]
+    log_likelihood: jax.Array          # [num_envs, ...]: each game's public-belief evidence
     key: jax.Array
     update: jax.Array                  # int32 []: updates done
 
@@ -93,8 +93,8 @@ class Transition(NamedTuple):
     done: jax.Array
     score: jax.Array
     belief_cross_entropy: jax.Array
-    sample_hands: Optional[jax.Array]
-    sample_action: Optional[jax.Array]
+    sample_hands: jax.Array
+    sample_action: jax.Array
 
 
 def annealed(config: TrainConfig, initial: float, final_fraction: float,
@@ -122,11 +122,12 @@ def init_train_state(config: TrainConfig, key: jax.Array) -> TrainState:
     """Fresh parameters and `num_envs` freshly dealt games."""
     game = config.agent.game
     params_key, games_key, key = jax.random.split(key, 3)
-    params = hanabi_agent.init_params(config.agent, params_key)
+    params = hanabi_network.init_params(config.agent, params_key)
     games = jax.vmap(lambda k: hanabi_jax.reset(game, k))(jax.random.split(games_key,
                                                                            config.num_envs))
-    log_likelihood = jnp.zeros((config.num_envs,
-                                *hanabi_agent.initial_log_likelihood(config.agent).shape))
+    log_likelihood = jnp.broadcast_to(hanabi_agent.initial_evidence(config.agent),
+                                      (config.num_envs,
+                                       *hanabi_agent.initial_evidence(config.agent).shape))
     return TrainState(params=params, opt_state=optimizer(config).init(params), games=games,
                       log_likelihood=log_likelihood, key=key, update=jnp.zeros((), jnp.int32))
 
@@ -150,27 +151,22 @@ def shard_over_devices(state: TrainState, devices=None) -> TrainState:
 
 def _critic_hands(config: AgentConfig, games: hanabi_jax.HanabiState) -> jax.Array:
     """[B, rows, hand_size]: every hand from the actor's seat (BAD) or the partners' (IPPO)."""
-    relative = jax.vmap(hanabi_agent.relative_rows)(games.hands.astype(jnp.int32),
+    relative = jax.vmap(hanabi_rules.relative_rows)(games.hands.astype(jnp.int32),
                                                     games.current_player.astype(jnp.int32))
     return relative if config.is_bad else relative[:, 1:]
 
 
 def _values(config: AgentConfig, params, public_input: jax.Array, hands: jax.Array) -> jax.Array:
-    return jax.vmap(hanabi_agent.critic_value, (None, None, 0, 0))(config, params["critic"],
-                                                                    public_input, hands)
+    return jax.vmap(hanabi_network.critic_value, (None, None, 0, 0))(config, params["critic"],
+                                                                      public_input, hands)
 
 
 def bootstrap_value(config: AgentConfig, params, games: hanabi_jax.HanabiState,
                     log_likelihood: jax.Array) -> jax.Array:
     """The critic's value [B] of the games' current states."""
-    observation = jax.vmap(hanabi_agent.observe, (None, 0))(config.game, games)
-    if config.is_bad:
-        belief = jax.vmap(hanabi_agent.public_belief, (None, 0, 0))(config, observation,
-                                                                    log_likelihood)
-    else:
-        belief = None
-    public_input = jax.vmap(hanabi_agent.public_input_of, (None, 0, 0))(config, observation,
-                                                                        belief)
+    observation = jax.vmap(hanabi_agent.observation_from_state, (None, 0))(config.game, games)
+    _, public_input = jax.vmap(hanabi_agent.public_view, (None, 0, 0))(config, observation,
+                                                                       log_likelihood)
     return _values(config, params, public_input, _critic_hands(config, games))
 
 
@@ -182,20 +178,18 @@ def rollout(config: TrainConfig, state: TrainState) -> tuple[TrainState, Transit
     def move(carry, key):
         games, log_likelihood = carry
         act_key, deal_key = jax.random.split(key)
-        observation = jax.vmap(hanabi_agent.observe, (None, 0))(game, games)
-        decision = act(agent, state.params, observation, log_likelihood,
-                       jax.random.split(act_key, config.num_envs))
+        observation = jax.vmap(hanabi_agent.observation_from_state, (None, 0))(game, games)
+        decision, evidence = act(agent, state.params, observation, log_likelihood,
+                                 jax.random.split(act_key, config.num_envs))
         critic_hands = _critic_hands(agent, games)
         value = _values(agent, state.params, decision.public_input, critic_hands)
-        if agent.is_bad:
-            cross_entropy = jax.vmap(hanabi_belief.belief_cross_entropy)(
-                decision.belief, games.hands.astype(jnp.int32), games.hands >= 0)
-        else:
-            cross_entropy = jnp.zeros(config.num_envs)
+        cross_entropy = jax.vmap(hanabi_belief.belief_cross_entropy)(
+            decision.belief, games.hands.astype(jnp.int32), games.hands >= 0)
         # Deals new games only where one ended (vmapping `auto_reset_step` deals every game).
         next_games, rewards, done, info = hanabi_jax.step_batch(game, games, decision.action,
                                                                 deal_key)
-        next_log_likelihood = jnp.where(done[:, None, None, None], 0.0, decision.log_likelihood)
+        next_log_likelihood = jnp.where(done.reshape(-1, *(1,) * (evidence.ndim - 1)),
+                                        hanabi_agent.initial_evidence(agent), evidence)
         transition = Transition(
             public_input=decision.public_input, partner_hands=observation.partner_hands,
             critic_hands=critic_hands, legal_actions=observation.legal_actions,
@@ -258,10 +252,13 @@ def update(config: TrainConfig, state: TrainState) -> tuple[TrainState, dict[str
         updates, opt_state = opt.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), losses
 
+    minibatch_size = config.steps_per_update // config.num_minibatches
+
     def epoch(carry, key):
         order = jax.random.permutation(key, config.steps_per_update)
         minibatches = jax.tree.map(
-            lambda x: x[order].reshape(config.num_minibatches, -1, *x.shape[1:]), flat)
+            lambda x: x[order].reshape(config.num_minibatches, minibatch_size, *x.shape[1:]),
+            flat)
         return jax.lax.scan(minibatch_step, carry, minibatches)
 
     key, epochs_key = jax.random.split(state.key)

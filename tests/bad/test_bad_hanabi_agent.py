@@ -1,13 +1,15 @@
-"""The BAD agent's rank-one counterfactuals, their legal actions and the likelihood tracking."""
+"""The BAD agent's rank-one counterfactuals, their legal actions, the likelihood tracking and the
+decision step."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bad import hanabi_agent, hanabi_belief
+from bad import hanabi_agent, hanabi_belief, hanabi_likelihood, hanabi_network
 from bad.hanabi_agent import AgentConfig
-from games import hanabi_jax
+from games import hanabi_jax, hanabi_rules
+from games.hanabi_layout import observation_layout
 from games.hanabi_config import make_config
 
 GAMES = {"full": "full", "small_3p": {"preset": "small", "players": 3}}
@@ -33,9 +35,9 @@ def _random_hands(config, key):
 def _with_fireworks(game, public_input, fireworks):
     """`public_input` with its fireworks bits set to `fireworks` [colors] (so some cards are
     playable and some already played)."""
-    start = game.players + game.deck_size - game.players * game.hand_size
+    layout = observation_layout(game)
     bits = (np.arange(1, game.ranks + 1) == np.asarray(fireworks)[:, None]).astype(np.float32)
-    return public_input.at[start:start + bits.size].set(bits.reshape(-1))
+    return public_input.at[layout.in_public(layout.fireworks)].set(bits.reshape(-1))
 
 
 def _status_by_rules(game, fireworks, discards):
@@ -61,9 +63,12 @@ def test_fireworks_discards_and_card_status_are_read_from_the_public_observation
         state = state._replace(fireworks=jnp.asarray(fireworks, jnp.int8),
                                discards=jnp.asarray(discards, jnp.int8))
         public = hanabi_jax.public_observation(game, state, state.current_player)
-        np.testing.assert_array_equal(hanabi_agent.fireworks_of(game, public), fireworks)
-        np.testing.assert_array_equal(hanabi_agent.discards_of(game, public), discards)
-        np.testing.assert_array_equal(hanabi_agent.card_status(game, public),
+        config = AgentConfig(game)
+        np.testing.assert_array_equal(
+            hanabi_rules.fireworks_from_observation(game, public, public=True), fireworks)
+        np.testing.assert_array_equal(
+            hanabi_rules.discards_from_observation(game, public, public=True), discards)
+        np.testing.assert_array_equal(hanabi_network.card_status_of(config, public),
                                       _status_by_rules(game, fireworks, discards))
 
 
@@ -71,14 +76,14 @@ def test_fireworks_discards_and_card_status_are_read_from_the_public_observation
 def test_rank_one_logits_equal_whole_forward_passes(name):
     config = AgentConfig(make_config(GAMES[name]), hidden_sizes=(32, 16))
     params_key, input_key, hands_key = jax.random.split(jax.random.PRNGKey(0), 3)
-    policy = hanabi_agent.init_params(config, params_key)["policy"]
+    policy = hanabi_network.init_params(config, params_key)["policy"]
     policy["layers"][-1]["w"] = policy["layers"][-1]["w"] * 100.0  # logits of order one
     public_input = jax.random.uniform(input_key, (config.public_input_size,))
     public_input = _with_fireworks(config.game, public_input, np.arange(config.game.colors) % 3)
     hands = _random_hands(config, hands_key)
-    fast = hanabi_agent.counterfactual_logits(config, policy, public_input, hands)
+    fast = hanabi_network.counterfactual_logits(config, policy, public_input, hands)
     changed = _changed_hands(config.game, hands)
-    forward = jax.jit(jax.vmap(lambda h: hanabi_agent.policy_logits(config, policy, public_input,
+    forward = jax.jit(jax.vmap(lambda h: hanabi_network.policy_logits(config, policy, public_input,
                                                                      h)))
     slow = forward(changed.reshape(-1, *hands.shape)).reshape(fast.shape)
     np.testing.assert_allclose(fast, slow, rtol=1e-4, atol=1e-4)
@@ -91,7 +96,7 @@ def test_counterfactual_legal_actions_match_the_rules(name):
     state = hanabi_jax.reset(game, jax.random.PRNGKey(3))
     state = state._replace(information_tokens=jnp.int8(1))
     hands = np.asarray(state.hands[1:], np.int32)
-    fast = hanabi_agent.counterfactual_legal_actions(
+    fast = hanabi_likelihood.counterfactual_legal_actions(
         game, hanabi_jax.legal_actions_mask(game, state), jnp.asarray(hands))
     changed = _changed_hands(game, jnp.asarray(hands, jnp.int8))
     changed = jnp.concatenate([jnp.broadcast_to(state.hands[:1], (*changed.shape[:3], 1,
@@ -101,7 +106,7 @@ def test_counterfactual_legal_actions_match_the_rules(name):
     expected = legal(changed.reshape(-1, game.players, game.hand_size)).reshape(fast.shape)
     np.testing.assert_array_equal(fast, expected)
     np.testing.assert_array_equal(
-        hanabi_agent.hand_legal_actions(game, hanabi_jax.legal_actions_mask(game, state),
+        hanabi_likelihood.hand_legal_actions(game, hanabi_jax.legal_actions_mask(game, state),
                                         jnp.asarray(hands)),
         hanabi_jax.legal_actions_mask(game, state))
 
@@ -113,7 +118,7 @@ def test_partner_log_likelihood_averages_whole_forward_passes_over_the_samples(n
     config = AgentConfig(make_config(GAMES[name]), hidden_sizes=(32,), likelihood_samples=3)
     game = config.game
     params_key, input_key, *sample_keys = jax.random.split(jax.random.PRNGKey(1), 5)
-    policy = hanabi_agent.init_params(config, params_key)["policy"]
+    policy = hanabi_network.init_params(config, params_key)["policy"]
     policy["layers"][-1]["w"] = policy["layers"][-1]["w"] * 100.0
     public_input = jax.random.uniform(input_key, (config.public_input_size,))
     state = hanabi_jax.reset(game, jax.random.PRNGKey(2))
@@ -122,8 +127,8 @@ def test_partner_log_likelihood_averages_whole_forward_passes_over_the_samples(n
     action = jnp.asarray(2 * game.hand_size + 1)  # a colour hint: its legality varies by hand
 
     def probability(hand):
-        logits = hanabi_agent.policy_logits(config, policy, public_input, hand)
-        legal_here = hanabi_agent.hand_legal_actions(game, legal, hand)
+        logits = hanabi_network.policy_logits(config, policy, public_input, hand)
+        legal_here = hanabi_likelihood.hand_legal_actions(game, legal, hand)
         return jax.nn.softmax(jnp.where(legal_here, logits, -1e9))[action]
 
     per_sample = [jax.vmap(probability)(_changed_hands(game, sample).reshape(-1, *sample.shape))
@@ -131,74 +136,69 @@ def test_partner_log_likelihood_averages_whole_forward_passes_over_the_samples(n
     mean = np.mean(per_sample, axis=0).reshape(game.players - 1, game.hand_size, -1)
     floor = config.likelihood_floor
     expected = np.where((samples[0] >= 0)[..., None], np.log(floor + (1 - floor) * mean), 0.0)
-    fast = hanabi_agent.partner_log_likelihood(config, policy, public_input, legal, samples,
+    fast = hanabi_likelihood.partner_log_likelihood(config, policy, public_input, legal, samples,
                                                action)
     np.testing.assert_allclose(fast, expected, rtol=1e-4, atol=1e-5)
-    single = hanabi_agent.partner_log_likelihood(config, policy, public_input, legal,
+    single = hanabi_likelihood.partner_log_likelihood(config, policy, public_input, legal,
                                                  samples[:1], action)
     assert not np.allclose(single, fast, atol=1e-3)  # the other samples do count
+
 
 def test_likelihood_follows_cards_and_resets_for_new_ones():
     config = AgentConfig(make_config("very_small"))
     game = config.game
-    log_likelihood = hanabi_agent.initial_log_likelihood(config)
+    log_likelihood = hanabi_agent.initial_evidence(config)
     evidence = jnp.log(jnp.array([[[0.5, 1.0, 0.25, 1.0, 1.0], [1.0, 0.1, 1.0, 1.0, 1.0]]]))
     colour_hint = 2 * game.hand_size  # seat 0 hints: its own cards stay where they are
-    log_likelihood = hanabi_agent.track_likelihood(config, log_likelihood, 0, evidence,
+    log_likelihood = hanabi_likelihood.track_likelihood(config, log_likelihood, 0, evidence,
                                                    colour_hint)
     np.testing.assert_allclose(log_likelihood[1], evidence[0], atol=1e-6)
     # Seat 1 plays its slot 0: the card in slot 1 moves to slot 0, slot 1 is a new card.
     play_slot_0 = game.hand_size
-    moved = hanabi_agent.track_likelihood(config, log_likelihood, 1, jnp.zeros((1, 2, 5)),
+    moved = hanabi_likelihood.track_likelihood(config, log_likelihood, 1, jnp.zeros((1, 2, 5)),
                                           play_slot_0)
     np.testing.assert_allclose(moved[1, 0], evidence[0, 1], atol=1e-6)
     np.testing.assert_array_equal(moved[1, 1], 0.0)
     np.testing.assert_allclose(moved[0], 0.0)
 
 
-def test_drop_slot_keeps_rows_below_and_fills_the_last():
-    table = jnp.arange(12.0).reshape(2, 3, 2)
-    dropped = hanabi_belief.drop_slot(table, jnp.asarray(1), fill=-1.0)
-    np.testing.assert_array_equal(dropped[:, 0], table[:, 0])
-    np.testing.assert_array_equal(dropped[:, 1], table[:, 2])
-    np.testing.assert_array_equal(dropped[:, 2], -1.0)
-
-
 def test_act_is_deterministic_given_the_key_and_legal():
     config = AgentConfig(make_config("small"), hidden_sizes=(32,))
     game = config.game
-    params = hanabi_agent.init_params(config, jax.random.PRNGKey(0))
+    params = hanabi_network.init_params(config, jax.random.PRNGKey(0))
     state = hanabi_jax.reset(game, jax.random.PRNGKey(1))
-    observation = hanabi_agent.observe(game, state)
-    ll = hanabi_agent.initial_log_likelihood(config)
-    first = hanabi_agent.act(config, params, observation, ll, jax.random.PRNGKey(5))
-    second = hanabi_agent.act(config, params, observation, ll, jax.random.PRNGKey(5))
+    observation = hanabi_agent.observation_from_state(game, state)
+    ll = hanabi_agent.initial_evidence(config)
+    first, _ = hanabi_agent.act(config, params, observation, ll, jax.random.PRNGKey(5))
+    second, _ = hanabi_agent.act(config, params, observation, ll, jax.random.PRNGKey(5))
     assert int(first.action) == int(second.action)
     assert bool(observation.legal_actions[first.action])
     # The partial policy maps the real hands to the real action, whichever the hands.
-    sample_legal = hanabi_agent.hand_legal_actions(game, observation.legal_actions,
-                                                   first.sample_hands)
-    again = hanabi_agent.act(config, params, observation._replace(
-        partner_hands=first.sample_hands, legal_actions=sample_legal), ll, jax.random.PRNGKey(5))
+    assert first.sample_hands.shape == (1, game.players - 1, game.hand_size)
+    sample_legal = hanabi_likelihood.hand_legal_actions(game, observation.legal_actions,
+                                                        first.sample_hands[0])
+    again, _ = hanabi_agent.act(config, params, observation._replace(
+        partner_hands=first.sample_hands[0], legal_actions=sample_legal), ll,
+        jax.random.PRNGKey(5))
     if bool(jnp.all(again.sample_hands == first.sample_hands)):
-        assert int(again.action) == int(first.sample_action)
+        assert int(again.action) == int(first.sample_action[0])
     np.testing.assert_allclose(first.belief.sum(-1)[state.hands >= 0], 1.0, rtol=1e-5)
 
 
 def test_greedy_act_plays_the_most_likely_legal_action():
     config = AgentConfig(make_config("small"), hidden_sizes=(32,))
-    params = hanabi_agent.init_params(config, jax.random.PRNGKey(0))
-    observation = hanabi_agent.observe(config.game,
+    params = hanabi_network.init_params(config, jax.random.PRNGKey(0))
+    observation = hanabi_agent.observation_from_state(config.game,
                                        hanabi_jax.reset(config.game, jax.random.PRNGKey(2)))
-    ll = hanabi_agent.initial_log_likelihood(config)
-    logits = hanabi_agent.policy_logits(config, params["policy"],
-                                        hanabi_agent.act(config, params, observation, ll,
-                                                         jax.random.PRNGKey(0)).public_input,
-                                        observation.partner_hands)
+    ll = hanabi_agent.initial_evidence(config)
+    logits = hanabi_network.policy_logits(config, params["policy"],
+                                          hanabi_agent.act(config, params, observation, ll,
+                                                           jax.random.PRNGKey(0))[0].public_input,
+                                          observation.partner_hands)
     best = int(jnp.argmax(jnp.where(observation.legal_actions, logits, -jnp.inf)))
     for seed in range(3):
-        decision = hanabi_agent.act(config, params, observation, ll, jax.random.PRNGKey(seed),
-                                    greedy=True)
+        decision, _ = hanabi_agent.act(config, params, observation, ll,
+                                       jax.random.PRNGKey(seed), greedy=True)
         assert int(decision.action) == best
 
 
@@ -206,13 +206,14 @@ def test_v2_alpha_mixes_bb_with_v1():
     """With `v2_alpha` the agent's belief is V2 = (1 - a) BB + a V1 of the same public facts."""
     game = make_config("small")
     state = hanabi_jax.reset(game, jax.random.PRNGKey(3))
-    observation = hanabi_agent.observe(game, state)
+    observation = hanabi_agent.observation_from_state(game, state)
     log_likelihood = jax.random.uniform(jax.random.PRNGKey(4),
-                                        hanabi_agent.initial_log_likelihood(AgentConfig(game))
+                                        hanabi_agent.initial_evidence(AgentConfig(game))
                                         .shape,
                                         minval=-5.0, maxval=0.0)
-    bb = hanabi_agent.public_belief(AgentConfig(game), observation, log_likelihood)
-    v2 = hanabi_agent.public_belief(AgentConfig(game, v2_alpha=0.1), observation, log_likelihood)
+    bb = hanabi_agent.public_view(AgentConfig(game), observation, log_likelihood)[0].marginals
+    v2 = hanabi_agent.public_view(AgentConfig(game, v2_alpha=0.1), observation,
+                                  log_likelihood)[0].marginals
     v1 = hanabi_belief.v1_belief(observation.card_knowledge, observation.remaining_counts)
     np.testing.assert_allclose(v2, 0.9 * bb + 0.1 * v1, rtol=1e-5, atol=1e-7)
     assert not np.allclose(bb, v1, atol=1e-3)  # the likelihoods did change the belief

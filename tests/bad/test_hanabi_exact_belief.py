@@ -7,9 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bad import hanabi_agent, hanabi_exact_belief
+from bad import hanabi_agent, hanabi_exact_belief, hanabi_likelihood, hanabi_network
 from bad.hanabi_agent import AgentConfig
-from games import hanabi_jax
+from games import hanabi_jax, hanabi_rules
 from games.hanabi_config import make_config
 
 SMALL = make_config("small")
@@ -66,8 +66,8 @@ def _partner_likelihoods(agent, params, public_input, legal, valid, action):
     hands = jnp.where(valid, jnp.stack(jnp.meshgrid(values, values, indexing="ij"), -1), -1)
 
     def probability(hand):
-        logits = hanabi_agent.policy_logits(agent, params["policy"], public_input, hand[None])
-        hand_legal = hanabi_agent.hand_legal_actions(agent.game, legal, hand[None])
+        logits = hanabi_network.policy_logits(agent, params["policy"], public_input, hand[None])
+        hand_legal = hanabi_likelihood.hand_legal_actions(agent.game, legal, hand[None])
         return jax.nn.softmax(jnp.where(hand_legal, logits, -jnp.inf))[action]
 
     floor = agent.likelihood_floor
@@ -81,18 +81,18 @@ def test_tracked_belief_is_the_exact_posterior_along_a_game():
     at their revealed values)."""
     game = make_config({"preset": "small", "max_life_tokens": 3})
     agent = AgentConfig(game, hidden_sizes=(32,), exact_belief=True, min_log_likelihood=-1e4)
-    params = hanabi_agent.init_params(agent, jax.random.PRNGKey(0))
+    params = hanabi_network.init_params(agent, jax.random.PRNGKey(0))
     params["policy"]["layers"][-1]["w"] *= 300.0  # sharp enough for informative likelihoods
     act = jax.jit(lambda o, ll, k: hanabi_agent.act(agent, params, o, ll, k))
-    belief_of = jax.jit(lambda o, ll: hanabi_agent.public_belief(agent, o, ll))
+    belief_of = jax.jit(lambda o, ll: hanabi_agent.public_view(agent, o, ll)[0].marginals)
     likelihoods = jax.jit(lambda *args: _partner_likelihoods(agent, params, *args))
 
     state = hanabi_jax.reset(game, jax.random.PRNGKey(4))
-    log_likelihood = hanabi_agent.initial_log_likelihood(agent)
+    log_likelihood = hanabi_agent.initial_evidence(agent)
     ids = [[0, 1], [2, 3]]  # each slot's card, by order of dealing
     revealed, history, next_id = {}, [], 4
     for move in range(24):
-        observation = hanabi_agent.observe(game, state)
+        observation = hanabi_agent.observation_from_state(game, state)
         # Brute force: each candidate gives the cards in hand now; earlier partner hands mix
         # those with revealed cards.
         slot_of = {card: 2 * seat + slot
@@ -108,17 +108,20 @@ def test_tracked_belief_is_the_exact_posterior_along_a_game():
         np.testing.assert_allclose(belief_of(observation, log_likelihood), expected, atol=1e-4,
                                    err_msg=f"move {move}")
 
-        decision = act(observation, log_likelihood, jax.random.PRNGKey(100 + move))
+        decision, next_log_likelihood = act(observation, log_likelihood,
+                                            jax.random.PRNGKey(100 + move))
         actor = int(observation.current_player)
         partner = 1 - actor
         table = likelihoods(decision.public_input, observation.legal_actions,
                             observation.partner_hands[0] >= 0, decision.action)
         history.append((np.asarray(table, np.float64), list(ids[partner])))
         state, _, done, _ = hanabi_jax.step(game, state, decision.action)
-        log_likelihood = decision.log_likelihood
+        log_likelihood = next_log_likelihood
 
         kind = hanabi_jax.decode_action(game, decision.action)
-        read = hanabi_agent.last_removal(game, hanabi_agent.observe(game, state).public_observation)
+        read = hanabi_rules.last_removed_card(
+            game, hanabi_agent.observation_from_state(game, state).public_observation,
+            public=True)
         assert bool(read[0]) == bool(kind.is_play | kind.is_discard)
         if bool(read[0]):
             slot = int(kind.slot)

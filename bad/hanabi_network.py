@@ -1,0 +1,169 @@
+"""The Hanabi agents' network: a policy whose first layer is linear in the cards, and a critic.
+
+The policy maps a public input (public observation, public belief, card-status features; see
+`bad.hanabi_agent.public_input`) and the partners' hands to action logits. Its first layer gives
+every partner card its value's row plus a learned row per slot and card status (playable, dead,
+critical: `games.hanabi_rules.card_status`), then ReLU layers follow.
+
+Because the first layer is linear in the one-hot cards, the pre-activation of a hand with partner
+slot `i` set to value `v` is `z(hand) - W[i, hand_i] + W[i, v]`: all `(players - 1) * hand_size *
+values` counterfactual hands cost one rank-one change each instead of a forward pass
+(`counterfactual_logits`), and all joint hands of a two-card partner one rank-two change each
+(`joint_hand_logits`).
+
+Parameters are a plain dict (see `init_params`); every function is pure and per game, for `vmap`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from games import hanabi_rules
+
+if TYPE_CHECKING:
+    from bad.hanabi_agent import AgentConfig
+
+Params = dict
+ILLEGAL_LOGIT = -1e9  # finite, so that masked softmaxes never give NaN
+
+
+def _dense_init(key: jax.Array, fan_in: int, fan_out: int, scale: float = 1.0) -> dict:
+    w = jax.random.normal(key, (fan_in, fan_out)) * scale / np.sqrt(fan_in)
+    return {"w": w, "b": jnp.zeros(fan_out)}
+
+
+def _mlp_init(key: jax.Array, sizes: list[int], output_scale: float) -> list[dict]:
+    keys = jax.random.split(key, len(sizes) - 1)
+    last = len(sizes) - 2
+    return [_dense_init(k, a, b, output_scale if i == last else np.sqrt(2.0))
+            for i, (k, a, b) in enumerate(zip(keys, sizes[:-1], sizes[1:]))]
+
+
+def init_params(config: AgentConfig, key: jax.Array) -> Params:
+    """Policy and critic parameters.
+
+    policy: `public` [public_input_size, h1], `private` [private_size, h1] (rows ordered like the
+    private observation), `status` [players - 1, hand_size, NUM_CARD_STATUSES, h1] (each partner
+    slot's row per card status), `bias` [h1], then `layers`, a list of dense layers to the
+    logits.
+    critic: a list of dense layers from the critic input to one value.
+    """
+    game = config.game
+    policy_key, private_key, status_key, layers_key, critic_key = jax.random.split(key, 5)
+    h1 = config.hidden_sizes[0]
+    scale = np.sqrt(2.0 / (config.public_input_size + game.private_size))
+    status_shape = (game.players - 1, game.hand_size, hanabi_rules.NUM_CARD_STATUSES, h1)
+    return {
+        "policy": {
+            "public": jax.random.normal(policy_key, (config.public_input_size, h1)) * scale,
+            "private": jax.random.normal(private_key, (game.private_size, h1)) * scale,
+            "status": jax.random.normal(status_key, status_shape) * scale,
+            "bias": jnp.zeros(h1),
+            "layers": _mlp_init(layers_key, [*config.hidden_sizes, game.num_actions], 0.01),
+        },
+        "critic": _mlp_init(critic_key, [config.critic_input_size, *config.hidden_sizes, 1], 1.0),
+    }
+
+
+def apply_layers(layers: list[dict], x: jax.Array) -> jax.Array:
+    """ReLU on the input, then dense layers with ReLU between them (none after the last)."""
+    for layer in layers:
+        x = jax.nn.relu(x) @ layer["w"] + layer["b"]
+    return x
+
+
+def masked(logits: jax.Array, legal: jax.Array) -> jax.Array:
+    """`logits` with the illegal actions at `ILLEGAL_LOGIT`."""
+    return jnp.where(legal, logits, ILLEGAL_LOGIT)
+
+
+def card_status_of(config: AgentConfig, public_input: jax.Array) -> jax.Array:
+    """float [values, NUM_CARD_STATUSES] from the fireworks and discards of the public input (or
+    of the public observation, which it starts with)."""
+    game = config.game
+    public = public_input[..., :game.public_size]
+    return hanabi_rules.card_status(
+        game, hanabi_rules.fireworks_from_observation(game, public, public=True),
+        hanabi_rules.discards_from_observation(game, public, public=True))
+
+
+def public_preactivation(policy: Params, public_input: jax.Array) -> jax.Array:
+    """The first layer's public part plus its bias: [h1]."""
+    return public_input @ policy["public"] + policy["bias"]
+
+
+def _value_weights(config: AgentConfig, policy: Params) -> jax.Array:
+    game = config.game
+    return policy["private"].reshape(game.players - 1, game.hand_size, game.num_values, -1)
+
+
+def private_weights(config: AgentConfig, policy: Params, status: jax.Array) -> jax.Array:
+    """[players - 1, hand_size, values, h1]: each possible partner card's first-layer row: its
+    value's row plus its slot's rows for the statuses (`status` [values, NUM_CARD_STATUSES])."""
+    # Broadcast multiply-adds, not an einsum: XLA fuses them into the consumers, where a per-game
+    # dot of contraction size NUM_CARD_STATUSES was the slowest op of the whole update.
+    rows = _value_weights(config, policy)
+    for s in range(hanabi_rules.NUM_CARD_STATUSES):
+        rows = rows + status[:, s, None] * policy["status"][:, :, s, None, :]
+    return rows
+
+
+def _slot_rows(rows: jax.Array, hands: jax.Array) -> jax.Array:
+    """[players - 1, hand_size, ...]: the entry of `rows` [players - 1, hand_size, values, ...]
+    for each card of `hands`, zero for an empty slot."""
+    picked = jnp.take_along_axis(rows, jnp.maximum(hands, 0)[:, :, None, None], axis=2)[:, :, 0]
+    return jnp.where((hands >= 0)[..., None], picked, 0.0)
+
+
+def policy_logits(config: AgentConfig, policy: Params, public_input: jax.Array,
+                  partner_hands: jax.Array) -> jax.Array:
+    """Action logits [num_actions] for the given partners' hands: one whole forward pass."""
+    status = card_status_of(config, public_input)[jnp.maximum(partner_hands, 0)]
+    # With one row per slot the einsum is the fast form (broadcast multiply-adds measured
+    # several times slower in the learner's backward pass).
+    private = (_slot_rows(_value_weights(config, policy), partner_hands)
+               + jnp.where((partner_hands >= 0)[..., None],
+                           jnp.einsum("ois,oish->oih", status, policy["status"]), 0.0))
+    return apply_layers(policy["layers"],
+                        public_preactivation(policy, public_input) + private.sum((0, 1)))
+
+
+def counterfactual_logits(config: AgentConfig, policy: Params, public_input: jax.Array,
+                          hands: jax.Array) -> jax.Array:
+    """Logits [players - 1, hand_size, values, num_actions] of `hands` with one slot changed.
+
+    Entry `[o, i, v]` is the policy on `hands` with partner `o`'s slot `i` holding value `v`,
+    computed as a rank-one change of the first layer's pre-activation.
+    """
+    weights = private_weights(config, policy, card_status_of(config, public_input))
+    slot_rows = _slot_rows(weights, hands)
+    base = public_preactivation(policy, public_input) + slot_rows.sum((0, 1))
+    return apply_layers(policy["layers"], (base - slot_rows[:, :, None, :]) + weights)
+
+
+def joint_hand_logits(config: AgentConfig, policy: Params, public_input: jax.Array,
+                      valid: jax.Array) -> jax.Array:
+    """Logits [values, values, num_actions] for every two-card hand of the single partner
+    (`valid` [2] marks its occupied slots; an empty second slot adds nothing)."""
+    weights = private_weights(config, policy, card_status_of(config, public_input))[0]
+    second = jnp.where(valid[1], weights[1], 0.0)
+    pre = (public_preactivation(policy, public_input)
+           + weights[0][:, None, :] + second[None, :, :])
+    return apply_layers(policy["layers"], pre)
+
+
+def one_hot_hands(config: AgentConfig, hands: jax.Array) -> jax.Array:
+    """float [rows * hand_size * values]: one-hot cards of hands [rows, hand_size], -1 empty."""
+    num_values = config.game.num_values
+    return (hands[..., None] == jnp.arange(num_values)).astype(jnp.float32).reshape(-1)
+
+
+def critic_value(config: AgentConfig, critic: list[dict], public_input: jax.Array,
+                 hands: jax.Array) -> jax.Array:
+    """Value []: `hands` are every hand (BAD) or the partners' (IPPO), from the actor's seat."""
+    x = jnp.concatenate([public_input, one_hot_hands(config, hands)])
+    return apply_layers(critic, x)[0]  # the inputs are >= 0, so the leading ReLU is the identity
