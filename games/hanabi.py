@@ -22,8 +22,9 @@ the sum of the fireworks, or 0 once the last life token is lost.
 
 Legal actions, card knowledge and remaining counts are read from the observation batch with the
 vectorised `*_from_observation` functions (the tests check them against both C++ rule sets and an
-independent replay). Also here: `random_legal_actions` (a uniform legal move per game),
-`random_decks` / `check_decks` / `deck_values` (deal orders), `section_slices`, and
+independent replay), with the layout of `games.hanabi_layout` and the rules of
+`games.hanabi_rules`. Also here: `random_legal_actions` (a uniform legal move per game),
+`random_decks` / `check_decks` (deal orders; `deck_values` is the rules module's), and
 `play_random` (the final scores of a batch of random games, for demos).
 `HanabiGame.decks` holds the deal orders of the games in play, so any game can be replayed with
 `reset(decks=...)`, here or in `games.hanabi_jax`.
@@ -43,13 +44,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import types
-from typing import Mapping, Sequence, Union
+from typing import Sequence, Union
 
 import numpy as np
 import pyspiel
 
 from games.hanabi_config import ConfigSpec, HanabiConfig, make_config
+from games.hanabi_layout import observation_layout
+from games.hanabi_rules import (copies_per_value, deck_values, legal_actions,
+                                partner_hands_from_private)
 
 BACKENDS = ("open_spiel", "hle")
 Seed = Union[int, np.random.Generator]
@@ -90,20 +93,9 @@ class HanabiStep:
 # Decks.
 
 
-def deck_values(config: HanabiConfig) -> np.ndarray:
-    """The card values of a full deck, sorted: [deck_size] int32."""
-    return _deck_values(config).copy()
-
-
-@functools.lru_cache(maxsize=None)
-def _deck_values(config: HanabiConfig) -> np.ndarray:
-    copies = [config.copies_of_rank(value % config.ranks) for value in range(config.num_values)]
-    return np.repeat(np.arange(config.num_values, dtype=np.int32), copies)
-
-
 def random_decks(config: HanabiConfig, num_decks: int, rng: np.random.Generator) -> np.ndarray:
     """Uniformly shuffled deck orders (card values in dealing order): [num_decks, deck_size]."""
-    return rng.permuted(np.tile(_deck_values(config), (num_decks, 1)), axis=1)
+    return rng.permuted(np.tile(deck_values(config), (num_decks, 1)), axis=1)
 
 
 def check_decks(config: HanabiConfig, decks: np.ndarray, num_games: int) -> np.ndarray:
@@ -117,7 +109,7 @@ def check_decks(config: HanabiConfig, decks: np.ndarray, num_games: int) -> np.n
     if decks.shape != expected or decks.dtype.kind not in "iu":
         raise ValueError(f"hanabi decks must be an integer array of shape {expected} (card values "
                          f"in dealing order), got {decks.dtype} of shape {decks.shape}.")
-    full = np.bincount(deck_values(config), minlength=config.num_values)
+    full = copies_per_value(config)
     for game, deck in enumerate(decks):
         if deck.min() < 0 or deck.max() >= config.num_values:
             raise ValueError(f"deck of game {game} holds card value {deck.max()}; allowed: 0 to "
@@ -135,30 +127,6 @@ def check_decks(config: HanabiConfig, decks: np.ndarray, num_games: int) -> np.n
 
 
 @functools.lru_cache(maxsize=None)
-def section_slices(config: HanabiConfig) -> Mapping[str, slice]:
-    """Where each section of the canonical observation lies."""
-    slices, start = {}, 0
-    for name, size in config.section_sizes.items():
-        slices[name] = slice(start, start + size)
-        start += size
-    return types.MappingProxyType(slices)
-
-
-@functools.lru_cache(maxsize=None)
-def _board_slices(config: HanabiConfig) -> Mapping[str, slice]:
-    """Where the deck size, fireworks, information and life tokens lie in the observation."""
-    start = section_slices(config)["board"].start
-    sizes = {"deck": config.deck_size - config.players * config.hand_size,
-             "fireworks": config.num_values, "information_tokens": config.max_information_tokens,
-             "life_tokens": config.max_life_tokens}
-    slices = {}
-    for name, size in sizes.items():
-        slices[name] = slice(start, start + size)
-        start += size
-    return types.MappingProxyType(slices)
-
-
-@functools.lru_cache(maxsize=None)
 def _removed_cards_gather(config: HanabiConfig) -> tuple[np.ndarray, np.ndarray]:
     """Observation entries that count the copies of each card value discarded or played.
 
@@ -166,7 +134,8 @@ def _removed_cards_gather(config: HanabiConfig) -> tuple[np.ndarray, np.ndarray]
     the weighted sum of the gathered entries is the number of copies removed. (A gather, not a
     matmul: a multi-threaded BLAS spinning on a shared 2-core machine costs more than it saves.)
     """
-    fireworks, discards = _board_slices(config)["fireworks"], section_slices(config)["discards"]
+    layout = observation_layout(config)
+    fireworks, discards = layout.fireworks, layout.discards
     rows: list[list[int]] = []
     for value in range(config.num_values):
         colour, rank = divmod(value, config.ranks)
@@ -175,7 +144,7 @@ def _removed_cards_gather(config: HanabiConfig) -> tuple[np.ndarray, np.ndarray]
                      for top in range(rank, config.ranks)])
     # Discards: a block of `copies` entries per value, the first `discarded` of them set.
     block_start = discards.start
-    for value, copies in enumerate(np.bincount(deck_values(config))):
+    for value, copies in enumerate(copies_per_value(config)):
         rows[value] += range(block_start, block_start + copies)
         block_start += copies
     width = max(len(row) for row in rows)
@@ -187,27 +156,16 @@ def _removed_cards_gather(config: HanabiConfig) -> tuple[np.ndarray, np.ndarray]
 def legal_actions_from_observation(config: HanabiConfig, observation: np.ndarray) -> np.ndarray:
     """The legal actions of the observing player, who must be the one to move: [..., num_actions].
 
-    Discards need a spent information token, hints need one left and a card of the hinted colour
-    or rank in the target's hand; action ids are HLE's move uids (discards, plays, then colour
-    and rank hints by target offset).
+    Read from the observation: the own hand's missing-card bit, the information tokens and the
+    partners' cards, for `games.hanabi_rules.legal_actions`.
     """
-    p, h, c, r = config.players, config.hand_size, config.colors, config.ranks
-    batch = observation.shape[:-1]
+    layout = observation_layout(config)
     # A hand lacks at most one card: once the deck is empty, every player moves just once more.
-    missing_own_card = observation[..., config.private_size] > 0
-    own_slots = np.arange(h) < np.where(missing_own_card, h - 1, h)[..., None]
-    tokens = observation[..., _board_slices(config)["information_tokens"]].sum(-1)
-    can_discard = tokens < config.max_information_tokens
-    can_hint = (tokens > 0)[..., None, None]
-    others = observation[..., :config.private_size].reshape(*batch, p - 1, h, c, r)
-    colours_held = (np.einsum("...hcr->...c", others) > 0) & can_hint
-    ranks_held = (np.einsum("...hcr->...r", others) > 0) & can_hint
-    return np.concatenate([
-        own_slots & can_discard[..., None],
-        own_slots,
-        colours_held.reshape(*batch, (p - 1) * c),
-        ranks_held.reshape(*batch, (p - 1) * r),
-    ], axis=-1)
+    missing_own_card = observation[..., layout.missing_cards.start] > 0
+    cards_held = np.where(missing_own_card, config.hand_size - 1, config.hand_size)
+    tokens = observation[..., layout.information_tokens].sum(-1)
+    partner_hands = partner_hands_from_private(config, observation[..., layout.private])
+    return legal_actions(config, cards_held, tokens, partner_hands)
 
 
 def card_knowledge_from_observation(config: HanabiConfig, observation: np.ndarray) -> np.ndarray:
@@ -216,18 +174,18 @@ def card_knowledge_from_observation(config: HanabiConfig, observation: np.ndarra
     The canonical card-knowledge section lists players by offset from the observer, so seat 0's
     observation lists them in absolute seat order.
     """
-    section = observation[..., section_slices(config)["card_knowledge"]]
+    layout = observation_layout(config)
+    section = observation[..., layout.card_knowledge]
     per_card = section.reshape(*observation.shape[:-1], config.players, config.hand_size,
-                               config.num_values + config.colors + config.ranks)
-    return per_card[..., :config.num_values] > 0
+                               layout.knowledge_width)
+    return per_card[..., layout.knowledge_plausible] > 0
 
 
 def remaining_counts_from_observation(config: HanabiConfig, observation: np.ndarray) -> np.ndarray:
     """Copies of each card value neither discarded nor played: [..., num_values] int32."""
     indices, weights = _removed_cards_gather(config)
     removed = (observation[..., indices] * weights).sum(-1)
-    full = np.bincount(_deck_values(config), minlength=config.num_values)
-    return (full - removed).astype(np.int32)
+    return (copies_per_value(config) - removed).astype(np.int32)
 
 
 def random_legal_actions(legal_actions: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -517,13 +475,14 @@ class HanabiGame:
     def _observe(self, rewards: np.ndarray, done: np.ndarray, scores: np.ndarray) -> HanabiStep:
         """Reads every game's observations and derives the features from them."""
         config, batch = self.config, self.num_games
+        layout = observation_layout(config)
         observation = np.empty((batch, config.players, config.observation_size), np.float32)
         current = np.asarray(self._games.observe(observation), np.int32)
         mover = observation[np.arange(batch), current]
         step = HanabiStep(
             observation=observation,
-            public_observation=observation[..., config.private_size:],
-            private_observation=observation[..., :config.private_size],
+            public_observation=observation[..., layout.public],
+            private_observation=observation[..., layout.private],
             legal_actions=legal_actions_from_observation(config, mover),
             rewards=np.repeat(rewards.astype(np.float32)[:, None], config.players, axis=1),
             done=done,

@@ -1,14 +1,14 @@
-"""Hanabi parameters, presets and the layout of the canonical observation.
+"""Hanabi parameters and presets, validated once for every backend.
 
 Shared by `games.hanabi` (OpenSpiel and HLE backends) and `games.hanabi_jax`, so that every
 backend validates the same parameters the same way and agrees on the feature definitions:
 
 * Card values are indexed `value = colour * ranks + rank`.
 * The canonical observation of player `p` is OpenSpiel's `observation_tensor(p)` (the Hanabi
-  Learning Environment's canonical encoding). Its first `private_size` entries are the cards in the
-  other players' hands, seen from `p`: that is `p`'s private observation. The rest (the missing-card
-  flags, board, discards, last action and card knowledge) is public; `concat(private, public)` is
-  the observation.
+  Learning Environment's canonical encoding); `games.hanabi_layout` names where each of its
+  fields lies. Its first `private_size` entries are the cards in the other players' hands, seen
+  from `p`: that is `p`'s private observation. The rest (the missing-card flags, board, discards,
+  last action and card knowledge) is public; `concat(private, public)` is the observation.
 * Public card knowledge: for each player (absolute seat order) and hand slot, a 0/1 mask over card
   values allowed by the hints that card has received (HLE's "plausible" bits, which ignore card
   counts). Empty slots (hands shrink in the final round) are all zeros.
@@ -23,11 +23,18 @@ everything first and raises a `ValueError` naming the parameter and the allowed 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Mapping, Union
+
+from games.hanabi_layout import action_layout, observation_layout
 
 MAX_PLAYERS = 5
 MAX_COLORS = 5
 MAX_RANKS = 5
+# Far above any variant played (HLE's default is 8 and 3) yet bounded, because the observation
+# holds a thermometer bit per token; counts over int8's range are valid and tested.
+MAX_INFORMATION_TOKENS = 1000
+MAX_LIFE_TOKENS = 1000
 
 PRESETS: dict[str, dict[str, int]] = {
     # The Hanabi Learning Environment's presets (2 players unless `players` is given too).
@@ -75,34 +82,28 @@ class HanabiConfig:
     @property
     def num_actions(self) -> int:
         """Discard per slot, play per slot, colour hints and rank hints to each other player."""
-        others = self.players - 1
-        return 2 * self.hand_size + others * (self.colors + self.ranks)
+        return action_layout(self).size
 
     @property
     def private_size(self) -> int:
         """Entries of the observation holding the other players' cards."""
-        return (self.players - 1) * self.hand_size * self.num_values
+        layout = observation_layout(self).private
+        return layout.stop - layout.start
 
     @property
     def section_sizes(self) -> dict[str, int]:
         """Sizes of the canonical observation's sections, in order."""
-        p, h, v = self.players, self.hand_size, self.num_values
-        return {
-            "hands": self.private_size + p,
-            "board": (self.deck_size - p * h) + v + self.max_information_tokens
-            + self.max_life_tokens,
-            "discards": self.deck_size,
-            "last_action": p + 4 + p + self.colors + self.ranks + h + h + v + 2,
-            "card_knowledge": p * h * (v + self.colors + self.ranks),
-        }
+        return {name: field.stop - field.start
+                for name, field in observation_layout(self).sections.items()}
 
     @property
     def observation_size(self) -> int:
-        return sum(self.section_sizes.values())
+        return observation_layout(self).size
 
     @property
     def public_size(self) -> int:
-        return self.observation_size - self.private_size
+        layout = observation_layout(self).public
+        return layout.stop - layout.start
 
     def open_spiel_params(self) -> dict[str, int]:
         """Every parameter, spelled as OpenSpiel's and HLE's `hanabi` games take them."""
@@ -158,11 +159,29 @@ def make_config(spec: ConfigSpec = "full") -> HanabiConfig:
         hand_size=_check_int("hand_size", params.get("hand_size", 5 if players < 4 else 4), 1,
                              None),
         max_information_tokens=_check_int(
-            "max_information_tokens", params.get("max_information_tokens", 8), 1, None),
-        max_life_tokens=_check_int("max_life_tokens", params.get("max_life_tokens", 3), 1, None),
+            "max_information_tokens", params.get("max_information_tokens", 8), 1,
+            MAX_INFORMATION_TOKENS),
+        max_life_tokens=_check_int("max_life_tokens", params.get("max_life_tokens", 3), 1,
+                                   MAX_LIFE_TOKENS),
     )
     if config.players * config.hand_size > config.deck_size:
         raise ValueError(
             f"hanabi parameter 'hand_size' must be at most {config.deck_size // players} for "
             f"{players} players and a {config.deck_size}-card deck, got {config.hand_size}.")
+    return config
+
+
+def as_config(spec: ConfigSpec) -> HanabiConfig:
+    """`make_config(spec)`, validating each distinct `HanabiConfig` only once.
+
+    For entry points called at every step, or traced under `jax.jit` (where it runs once).
+    """
+    if isinstance(spec, HanabiConfig):
+        return _validated(spec)
+    return make_config(spec)
+
+
+@functools.lru_cache(maxsize=None)
+def _validated(config: HanabiConfig) -> HanabiConfig:
+    make_config(config)
     return config

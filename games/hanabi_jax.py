@@ -38,17 +38,34 @@ is True. `checked_step` is the non-jitted variant that raises a `ValueError` ins
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
+from typing import Any, Callable, NamedTuple, TypeVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from games.hanabi_config import HanabiConfig
+from games.hanabi_config import ConfigSpec, HanabiConfig, as_config
+from games.hanabi_layout import MOVE_TYPES, action_layout, observation_layout
+from games.hanabi_rules import (copies_per_value, deck_values, legal_actions, relative_rows,
+                                remaining_counts as _remaining_counts, remove_slot)
 
 _NO_CARD = -1
-_PLAY, _DISCARD, _REVEAL_COLOR, _REVEAL_RANK = range(4)  # HLE's order in the last-action section
+_PLAY, _DISCARD, _REVEAL_COLOR, _REVEAL_RANK = (
+    MOVE_TYPES.index(name) for name in ("play", "discard", "reveal_color", "reveal_rank"))
+
+_Function = TypeVar("_Function", bound=Callable[..., Any])
+
+
+def _takes_config_spec(function: _Function) -> _Function:
+    """Lets `function` take any `ConfigSpec` (a preset name, a parameter dict) as its config.
+
+    The conversion runs in Python: once when traced under `jit`, at every call outside it.
+    """
+    @functools.wraps(function)
+    def with_config(config: ConfigSpec, *args, **kwargs):
+        return function(as_config(config), *args, **kwargs)
+    return with_config  # type: ignore[return-value]
 
 
 class HanabiState(NamedTuple):
@@ -63,7 +80,7 @@ class HanabiState(NamedTuple):
     rank_revealed: jax.Array        # bool [players, hand_size]: the card's rank was hinted
     fireworks: jax.Array            # int8 [colors]: cards played of each colour
     discards: jax.Array             # int8 [num_values]: copies of each value discarded or misplayed
-    information_tokens: jax.Array   # int32 [] (make_config sets no upper bound on token counts)
+    information_tokens: jax.Array   # int32 []: make_config allows more tokens than int8 holds
     life_tokens: jax.Array          # int32 []
     current_player: jax.Array       # int8 []
     turns_left: jax.Array           # int8 []: moves left once the deck is empty (players at first)
@@ -89,21 +106,26 @@ class Move(NamedTuple):
     rank: jax.Array     # rank hint
 
 
+@_takes_config_spec
 def decode_action(config: HanabiConfig, action: jax.Array) -> Move:
     """Splits an OpenSpiel action id into its kind and parameters."""
-    h, c, r = config.hand_size, config.colors, config.ranks
+    c, r = config.colors, config.ranks
+    layout = action_layout(config)
     action = jnp.asarray(action, jnp.int32)
-    color_start = 2 * h
-    rank_start = color_start + (config.players - 1) * c
-    color_index = action - color_start
-    rank_index = action - rank_start
-    is_color_hint = (action >= color_start) & (action < rank_start)
+
+    def within(ids: slice) -> jax.Array:
+        return (action >= ids.start) & (action < ids.stop)
+
+    color_index = action - layout.color_hint.start
+    rank_index = action - layout.rank_hint.start
+    is_color_hint = within(layout.color_hint)
     return Move(
-        is_discard=(action >= 0) & (action < h),
-        is_play=(action >= h) & (action < 2 * h),
+        is_discard=within(layout.discard),
+        is_play=within(layout.play),
         is_color_hint=is_color_hint,
-        is_rank_hint=(action >= rank_start) & (action < config.num_actions),
-        slot=jnp.where(action < h, action, action - h),
+        is_rank_hint=within(layout.rank_hint),
+        slot=jnp.where(action < layout.play.start, action - layout.discard.start,
+                       action - layout.play.start),
         offset=jnp.where(is_color_hint, color_index // c, rank_index // r) + 1,
         color=color_index % c,
         rank=rank_index % r,
@@ -122,16 +144,17 @@ def _full_mask(size: int) -> int:
     return (1 << size) - 1
 
 
+@_takes_config_spec
 def ordered_deck(config: HanabiConfig) -> np.ndarray:
     """Every card of the deck once, sorted by value: int8 [deck_size]."""
-    return np.array([c * config.ranks + r for c in range(config.colors) for r in range(config.ranks)
-                     for _ in range(config.copies_of_rank(r))], np.int8)
+    return deck_values(config).astype(np.int8)
 
 
 def _int8(value) -> jax.Array:
     return jnp.asarray(value, jnp.int8)
 
 
+@_takes_config_spec
 def reset_from_deck(config: HanabiConfig, deck: jax.Array) -> HanabiState:
     """Starts a game whose cards are dealt in the order of `deck` (int [deck_size] card values).
 
@@ -164,6 +187,7 @@ def reset_from_deck(config: HanabiConfig, deck: jax.Array) -> HanabiState:
     )
 
 
+@_takes_config_spec
 def shuffled_deck(config: HanabiConfig, key: jax.Array) -> jax.Array:
     """A uniformly random deal order of the deck: int8 [deck_size].
 
@@ -182,11 +206,13 @@ def shuffled_deck(config: HanabiConfig, key: jax.Array) -> jax.Array:
                    dtype=jnp.int8)
 
 
+@_takes_config_spec
 def reset(config: HanabiConfig, key: jax.Array) -> HanabiState:
     """Starts a game with a uniformly shuffled deck."""
     return reset_from_deck(config, shuffled_deck(config, key))
 
 
+@_takes_config_spec
 def score(config: HanabiConfig, state: HanabiState) -> jax.Array:
     """Cards on the fireworks, 0 once the life tokens are gone: int32 []."""
     played = jnp.sum(state.fireworks, dtype=jnp.int32)
@@ -204,23 +230,15 @@ def _hint_matches(config: HanabiConfig, hands: jax.Array, move: Move) -> jax.Arr
     return same & (hands >= 0)
 
 
-def _remove_slot(row_values: jax.Array, slot: jax.Array, fill: jax.Array) -> jax.Array:
-    """Drops `slot` from every row, moves the later slots down one and puts `fill` last."""
-    shifted = jnp.concatenate(
-        [row_values[:, 1:], jnp.broadcast_to(fill, row_values[:, :1].shape)], axis=1)
-    below = jnp.arange(row_values.shape[1]) < slot
-    return jnp.where(below, row_values, shifted)
-
-
-def is_legal(config: HanabiConfig, state: HanabiState, action: jax.Array) -> jax.Array:
-    """Whether `action` is legal in `state`: bool []."""
-    move = decode_action(config, action)
-    return _is_legal_move(config, state, move)
-
-
 def _is_legal_move(config: HanabiConfig, state: HanabiState, move: Move) -> jax.Array:
-    cur = _seat_mask(config, state.current_player)
-    cards_held = jnp.sum((state.hands >= 0) & cur[:, None], dtype=jnp.int32)
+    """Whether `move` is legal in `state`: bool [].
+
+    The rules of `legal_actions_mask` for this one move; a hint is legal when it touches a card
+    (`_hint_matches`, which applying the hint needs too). Looking the move up in the whole mask
+    would cost `step` 7% more operations.
+    """
+    seat = _seat_mask(config, state.current_player)
+    cards_held = jnp.sum((state.hands >= 0) & seat[:, None], dtype=jnp.int32)
     slot_ok = move.slot < cards_held
     target = _seat_mask(config, (state.current_player + move.offset) % config.players)
     hint_ok = (state.information_tokens > 0) & jnp.any(
@@ -257,6 +275,7 @@ def _apply_hint(config: HanabiConfig, state: HanabiState, move: Move,
     )
 
 
+@_takes_config_spec
 def step(config: HanabiConfig, state: HanabiState,
          action: jax.Array) -> tuple[HanabiState, jax.Array, jax.Array, dict[str, jax.Array]]:
     """Applies `action` for the current player.
@@ -299,8 +318,7 @@ def step(config: HanabiConfig, state: HanabiState,
     in_row = seat[:, None] & removes
 
     def remove(values: jax.Array, fill) -> jax.Array:
-        return jnp.where(in_row, _remove_slot(values, move.slot, jnp.asarray(fill, values.dtype)),
-                         values)
+        return jnp.where(in_row, remove_slot(values, move.slot, fill), values)
 
     information_tokens = (hinted.information_tokens
                           + (move.is_discard & removes).astype(jnp.int8)
@@ -334,49 +352,60 @@ def step(config: HanabiConfig, state: HanabiState,
     return new_state, jnp.full(p, reward), new_state.done, info
 
 
-def checked_step(config: HanabiConfig, state: HanabiState, action: int):
-    """`step` for one game outside `jit`, raising a `ValueError` on an illegal action."""
+def checked_step(config: ConfigSpec, state: HanabiState, action: int):
+    """`step` for one game outside `jit`, raising a `ValueError` on bad input.
+
+    Raises:
+      ValueError: a state whose arrays do not fit `config` (a state of another config, or a
+        batch), an action that is not an int (nor a 0-d integer array), or an illegal action.
+    """
+    config = as_config(config)
+    _check_state(config, state)
+    action = _check_action(action)
     mask = np.asarray(legal_actions_mask(config, state))
-    if not (0 <= int(action) < config.num_actions and mask[int(action)]):
+    if not (0 <= action < config.num_actions and mask[action]):
         legal = np.flatnonzero(mask).tolist()
-        raise ValueError(f"hanabi action {int(action)} is illegal here; legal actions: {legal}.")
+        raise ValueError(f"hanabi action {action} is illegal here; legal actions: {legal}.")
     return step(config, state, action)
 
 
-def _relative_rows(config: HanabiConfig, rows: jax.Array, seat: jax.Array) -> jax.Array:
-    """`rows` [players, ...] in seat order rotated to start at `seat`.
-
-    A masked sum over the players rather than a gather: cheaper for a few small rows under vmap.
-    """
-    order = (seat + jnp.arange(config.players)) % config.players
-    pick = (order[:, None] == jnp.arange(config.players)).reshape(
-        (config.players, config.players) + (1,) * (rows.ndim - 1))
-    if rows.dtype == bool:
-        return jnp.any(pick & rows[None], axis=1)
-    return jnp.sum(jnp.where(pick, rows[None], 0), axis=1, dtype=rows.dtype)
+@functools.lru_cache(maxsize=None)
+def _state_shapes(config: HanabiConfig) -> HanabiState:
+    """The shape of every field of a state of `config`."""
+    shapes = jax.eval_shape(lambda: reset_from_deck(config, ordered_deck(config)))
+    return HanabiState(*(leaf.shape for leaf in shapes))
 
 
+def _check_state(config: HanabiConfig, state: HanabiState) -> None:
+    if not isinstance(state, HanabiState):
+        raise ValueError(f"hanabi state must be a HanabiState, got {type(state).__name__}.")
+    for name, expected, value in zip(HanabiState._fields, _state_shapes(config), state):
+        if np.shape(value) != expected:
+            raise ValueError(
+                f"hanabi state field '{name}' has shape {np.shape(value)} but a game of {config} "
+                f"has {expected}: is the state from another config, or a batch?")
+
+
+def _check_action(action: Any) -> int:
+    """`action` as an int, if it is an int or a 0-d integer array (not a bool)."""
+    if isinstance(action, (int, np.integer)) and not isinstance(action, (bool, np.bool_)):
+        return int(action)
+    if isinstance(action, (np.ndarray, jax.Array)):
+        if action.shape == () and action.dtype.kind in "iu":
+            return int(action)
+        raise ValueError(f"hanabi action must be an int or a 0-d integer array, got a "
+                         f"{action.dtype} array of shape {action.shape}.")
+    raise ValueError(f"hanabi action must be an int or a 0-d integer array, got "
+                     f"{repr(action)[:40]}.")
+
+
+@_takes_config_spec
 def legal_actions_mask(config: HanabiConfig, state: HanabiState) -> jax.Array:
     """bool [num_actions]: the legal actions of the current player, all False once done."""
-    h = config.hand_size
-    valid = state.hands >= 0
     seat = _seat_mask(config, state.current_player)
-    cards_held = jnp.sum(valid & seat[:, None], dtype=jnp.int32)
-    slot_ok = jnp.arange(h) < cards_held
-    can_discard = state.information_tokens < config.max_information_tokens
-    can_hint = state.information_tokens > 0
-    colors_held = jnp.any(valid[:, :, None] & (_colors_of(config, state.hands)[:, :, None]
-                                               == jnp.arange(config.colors)), axis=1)
-    ranks_held = jnp.any(valid[:, :, None] & (_ranks_of(config, state.hands)[:, :, None]
-                                              == jnp.arange(config.ranks)), axis=1)
-    others = _relative_rows(config, jnp.concatenate([colors_held, ranks_held], axis=1),
-                            state.current_player)[1:]
-    mask = jnp.concatenate([
-        slot_ok & can_discard,
-        slot_ok,
-        (others[:, :config.colors] & can_hint).reshape(-1),
-        (others[:, config.colors:] & can_hint).reshape(-1),
-    ])
+    cards_held = jnp.sum((state.hands >= 0) & seat[:, None], dtype=jnp.int32)
+    partner_hands = relative_rows(state.hands, state.current_player)[1:]
+    mask = legal_actions(config, cards_held, state.information_tokens, partner_hands)
     return mask & ~state.done
 
 
@@ -395,23 +424,22 @@ def _plausible(config: HanabiConfig, hands: jax.Array, color_plausible: jax.Arra
     return plausible & (hands >= 0)[..., None]
 
 
+@_takes_config_spec
 def card_knowledge(config: HanabiConfig, state: HanabiState) -> jax.Array:
     """bool [players, hand_size, num_values]: card values each slot's hints allow; empty slots 0."""
     return _plausible(config, state.hands, state.color_plausible, state.rank_plausible)
 
 
+@_takes_config_spec
 def remaining_counts(config: HanabiConfig, state: HanabiState) -> jax.Array:
     """int32 [num_values]: copies not yet discarded or played (in the deck or in some hand)."""
-    copies = np.array([config.copies_of_rank(r) for _ in range(config.colors)
-                       for r in range(config.ranks)], np.int32)
-    played = (jnp.arange(config.ranks) < state.fireworks[:, None]).reshape(-1)
-    return copies - state.discards.astype(jnp.int32) - played.astype(jnp.int32)
+    return _remaining_counts(config, state.fireworks, state.discards)
 
 
 _EQUALS, _GREATER, _HAS_BIT = range(3)
 
 
-class _ObservationLayout(NamedTuple):
+class _Encoding(NamedTuple):
     """Bit `i` of the observation is `test[i]` applied to feature `source[i]` and `constant[i]`."""
 
     source: np.ndarray
@@ -420,16 +448,18 @@ class _ObservationLayout(NamedTuple):
 
 
 @functools.lru_cache(maxsize=None)
-def _observation_layout(config: HanabiConfig) -> _ObservationLayout:
+def _encoding(config: HanabiConfig) -> _Encoding:
     """The canonical encoding as one table over the small integer features of `_features`.
 
     Every bit of HLE's encoding is a one-hot (`_EQUALS`), a thermometer (`_GREATER`) or a bit of a
     mask (`_HAS_BIT`) of one feature, so the observation is a single gather and compare, which
-    XLA fuses into one loop instead of concatenating dozens of small pieces.
+    XLA fuses into one loop instead of concatenating dozens of small pieces. Each field of
+    `observation_layout(config)` gets its bits' entries here.
     """
     p, h, c, r, v = config.players, config.hand_size, config.colors, config.ranks, \
         config.num_values
-    bits: list[tuple[int, int, int]] = []
+    layout = observation_layout(config)
+    source, test, constant = (np.zeros(layout.size, np.int32) for _ in range(3))
     next_feature = 0
 
     def features(count: int) -> int:
@@ -437,38 +467,51 @@ def _observation_layout(config: HanabiConfig) -> _ObservationLayout:
         next_feature += count
         return next_feature - count
 
+    def encode(field: slice, feature, kind: int, constants) -> None:
+        """The bits of `field` test `feature` (one index, or one per bit) against `constants`."""
+        source[field], test[field], constant[field] = feature, kind, constants
+
     others = features((p - 1) * h)  # the other players' cards, relative seats
-    bits += [(others + slot, _EQUALS, value) for slot in range((p - 1) * h) for value in range(v)]
+    encode(layout.partner_cards, others + np.repeat(np.arange((p - 1) * h), v), _EQUALS,
+           np.tile(np.arange(v), (p - 1) * h))
     last_slots = features(p)  # each hand's last slot (empty when the hand is short)
-    bits += [(last_slots + seat, _EQUALS, _NO_CARD) for seat in range(p)]
-    deck = features(1)
-    bits += [(deck, _GREATER, i) for i in range(config.deck_size - p * h)]
+    encode(layout.missing_cards, last_slots + np.arange(p), _EQUALS, _NO_CARD)
+    encode(layout.deck, features(1), _GREATER, np.arange(layout.deck.stop - layout.deck.start))
     fireworks = features(c)
-    bits += [(fireworks + color, _EQUALS, rank + 1) for color in range(c) for rank in range(r)]
-    information, life = features(1), features(1)
-    bits += [(information, _GREATER, i) for i in range(config.max_information_tokens)]
-    bits += [(life, _GREATER, i) for i in range(config.max_life_tokens)]
+    encode(layout.fireworks, fireworks + np.repeat(np.arange(c), r), _EQUALS,
+           np.tile(np.arange(1, r + 1), c))
+    encode(layout.information_tokens, features(1), _GREATER,
+           np.arange(config.max_information_tokens))
+    encode(layout.life_tokens, features(1), _GREATER, np.arange(config.max_life_tokens))
     discards = features(v)
-    bits += [(discards + value, _GREATER, copy) for value in range(v)
-             for copy in range(config.copies_of_rank(value % r))]
-    last = features(10)  # see `_last_action_features`
-    bits += [(last, _EQUALS, seat) for seat in range(p)]
-    bits += [(last + 1, _EQUALS, kind) for kind in range(4)]
-    bits += [(last + 2, _EQUALS, seat) for seat in range(p)]
-    bits += [(last + 3, _EQUALS, color) for color in range(c)]
-    bits += [(last + 4, _EQUALS, rank) for rank in range(r)]
-    bits += [(last + 5, _HAS_BIT, slot) for slot in range(h)]
-    bits += [(last + 6, _EQUALS, slot) for slot in range(h)]
-    bits += [(last + 7, _EQUALS, value) for value in range(v)]
-    bits += [(last + 8, _EQUALS, 1), (last + 9, _EQUALS, 1)]
-    knowledge = features(3 * p * h)  # per slot: plausible values mask, hinted colour and rank
-    for slot in range(p * h):
-        first = knowledge + 3 * slot
-        bits += [(first, _HAS_BIT, value) for value in range(v)]
-        bits += [(first + 1, _EQUALS, color) for color in range(c)]
-        bits += [(first + 2, _EQUALS, rank) for rank in range(r)]
-    source, test, constant = np.array(bits, np.int32).T
-    return _ObservationLayout(source, test, constant)
+    copies = copies_per_value(config)
+    encode(layout.discards, discards + np.repeat(np.arange(v), copies), _GREATER,
+           np.concatenate([np.arange(count) for count in copies]))
+    last_action = [  # in the order of `_last_action_features`
+        (layout.last_player, _EQUALS, np.arange(p)),
+        (layout.last_move_type, _EQUALS, np.arange(len(MOVE_TYPES))),
+        (layout.last_target, _EQUALS, np.arange(p)),
+        (layout.last_color, _EQUALS, np.arange(c)),
+        (layout.last_rank, _EQUALS, np.arange(r)),
+        (layout.last_revealed, _HAS_BIT, np.arange(h)),
+        (layout.last_slot, _EQUALS, np.arange(h)),
+        (layout.last_card, _EQUALS, np.arange(v)),
+        (layout.last_scored, _EQUALS, 1),
+        (layout.last_added_token, _EQUALS, 1),
+    ]
+    last = features(len(last_action))
+    for index, (field, kind, constants) in enumerate(last_action):
+        encode(field, last + index, kind, constants)
+    # Per slot three features: the plausible values mask, the hinted colour and the hinted rank.
+    knowledge = features(3 * p * h)
+    blocks = layout.card_knowledge.start + layout.knowledge_width * np.arange(p * h)
+    parts = [(layout.knowledge_plausible, _HAS_BIT, v), (layout.knowledge_color, _EQUALS, c),
+             (layout.knowledge_rank, _EQUALS, r)]
+    for part, (field, kind, count) in enumerate(parts):
+        bits = (blocks[:, None] + np.arange(field.start, field.stop)).reshape(-1)
+        encode(bits, np.repeat(knowledge + 3 * np.arange(p * h) + part, count), kind,
+               np.tile(np.arange(count), p * h))
+    return _Encoding(source, test, constant)
 
 
 def _last_action_features(config: HanabiConfig, state: HanabiState,
@@ -502,18 +545,18 @@ def _last_action_features(config: HanabiConfig, state: HanabiState,
 
 
 def _features(config: HanabiConfig, state: HanabiState, player: jax.Array) -> jax.Array:
-    """int32 [features]: what `player` observes, in the order of `_observation_layout`."""
-    hands = _relative_rows(config, state.hands, player).astype(jnp.int32)
+    """int32 [features]: what `player` observes, in the order of `_encoding`."""
+    hands = relative_rows(state.hands, player).astype(jnp.int32)
     valid = hands >= 0
-    color_plausible = _relative_rows(config, state.color_plausible, player).astype(jnp.int32)
-    rank_plausible = _relative_rows(config, state.rank_plausible, player).astype(jnp.int32)
+    color_plausible = relative_rows(state.color_plausible, player).astype(jnp.int32)
+    rank_plausible = relative_rows(state.rank_plausible, player).astype(jnp.int32)
     plausible = sum(((color_plausible >> color) & 1) * (rank_plausible << (color * config.ranks))
                     for color in range(config.colors))
     knowledge = jnp.stack([
         jnp.where(valid, plausible, 0),
-        jnp.where(_relative_rows(config, state.color_revealed, player) & valid,
+        jnp.where(relative_rows(state.color_revealed, player) & valid,
                   _colors_of(config, hands), -1),
-        jnp.where(_relative_rows(config, state.rank_revealed, player) & valid,
+        jnp.where(relative_rows(state.rank_revealed, player) & valid,
                   _ranks_of(config, hands), -1),
     ], axis=-1)
     return jnp.concatenate([
@@ -528,30 +571,34 @@ def _features(config: HanabiConfig, state: HanabiState, player: jax.Array) -> ja
     ])
 
 
+@_takes_config_spec
 def observation(config: HanabiConfig, state: HanabiState, player: jax.Array,
                 dtype=jnp.float32) -> jax.Array:
     """OpenSpiel's `observation_tensor(player)`: [observation_size] of 0/1 in `dtype`."""
-    layout = _observation_layout(config)
-    values = _features(config, state, player)[layout.source]
+    encoding = _encoding(config)
+    values = _features(config, state, player)[encoding.source]
     bits = jnp.where(
-        layout.test == _EQUALS, values == layout.constant,
-        jnp.where(layout.test == _GREATER, values > layout.constant,
-                  ((values >> np.maximum(layout.constant, 0)) & 1) == 1))
+        encoding.test == _EQUALS, values == encoding.constant,
+        jnp.where(encoding.test == _GREATER, values > encoding.constant,
+                  ((values >> np.maximum(encoding.constant, 0)) & 1) == 1))
     return bits.astype(dtype)
 
 
+@_takes_config_spec
 def private_observation(config: HanabiConfig, state: HanabiState, player: jax.Array,
                         dtype=jnp.float32) -> jax.Array:
     """The other players' cards as `player` sees them: the first `private_size` entries."""
-    return observation(config, state, player, dtype)[:config.private_size]
+    return observation(config, state, player, dtype)[observation_layout(config).private]
 
 
+@_takes_config_spec
 def public_observation(config: HanabiConfig, state: HanabiState, player: jax.Array,
                        dtype=jnp.float32) -> jax.Array:
     """Everything of the observation but the other players' cards: [public_size]."""
-    return observation(config, state, player, dtype)[config.private_size:]
+    return observation(config, state, player, dtype)[observation_layout(config).public]
 
 
+@_takes_config_spec
 def auto_reset_step(config: HanabiConfig, state: HanabiState, action: jax.Array,
                     key: jax.Array) -> tuple[HanabiState, jax.Array, jax.Array, dict[str, jax.Array]]:
     """`step`, then a freshly dealt game (from `key`) in place of a game that just ended.
@@ -565,11 +612,13 @@ def auto_reset_step(config: HanabiConfig, state: HanabiState, action: jax.Array,
     return next_state, rewards, done, info
 
 
+@_takes_config_spec
 def reset_batch(config: HanabiConfig, key: jax.Array, batch_size: int) -> HanabiState:
     """`batch_size` new games; game `i` is dealt from `jax.random.fold_in(key, i)`."""
     return jax.vmap(lambda i: reset(config, jax.random.fold_in(key, i)))(jnp.arange(batch_size))
 
 
+@_takes_config_spec
 def step_batch(config: HanabiConfig, state: HanabiState, actions: jax.Array, key: jax.Array,
                max_resets: int | None = None
                ) -> tuple[HanabiState, jax.Array, jax.Array, dict[str, jax.Array]]:

@@ -7,7 +7,8 @@ import pytest
 
 from games import tiny_hanabi
 
-# The two-step matrix game of DESIGN.md section 3, rows a1, columns a2, per (c1, c2).
+# The two-step matrix game of Foerster et al. (2019), OpenSpiel's default `tiny_hanabi`: the
+# payoff of actions a1 (rows) and a2 (columns) for each pair of private cards (c1, c2).
 TWO_STEP_PAYOFFS = np.array([
     [[[10, 0, 0], [4, 8, 4], [10, 0, 0]], [[0, 0, 10], [4, 8, 4], [0, 0, 10]]],
     [[[0, 0, 10], [4, 8, 4], [0, 0, 0]], [[10, 0, 0], [4, 8, 4], [10, 0, 0]]],
