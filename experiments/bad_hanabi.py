@@ -345,7 +345,7 @@ def train(config: hanabi_learner.TrainConfig, chunks: Chunks, seed: int,
 
 def train_and_evaluate() -> None:
     """Training (resumed when the output directory has a checkpoint), plots, evaluation."""
-    if FLAGS.output_dir is None:
+    if not FLAGS.output_dir:
         raise common.ExperimentError("--output_dir is required for training.")
     config, chunks = train_config_from_flags()
     output_dir = common.prepare_output_dir(FLAGS.output_dir)

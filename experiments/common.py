@@ -146,6 +146,8 @@ def check_unique(name: str, values: Sequence[Any]) -> None:
 
 def prepare_output_dir(path: str) -> str:
     """Creates `path` if needed and checks it is writable; returns its absolute path."""
+    if not path:
+        raise ExperimentError("--output_dir must name a directory, got an empty string.")
     path = os.path.abspath(os.path.expanduser(path))
     try:
         os.makedirs(path, exist_ok=True)
@@ -255,7 +257,7 @@ def require_finite(row: Mapping[str, float], names: Sequence[str], where: str) -
         if not math.isfinite(row[name]):
             raise ExperimentError(
                 f"training diverged: {name} is {row[name]} at {where} ({METRICS_NAME} holds the "
-                "rows up to there, the checkpoint the last finite state); try a lower "
+                "rows up to there; no checkpoint is written after them); try a lower "
                 "--learning_rate.")
 
 
@@ -293,11 +295,18 @@ def read_checkpoint(path: str) -> Checkpoint:
             stored = {key: data[key] for key in data.files}
     except FileNotFoundError:
         raise ExperimentError(f"checkpoint {path} does not exist.") from None
-    except Exception as error:  # zipfile, EOF, pickle and format errors mean the same to a user.
+    except ValueError as error:
+        if "pickle" not in str(error):
+            raise ExperimentError(
+                f"checkpoint {path} is not a readable .npz file ({one_line(error)}).") from None
+        raise ExperimentError(f"checkpoint {path} is not a readable .npz file of plain arrays "
+                              "(numpy would read it as a pickle, which is never loaded).") from None
+    except Exception as error:  # zipfile, EOF and format errors mean the same to a user.
         raise ExperimentError(
             f"checkpoint {path} is not a readable .npz file ({one_line(error)}).") from None
     if "config" not in stored or "num_leaves" not in stored:
-        raise ExperimentError(f"checkpoint {path} was not written by this project.")
+        raise ExperimentError(f"checkpoint {path} is not a readable checkpoint: it was not "
+                              "written by this project (it has no config and num_leaves).")
     config = _stored_config(path, stored["config"])
     count = stored["num_leaves"]
     if count.shape != () or count.dtype.kind not in "iu" or count < 0:

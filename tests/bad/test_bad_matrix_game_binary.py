@@ -1,4 +1,7 @@
-"""experiments.bad_matrix_game: bad input ends with one line on stderr; a tiny run writes files."""
+"""experiments.bad_matrix_game: flag checks raise what run_main prints; a tiny run writes files.
+
+The table of bad command lines is in tests/experiments/test_bad_command_lines.py.
+"""
 
 import json
 import os
@@ -18,18 +21,6 @@ def run_binary(*flags):
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--methods=bad_cf,sad"], "--methods must be"),
-    (["--num_seeds=0"], "--num_seeds must be positive"),
-    (["--num_players=3"], "needs a payoff parameter of 216"),
-])
-def test_bad_input_fails_with_one_line(flags, message, tmp_path):
-    result = run_binary(*flags, f"--output_dir={tmp_path}")
-    assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], lines
-
-
-@pytest.mark.parametrize("flags, message", [
     (["--batch_size=-1"], "--batch_size must be positive"),
     (["--num_updates=0"], "--num_updates must be positive"),
     (["--learning_rate=0"], "--learning_rate must be positive"),
@@ -44,7 +35,7 @@ def test_bad_training_flags_raise_the_error_run_main_prints(flags, message):
     absl_flags.FLAGS(["bad_matrix_game", *flags])
     try:
         with pytest.raises(ValueError, match=message):
-            bad_matrix_game.method_configs()
+            bad_matrix_game.method_configs_from_flags()
     finally:
         absl_flags.FLAGS.unparse_flags()
 

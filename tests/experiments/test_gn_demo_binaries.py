@@ -3,12 +3,15 @@
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
 
 import numpy as np
 import pytest
+
+from graphnets.datasets import shortest_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LABELLING = dict(num_iterations=30, batch_size_train=48, batch_size_test=8, num_eval_graphs=8,
@@ -97,6 +100,25 @@ def test_checkpoint_of_another_configuration_is_refused_and_kept(shortest_path_r
              else os.path.getmtime(os.path.join(output_dir, name))
              for name in os.listdir(output_dir)}
     assert after == before
+
+
+def test_checkpoint_of_another_theta_is_refused(shortest_path_run):
+    output_dir, _ = shortest_path_run
+    config = headline(output_dir)["config"]
+    assert config["theta"] == shortest_path.THETA and config["format_version"] == 2
+    assert config["training"]["latent_size"] == 8 and config["sizes"]["max_nodes_test"] == 8
+    result = run("gn_shortest_path", output_dir, *LABELLING_FLAGS, "--theta=10")
+    assert result.returncode == 1
+    assert f"theta={shortest_path.THETA!r}, but this run has theta=10.0" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_outputs_follow_the_umask(shortest_path_run):
+    output_dir, _ = shortest_path_run
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("results.json", "metrics.csv", "checkpoint.npz", "learning_curves.png"):
+        assert stat.S_IMODE(os.stat(os.path.join(output_dir, name)).st_mode) == 0o666 & ~umask
 
 
 def test_sort_end_to_end(tmp_path):
