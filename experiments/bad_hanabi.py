@@ -56,7 +56,8 @@ flags.DEFINE_enum("method", "bad", METHODS, "bad: public belief and partial poli
                   "independent actor-critic on the players' own observations.")
 flags.DEFINE_string("preset", "very_small", f"Hanabi preset: {', '.join(PRESETS)}.")
 flags.DEFINE_integer("players", 0, "Number of players (2-5); 0 keeps the preset's.")
-flags.DEFINE_integer("num_env_steps", 2_000_000, "Environment steps (moves, over all games).")
+flags.DEFINE_integer("num_env_steps", 2_000_000, "Environment steps (moves, over all games), "
+                     "rounded up to whole chunks of --updates_per_log updates (with a note).")
 flags.DEFINE_integer("num_envs", 256, "Games played side by side.")
 flags.DEFINE_integer("rollout_length", 32, "Moves per game between updates.")
 flags.DEFINE_integer("num_epochs", 2, "PPO epochs per rollout.")
@@ -70,7 +71,8 @@ flags.DEFINE_float("final_entropy_fraction", 1.0,
                    "The entropy weight falls linearly to this fraction of --entropy_weight over "
                    "the run; 1 keeps it constant.")
 flags.DEFINE_integer("anneal_env_steps", 0,
-                     "Environment steps the annealing takes; 0: the whole run (--num_env_steps).")
+                     "Environment steps the annealing takes, rounded up to whole chunks; 0: the "
+                     "whole run (--num_env_steps).")
 flags.DEFINE_float("discount", 0.99, "Discount of the common payoff.")
 flags.DEFINE_float("gae_lambda", 0.95, "Lambda of the generalised advantage estimates.")
 flags.DEFINE_float("v2_alpha", 0.0, "BAD: the public belief is V2 = (1 - a) * BB + a * V1 "
@@ -106,18 +108,6 @@ def game_from_flags() -> HanabiConfig:
     if FLAGS.players:
         spec["players"] = FLAGS.players
     return make_config(spec)
-
-
-def hidden_sizes(values: list[str]) -> tuple[int, ...]:
-    """The checked --hidden_sizes."""
-    try:
-        sizes = tuple(int(size) for size in values)
-    except ValueError:
-        raise common.ExperimentError(
-            f"--hidden_sizes must be a comma-separated list of ints, got {values}.") from None
-    if not sizes or min(sizes) < 1:
-        raise common.ExperimentError(f"--hidden_sizes must be positive ints, got {sizes}.")
-    return sizes
 
 
 def chunks_of(name: str, env_steps: int, chunk_steps: int) -> int:
@@ -163,7 +153,8 @@ def train_config_from_flags() -> tuple[hanabi_learner.TrainConfig, Chunks]:
         raise common.ExperimentError("--v2_alpha, --likelihood_samples and --exact_belief apply "
                                      "to --method=bad only.")
     agent = AgentConfig(game_from_flags(), method=FLAGS.method,
-                        hidden_sizes=hidden_sizes(FLAGS.hidden_sizes), cf_weight=FLAGS.cf_weight,
+                        hidden_sizes=common.int_list("hidden_sizes", FLAGS.hidden_sizes, 1),
+                        cf_weight=FLAGS.cf_weight,
                         likelihood_samples=FLAGS.likelihood_samples, v2_alpha=FLAGS.v2_alpha,
                         exact_belief=FLAGS.exact_belief)
     # Refuses a bad --eval_likelihood_samples or --eval_exact_belief before training starts.

@@ -135,6 +135,19 @@ def check_seed(value: int, name: str = "seed") -> None:
         raise ExperimentError(f"--{name} must be in [0, {SEED_MAX}], got {value}.")
 
 
+def int_list(name: str, values: Sequence[str], minimum: int) -> tuple[int, ...]:
+    """List flag `--name` as ints; raises `ExperimentError` unless each is at least `minimum`."""
+    try:
+        numbers = tuple(int(value) for value in values)
+    except ValueError:
+        raise ExperimentError(
+            f"--{name} must be integers, got {','.join(values)}.") from None
+    if not numbers or min(numbers) < minimum:
+        raise ExperimentError(f"--{name} must be at least {minimum} each (and not empty), "
+                              f"got {','.join(values)}.")
+    return numbers
+
+
 def check_unique(name: str, values: Sequence[Any]) -> None:
     """Raises `ExperimentError` naming the first entry of list flag `--name` given twice."""
     seen = set()

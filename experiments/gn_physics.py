@@ -64,19 +64,6 @@ class PhysicsConfig:
     rollout_steps: int
 
 
-def test_masses(values: list[str]) -> tuple[int, ...]:
-    """The checked `--test_masses`."""
-    try:
-        sizes = tuple(int(size) for size in values)
-    except ValueError:
-        raise common.ExperimentError(
-            f"--test_masses must be integers, got {','.join(values)}.") from None
-    if not sizes or min(sizes) < SMALLEST_CHAIN:
-        raise common.ExperimentError(f"--test_masses must be at least {SMALLEST_CHAIN} each.")
-    common.check_unique("test_masses", sizes)
-    return sizes
-
-
 def config_from_flags() -> PhysicsConfig:
     """The checked flags."""
     training = gn_common.training_config_from_flags()
@@ -90,11 +77,13 @@ def config_from_flags() -> PhysicsConfig:
         raise common.ExperimentError(
             f"--min_rest_length ({FLAGS.min_rest_length}) is above --max_rest_length "
             f"({FLAGS.max_rest_length}).")
+    test_masses = common.int_list("test_masses", FLAGS.test_masses, SMALLEST_CHAIN)
+    common.check_unique("test_masses", test_masses)
     if FLAGS.max_rest_length > MAX_REST_LENGTH:
         raise common.ExperimentError(
             f"--max_rest_length must be at most {MAX_REST_LENGTH:g}, got {FLAGS.max_rest_length}.")
     return PhysicsConfig(training, FLAGS.min_masses_train, FLAGS.max_masses_train,
-                         test_masses(FLAGS.test_masses), FLAGS.min_rest_length,
+                         test_masses, FLAGS.min_rest_length,
                          FLAGS.max_rest_length, FLAGS.rollout_steps)
 
 

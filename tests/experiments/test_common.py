@@ -243,3 +243,13 @@ def test_output_files_follow_the_umask(tmp_path, umask):
         os.umask(old)
     for name in ("r.json", "m.csv", "ck.npz", "p.png"):
         assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o666 & ~umask, name
+
+
+def test_int_list_names_the_flag():
+    assert common.int_list("sizes", ["4", "9"], 3) == (4, 9)
+    with pytest.raises(common.ExperimentError, match="--sizes must be integers, got 4,x"):
+        common.int_list("sizes", ["4", "x"], 3)
+    with pytest.raises(common.ExperimentError, match="--sizes must be at least 3 each"):
+        common.int_list("sizes", ["2"], 3)
+    with pytest.raises(common.ExperimentError, match="not empty"):
+        common.int_list("sizes", [], 1)
