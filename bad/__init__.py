@@ -12,10 +12,14 @@ Modules:
   `P(f | u, B, pi_hat)` proportional to `1[pi_hat(f) == u] * B(f)`.
 * `partial_policy`: sampling a partial policy with one key; its log-probability with and
   without the counterfactual (CF) term `sum_f log pi(pi_hat(f) | f)`.
-* `matrix_game`: BAD with and without CF and independent policy gradient on OpenSpiel's
-  `tiny_hanabi` (the two-step matrix game), one jitted training loop vmapped over seeds, with
-  exact scoring of the final policies.
-* `hanabi_belief`, `hanabi_agent`, `hanabi_learner`, `hanabi_evaluation`: BAD for Hanabi.
+* `matrix_game` (with `matrix_game_enumeration`): BAD with and without CF and independent policy
+  gradient on OpenSpiel's `tiny_hanabi` (the two-step matrix game), one jitted training loop
+  vmapped over seeds, with exact scoring of the final policies.
+* Hanabi: `hanabi_agent` (the agent's config and API: `public_context`, `decide`, `observe`,
+  `act`), `hanabi_network` (policy and critic), `hanabi_public_belief` (V0, factorised BB / V2 and
+  the exact joint belief behind one interface), `hanabi_belief` (V0 / V1 / BB / V2 formulas),
+  `hanabi_likelihood` (the factorised BAD likelihood), `hanabi_exact_belief`, `hanabi_learner`
+  (PPO self-play) and `hanabi_evaluation`.
 
 Library code only: no flags, printing or files (those live in `experiments/`); every function that
 samples takes an explicit `jax.random` key.

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bad import belief, matrix_game
+from bad import belief, matrix_game, matrix_game_enumeration
 from games import tiny_hanabi
 
 THREE_PLAYERS = {"num_players": 3, "num_chance": 2, "num_actions": 2,
@@ -149,7 +149,7 @@ def test_bad_configs_and_oversized_games_raise_value_errors():
     with pytest.raises(ValueError, match="batch_size must be positive"):
         matrix_game.Config(batch_size=0)
     with pytest.raises(ValueError, match="games to score exactly"):
-        matrix_game.enumerate_game(3, 4, 4, True)
+        matrix_game_enumeration.enumerate_game(3, 4, 4, True)
 
 
 def per_game_loss(params, arrays, config, uniform, entropy_cost, inverse_cdf):
