@@ -1,4 +1,4 @@
-"""The Bayesian Action Decoder (Foerster et al., ICML 2019): public beliefs, partial policies, learners.
+"""The Bayesian Action Decoder (Foerster et al., ICML 2019): beliefs, partial policies, learners.
 
 BAD conditions every decision on the public belief over all private information. A public agent
 that sees only public features samples a deterministic *partial policy* (an action for every

@@ -23,8 +23,9 @@ Beliefs, all [..., players, hand_size, values] and normalised over values (empty
 The iteration is damped (each round moves halfway to the update by default): undamped, with a
 sharp likelihood it falls into a two-cycle and its odd rounds are far from the exact posterior
 (measured in `tests/bad/test_hanabi_belief.py`, which compares every belief with exact Bayes over
-all joint hands). Where an iteration leaves a slot with no mass (the counts are approximate, so the subtraction can
-exhaust every allowed value), that slot falls back to its V0 belief rather than to zeros or NaNs.
+all joint hands). Where an iteration leaves a slot with no mass (the counts are approximate, so
+the subtraction can exhaust every allowed value), that slot falls back to its V0 belief rather than
+to zeros or NaNs.
 Everything is elementwise or a reduction over the leading slot axes, so any batch shape works
 under `jit` and `vmap`.
 """

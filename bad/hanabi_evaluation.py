@@ -6,9 +6,9 @@ Both paths play each game once from a given deal order, in lock step, and call t
 
 Besides the scores they measure the per-card belief cross-entropy `-log B(true card)` over every
 occupied hand slot of every player at every decision point, for V0, V1 and the agent's own
-belief (BB for BAD, V2 with `v2_alpha > 0`, or the exact belief; V0 for IPPO), and how well calibrated the agent's belief is where it matters most: at
-every decision, the probability it gives each of the acting player's own cards of being playable,
-binned by `CALIBRATION_EDGES`, against how often the card was playable (`calibration_table`).
+belief (BB for BAD, V2 with `v2_alpha > 0`, or the exact belief; V0 for IPPO), and how well
+calibrated the agent's belief is where it matters most: at every decision, the probability it
+gives each of the acting player's own cards of being playable, binned by `CALIBRATION_EDGES`, against how often the card was playable (`calibration_table`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import numpy as np
 from bad import hanabi_agent, hanabi_belief, hanabi_network
 from bad.hanabi_agent import AgentConfig
 from games import hanabi_jax, hanabi_rules
-
 
 CALIBRATION_EDGES = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99, 1.0)
 

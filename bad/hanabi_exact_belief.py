@@ -20,8 +20,8 @@ few `[values]` and `[values, values]` sums of the other hand's (`exact_belief`).
 When a player plays or discards a card, everybody sees its value `v`: the player's joint
 likelihood is conditioned on it (`reveal`), the remaining card moves down one slot and the newly
 dealt card starts with no evidence. The agent reads the move's card from the last-move section of
-the next public observation (`games.hanabi_rules.last_removed_card`), so the tracked table always waits
-for the last move's reveal, which every reader of it applies first.
+the next public observation (`games.hanabi_rules.last_removed_card`), so the tracked table always
+waits for the last move's reveal, which every reader of it applies first.
 
 An empty slot (after the deck ran out) is the last one of its hand; it holds the placeholder value
 0 with weight one and takes no copy from the counts.

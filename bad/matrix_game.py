@@ -44,8 +44,7 @@ import optax
 
 from bad import belief as belief_lib
 from bad import partial_policy as partial_lib
-from bad.matrix_game_enumeration import (Enumeration, enumerate_game, public_features,
-                                         with_cards)
+from bad.matrix_game_enumeration import Enumeration, enumerate_game, public_features, with_cards
 from games import tiny_hanabi
 
 METHODS = ("bad_cf", "bad", "pg")

@@ -63,5 +63,5 @@ def log_prob(logits: jax.Array, partial_policy: jax.Array, private_value: jax.Ar
 
 
 def counterfactual_log_prob(logits: jax.Array, partial_policy: jax.Array) -> jax.Array:
-    """float[...]: `sum_f log pi(pi_hat(f) | f)`, the log-probability of the whole partial policy."""
+    """float[...]: `sum_f log pi(pi_hat(f) | f)`, the whole partial policy's log-probability."""
     return jnp.sum(value_log_probs(logits, partial_policy), axis=-1)

@@ -10,8 +10,6 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "colabs").glob("*.ipynb"))
-# Saved without outputs until the Hanabi agent API it uses settles.
-NOT_YET_SAVED_WITH_OUTPUTS = ("hanabi_beliefs",)
 
 
 def load_executor():
@@ -53,8 +51,7 @@ def test_notebooks_open_with_badge_and_install_from_the_repository():
         assert installs and f"git+{url}" in installs[0], path.name
 
 
-@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.stem not in NOT_YET_SAVED_WITH_OUTPUTS],
-                         ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_is_saved_with_its_outputs(path):
     code = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
     assert all(cell.get("execution_count") for cell in code), "run `make colabs`"

@@ -1,4 +1,5 @@
-"""bad.belief against brute-force Bayes over the joint enumeration of values and partial policies."""
+"""bad.belief against brute-force Bayes over the joint enumeration of values and partial
+policies."""
 
 import itertools
 

@@ -9,8 +9,8 @@ import pytest
 from bad import hanabi_agent, hanabi_belief, hanabi_likelihood, hanabi_network
 from bad.hanabi_agent import AgentConfig
 from games import hanabi_jax, hanabi_rules
-from games.hanabi_layout import observation_layout
 from games.hanabi_config import make_config
+from games.hanabi_layout import observation_layout
 
 GAMES = {"full": "full", "small_3p": {"preset": "small", "players": 3}}
 

@@ -1,4 +1,5 @@
-"""A short fixed-seed BAD run learns and repeats itself; its agent plays alike in JAX and OpenSpiel."""
+"""A short fixed-seed BAD run learns and repeats itself; its agent plays alike in JAX and
+OpenSpiel."""
 
 import dataclasses
 

@@ -1,4 +1,5 @@
-"""bad.matrix_game: exact scoring against OpenSpiel play, known policies, and short training runs."""
+"""bad.matrix_game: exact scoring against OpenSpiel play, known policies and short training
+runs."""
 
 import functools
 
@@ -135,7 +136,8 @@ def test_short_run_improves_and_is_deterministic():
     first = matrix_game.train_seeds(keys, arrays, config)
     second = matrix_game.train_seeds(keys, arrays, config)
     assert first.exact_reward.shape == (4, 4) and first.train_reward.shape == (4, 3)
-    assert float(jnp.mean(first.exact_reward[:, -1])) > float(jnp.mean(first.exact_reward[:, 0])) + 1
+    final, initial = (float(jnp.mean(first.exact_reward[:, i])) for i in (-1, 0))
+    assert final > initial + 1
     np.testing.assert_array_equal(first.exact_reward, second.exact_reward)
     for a, b in zip(jax.tree.leaves(first.params), jax.tree.leaves(second.params)):
         np.testing.assert_array_equal(a, b)

@@ -24,7 +24,9 @@ def exact_marginals(mask, counts, likelihood=None):
         weight = 1.0
         used = np.zeros(values, int)
         for slot, value in enumerate(assignment):
-            weight *= mask[slot, value] * likelihood[slot, value] * max(counts[value] - used[value], 0)
+            weight *= (
+                mask[slot, value] * likelihood[slot, value] * max(counts[value] - used[value], 0)
+            )
             used[value] += 1
         for slot, value in enumerate(assignment):
             marginals[slot, value] += weight
@@ -46,7 +48,11 @@ def as_belief_input(mask, hand_size=2):
 
 
 def kl(p, q):
-    return float(np.sum(np.where(p > 0, p * (np.log(np.maximum(p, 1e-30)) - np.log(np.maximum(q, 1e-30))), 0.0)))
+    return float(
+        np.sum(
+            np.where(p > 0, p * (np.log(np.maximum(p, 1e-30)) - np.log(np.maximum(q, 1e-30))), 0.0)
+        )
+    )
 
 
 def test_single_slot_beliefs_are_exact():
@@ -58,10 +64,17 @@ def test_single_slot_beliefs_are_exact():
         mask[0, np.flatnonzero(counts)[0]] = 1.0
         likelihood = rng.random((1, 6)).astype(np.float32)
         ck, c = mask.reshape(1, 1, 6), counts.astype(np.float32)
-        np.testing.assert_allclose(hanabi_belief.v0_belief(ck, c)[0, 0], exact_marginals(mask, counts)[0], atol=1e-6)
-        np.testing.assert_allclose(hanabi_belief.v1_belief(ck, c)[0, 0], exact_marginals(mask, counts)[0], atol=1e-6)
-        np.testing.assert_allclose(hanabi_belief.bb_belief(ck, c, likelihood.reshape(1, 1, 6))[0, 0],
-                                   exact_marginals(mask, counts, likelihood)[0], atol=1e-6)
+        np.testing.assert_allclose(
+            hanabi_belief.v0_belief(ck, c)[0, 0], exact_marginals(mask, counts)[0], atol=1e-6
+        )
+        np.testing.assert_allclose(
+            hanabi_belief.v1_belief(ck, c)[0, 0], exact_marginals(mask, counts)[0], atol=1e-6
+        )
+        np.testing.assert_allclose(
+            hanabi_belief.bb_belief(ck, c, likelihood.reshape(1, 1, 6))[0, 0],
+            exact_marginals(mask, counts, likelihood)[0],
+            atol=1e-6,
+        )
 
 
 def test_v1_is_closer_to_exact_posterior_than_v0():
@@ -87,11 +100,17 @@ def test_bb_is_close_to_exact_posterior_with_likelihood():
         likelihood[np.arange(4), hand] = np.maximum(likelihood[np.arange(4), hand], 0.05)
         exact = exact_marginals(mask, VERY_SMALL_COUNTS, likelihood)
         ck, c = as_belief_input(mask), VERY_SMALL_COUNTS.astype(np.float32)
-        bb = np.asarray(hanabi_belief.bb_belief(ck, c, as_belief_input(likelihood))).reshape(exact.shape)
-        slotwise = np.asarray(hanabi_belief.bb_belief(ck, c, as_belief_input(likelihood),
-                                                      num_iterations=0)).reshape(exact.shape)
-        undamped = np.asarray(hanabi_belief.bb_belief(ck, c, as_belief_input(likelihood),
-                                                      num_iterations=3, damping=0.0))
+        bb = np.asarray(hanabi_belief.bb_belief(ck, c, as_belief_input(likelihood))).reshape(
+            exact.shape
+        )
+        slotwise = np.asarray(
+            hanabi_belief.bb_belief(ck, c, as_belief_input(likelihood), num_iterations=0)
+        ).reshape(exact.shape)
+        undamped = np.asarray(
+            hanabi_belief.bb_belief(
+                ck, c, as_belief_input(likelihood), num_iterations=3, damping=0.0
+            )
+        )
         kl_bb.append(sum(kl(e, q) for e, q in zip(exact, bb)))
         kl_slotwise.append(sum(kl(e, q) for e, q in zip(exact, slotwise)))
         kl_undamped.append(sum(kl(e, q) for e, q in zip(exact, undamped.reshape(exact.shape))))
@@ -120,8 +139,11 @@ def test_empty_slots_are_zero_and_inconsistent_slots_fall_back_to_v0():
     mask[0, 1] = [1, 0, 0]
     mask[1, 0] = [1, 0, 0]  # three slots claim value 0 but only one copy remains
     counts = np.array([1, 1, 0], np.float32)
-    for belief in (hanabi_belief.v0_belief(mask, counts), hanabi_belief.v1_belief(mask, counts),
-                   hanabi_belief.v2_belief(mask, counts, np.ones_like(mask), alpha=0.1)):
+    for belief in (
+        hanabi_belief.v0_belief(mask, counts),
+        hanabi_belief.v1_belief(mask, counts),
+        hanabi_belief.v2_belief(mask, counts, np.ones_like(mask), alpha=0.1),
+    ):
         belief = np.asarray(belief)
         assert np.all(np.isfinite(belief))
         np.testing.assert_array_equal(belief[1, 1], 0.0)
@@ -135,7 +157,9 @@ def test_v2_mixes_bb_and_v1():
     ck, c = as_belief_input(mask), VERY_SMALL_COUNTS.astype(np.float32)
     likelihood = as_belief_input(rng.random(mask.shape).astype(np.float32))
     v2 = hanabi_belief.v2_belief(ck, c, likelihood, alpha=0.1)
-    expected = 0.9 * hanabi_belief.bb_belief(ck, c, likelihood) + 0.1 * hanabi_belief.v1_belief(ck, c)
+    expected = 0.9 * hanabi_belief.bb_belief(ck, c, likelihood) + 0.1 * hanabi_belief.v1_belief(
+        ck, c
+    )
     np.testing.assert_allclose(v2, expected, rtol=1e-6)
 
 
