@@ -17,17 +17,33 @@ networkx conversions. Example::
     net = hk.without_apply_rng(hk.transform(lambda g: gn.GraphNetwork(mlp, mlp, mlp)(g)))
     params = net.init(jax.random.PRNGKey(0), graph)
     out = jax.jit(net.apply)(params, graph)
+
+Missing fields: a block whose `use_*` switch reads a field the graph lacks
+(None) raises a ValueError naming the switch; either switch it off or fill
+the graph with zeros by `with_default_fields(graph)` (one zero feature per
+node, edge or graph), e.g. for a node-only graph in a `GraphNetwork`.
+
+Checks: `utils.validate` and the conversions refuse malformed host graphs with
+a ValueError naming the field; the modules check static shapes when traced.
+Values cannot be checked under jit, so validate at the data boundary.
+
+Dtypes: features may be bool, integer or float; computation happens in
+`layers.compute_dtype` of the features: float32 for float64 inputs (unless
+`jax_enable_x64` is on) and for bool or integer ones; other floats as given.
 """
 
 from graphnets import blocks, layers, models, modules, parallel, utils
-from graphnets.blocks import EdgeBlock, GlobalBlock, NodeBlock, segment_max, segment_mean, segment_min, segment_sum
+from graphnets.blocks import (REDUCERS, EdgeBlock, GlobalBlock, NodeBlock, segment_max, segment_mean,
+                              segment_min, segment_sum)
 from graphnets.models import EncodeProcessDecode, make_mlp
 from graphnets.modules import (GAT, CommNet, DeepSets, GraphConvolution, GraphIndependent, GraphNetwork,
-                               InteractionNetwork, RelationNetwork, SelfAttention)
+                               HeadwiseAttentionLogits, InteractionNetwork, RelationNetwork, SelfAttention)
+from graphnets.utils import with_default_fields
 
 __all__ = [
     "blocks", "layers", "models", "modules", "parallel", "utils",
-    "EdgeBlock", "NodeBlock", "GlobalBlock", "segment_sum", "segment_mean", "segment_max", "segment_min",
-    "GraphNetwork", "GraphIndependent", "InteractionNetwork", "RelationNetwork", "DeepSets", "CommNet",
-    "SelfAttention", "GraphConvolution", "GAT", "EncodeProcessDecode", "make_mlp",
+    "EdgeBlock", "NodeBlock", "GlobalBlock", "REDUCERS", "segment_sum", "segment_mean", "segment_max",
+    "segment_min", "GraphNetwork", "GraphIndependent", "InteractionNetwork", "RelationNetwork", "DeepSets",
+    "CommNet", "SelfAttention", "GraphConvolution", "GAT", "HeadwiseAttentionLogits",
+    "EncodeProcessDecode", "make_mlp", "with_default_fields",
 ]

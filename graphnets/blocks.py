@@ -12,7 +12,14 @@ fields it uses. Models that have a `call_on_parts` method (the MLPs of
 and project each before broadcasting it; others receive the concatenation.
 
 Reducers have the signature `reducer(data, segment_ids, num_segments,
-indices_are_sorted=False)`; empty segments reduce to zeros.
+indices_are_sorted=False)`; empty segments reduce to zeros. Wherever a reducer
+is taken, its name in `REDUCERS` ("sum", "mean", "max", "min") will do too.
+
+A switched-on field that the graph lacks (None) is an error naming the switch
+to turn off; `graphnets.with_default_fields` fills missing fields with zeros
+instead. The blocks check the graph's static shapes (`graphnets.utils.
+check_shapes`) when called; values are checked by `graphnets.utils.validate`
+at the data boundary.
 """
 
 from collections.abc import Callable
@@ -22,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import jraph
 
+from graphnets import utils
 from graphnets.layers import Part, apply_model
 
 Reducer = Callable[..., jax.Array]
@@ -61,6 +69,23 @@ def segment_min(data: jax.Array, segment_ids: jax.Array, num_segments: int, indi
     return jnp.where(counts > 0, result, 0)
 
 
+REDUCERS: dict[str, Reducer] = {"sum": segment_sum, "mean": segment_mean, "max": segment_max,
+                                "min": segment_min}
+
+
+def resolve_reducer(reducer: Reducer | str, argument: str) -> Reducer:
+    """The reducer `reducer` names (a key of `REDUCERS`), or `reducer` itself if it is callable."""
+    if isinstance(reducer, str):
+        if reducer not in REDUCERS:
+            raise ValueError(f"{argument} is {reducer!r} but must be one of {', '.join(map(repr, REDUCERS))} "
+                             "or a reducer function such as graphnets.segment_sum.")
+        return REDUCERS[reducer]
+    if not callable(reducer):
+        raise ValueError(f"{argument} is a {type(reducer).__name__} but must be a reducer function such as "
+                         f"graphnets.segment_sum or one of {', '.join(map(repr, REDUCERS))}.")
+    return reducer
+
+
 def segment_softmax(logits: jax.Array, segment_ids: jax.Array, num_segments: int) -> jax.Array:
     """Softmax of `logits` over the rows of each segment (per trailing index)."""
     maxima = jax.lax.stop_gradient(segment_max(logits, segment_ids, num_segments))
@@ -75,10 +100,8 @@ def num_graphs(graph: jraph.GraphsTuple) -> int:
 
 
 def num_nodes(graph: jraph.GraphsTuple) -> int:
-    """Number of node rows (static); needs `graph.nodes`."""
-    if graph.nodes is None:
-        raise ValueError("graph.nodes is None, so the number of nodes is not known statically.")
-    return graph.nodes.shape[0]
+    """Number of node rows (static); see `graphnets.utils.num_node_rows`."""
+    return utils.num_node_rows(graph)
 
 
 def num_edges(graph: jraph.GraphsTuple) -> int:
@@ -96,10 +119,27 @@ def edge_graph_index(graph: jraph.GraphsTuple) -> jax.Array:
     return jnp.repeat(jnp.arange(num_graphs(graph)), graph.n_edge, total_repeat_length=num_edges(graph))
 
 
-def _require(graph: jraph.GraphsTuple, field: str, block: str, switch: str) -> None:
-    """Raises a ValueError if a switched-on input field is missing."""
-    if getattr(graph, field) is None:
-        raise ValueError(f"{block} has {switch}=True but graph.{field} is None.")
+def missing_inputs(switches: dict[str, tuple[bool, str]], present: set[str]) -> list[tuple[str, str]]:
+    """(switch, field) of every switched-on input whose field is not in `present`.
+
+    `switches` maps each `use_*` switch to (whether it is on, the field it reads).
+    """
+    return [(switch, field) for switch, (on, field) in switches.items() if on and field not in present]
+
+
+def present_fields(graph: jraph.GraphsTuple) -> set[str]:
+    """The feature fields of `graph` that are not None."""
+    return {field for field in utils.FEATURE_FIELDS if getattr(graph, field) is not None}
+
+
+def _check_inputs(graph: jraph.GraphsTuple, block: str, switches: dict[str, tuple[bool, str]]) -> None:
+    """Checks static shapes and raises a ValueError naming the switch to turn off for a missing field."""
+    utils.check_shapes(graph)
+    missing = missing_inputs(switches, present_fields(graph))
+    if missing:
+        switch, field = missing[0]
+        raise ValueError(f"{block} has {switch}=True but graph.{field} is None; pass {switch}=False, or "
+                         "fill missing fields with zeros by graphnets.with_default_fields(graph).")
 
 
 def broadcast_globals_to_edges(graph: jraph.GraphsTuple) -> jax.Array:
@@ -186,20 +226,24 @@ class EdgeBlock(hk.Module):
         self._use_sender_nodes = use_sender_nodes
         self._use_globals = use_globals
 
+    def switches(self) -> dict[str, tuple[bool, str]]:
+        """Each `use_*` switch: (whether it is on, the field it reads)."""
+        return {"use_edges": (self._use_edges, "edges"),
+                "use_receiver_nodes": (self._use_receiver_nodes, "nodes"),
+                "use_sender_nodes": (self._use_sender_nodes, "nodes"),
+                "use_globals": (self._use_globals, "globals")}
+
     def __call__(self, graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
         """Returns `graph` with its edges replaced by the updated edges."""
+        _check_inputs(graph, "EdgeBlock", self.switches())
         parts = []
         if self._use_edges:
-            _require(graph, "edges", "EdgeBlock", "use_edges")
             parts.append(Part(graph.edges))
         if self._use_receiver_nodes:
-            _require(graph, "nodes", "EdgeBlock", "use_receiver_nodes")
             parts.append(Part(graph.nodes, graph.receivers))
         if self._use_sender_nodes:
-            _require(graph, "nodes", "EdgeBlock", "use_sender_nodes")
             parts.append(Part(graph.nodes, graph.senders))
         if self._use_globals:
-            _require(graph, "globals", "EdgeBlock", "use_globals")
             parts.append(_edge_globals_part(graph))
         return graph._replace(edges=apply_model(self._edge_model_fn(), parts))
 
@@ -214,8 +258,8 @@ class NodeBlock(hk.Module):
         use_sent_edges: bool = False,
         use_nodes: bool = True,
         use_globals: bool = True,
-        received_edges_reducer: Reducer = segment_sum,
-        sent_edges_reducer: Reducer = segment_sum,
+        received_edges_reducer: Reducer | str = segment_sum,
+        sent_edges_reducer: Reducer | str = segment_sum,
         name: str = "node_block",
     ):
         """Args:
@@ -224,7 +268,8 @@ class NodeBlock(hk.Module):
         use_sent_edges: feed each node the reduction of the edges it sends.
         use_nodes: feed each node's own features.
         use_globals: feed the globals of each node's graph.
-        received_edges_reducer: reduces received edges per node (see module docstring).
+        received_edges_reducer: reduces received edges per node (a function or a name, see
+          the module docstring).
         sent_edges_reducer: reduces sent edges per node.
 
         Raises:
@@ -238,23 +283,27 @@ class NodeBlock(hk.Module):
         self._use_sent_edges = use_sent_edges
         self._use_nodes = use_nodes
         self._use_globals = use_globals
-        self._received_edges_reducer = received_edges_reducer
-        self._sent_edges_reducer = sent_edges_reducer
+        self._received_edges_reducer = resolve_reducer(received_edges_reducer, "received_edges_reducer")
+        self._sent_edges_reducer = resolve_reducer(sent_edges_reducer, "sent_edges_reducer")
+
+    def switches(self) -> dict[str, tuple[bool, str]]:
+        """Each `use_*` switch: (whether it is on, the field it reads)."""
+        return {"use_received_edges": (self._use_received_edges, "edges"),
+                "use_sent_edges": (self._use_sent_edges, "edges"),
+                "use_nodes": (self._use_nodes, "nodes"),
+                "use_globals": (self._use_globals, "globals")}
 
     def __call__(self, graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
         """Returns `graph` with its nodes replaced by the updated nodes."""
+        _check_inputs(graph, "NodeBlock", self.switches())
         parts = []
         if self._use_received_edges:
-            _require(graph, "edges", "NodeBlock", "use_received_edges")
             parts.append(Part(received_edges_to_nodes_aggregate(graph, self._received_edges_reducer)))
         if self._use_sent_edges:
-            _require(graph, "edges", "NodeBlock", "use_sent_edges")
             parts.append(Part(sent_edges_to_nodes_aggregate(graph, self._sent_edges_reducer)))
         if self._use_nodes:
-            _require(graph, "nodes", "NodeBlock", "use_nodes")
             parts.append(Part(graph.nodes))
         if self._use_globals:
-            _require(graph, "globals", "NodeBlock", "use_globals")
             parts.append(Part(graph.globals, node_graph_index(graph)))
         return graph._replace(nodes=apply_model(self._node_model_fn(), parts))
 
@@ -268,8 +317,8 @@ class GlobalBlock(hk.Module):
         use_edges: bool = True,
         use_nodes: bool = True,
         use_globals: bool = True,
-        edges_reducer: Reducer = segment_sum,
-        nodes_reducer: Reducer = segment_sum,
+        edges_reducer: Reducer | str = segment_sum,
+        nodes_reducer: Reducer | str = segment_sum,
         name: str = "global_block",
     ):
         """Args:
@@ -277,7 +326,7 @@ class GlobalBlock(hk.Module):
         use_edges: feed each graph the reduction of its edges.
         use_nodes: feed each graph the reduction of its nodes.
         use_globals: feed each graph's own globals.
-        edges_reducer: reduces edges per graph (see module docstring).
+        edges_reducer: reduces edges per graph (a function or a name, see the module docstring).
         nodes_reducer: reduces nodes per graph.
 
         Raises:
@@ -290,19 +339,22 @@ class GlobalBlock(hk.Module):
         self._use_edges = use_edges
         self._use_nodes = use_nodes
         self._use_globals = use_globals
-        self._edges_reducer = edges_reducer
-        self._nodes_reducer = nodes_reducer
+        self._edges_reducer = resolve_reducer(edges_reducer, "edges_reducer")
+        self._nodes_reducer = resolve_reducer(nodes_reducer, "nodes_reducer")
+
+    def switches(self) -> dict[str, tuple[bool, str]]:
+        """Each `use_*` switch: (whether it is on, the field it reads)."""
+        return {"use_edges": (self._use_edges, "edges"), "use_nodes": (self._use_nodes, "nodes"),
+                "use_globals": (self._use_globals, "globals")}
 
     def __call__(self, graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
         """Returns `graph` with its globals replaced by the updated globals."""
+        _check_inputs(graph, "GlobalBlock", self.switches())
         parts = []
         if self._use_edges:
-            _require(graph, "edges", "GlobalBlock", "use_edges")
             parts.append(Part(edges_to_globals_aggregate(graph, self._edges_reducer)))
         if self._use_nodes:
-            _require(graph, "nodes", "GlobalBlock", "use_nodes")
             parts.append(Part(nodes_to_globals_aggregate(graph, self._nodes_reducer)))
         if self._use_globals:
-            _require(graph, "globals", "GlobalBlock", "use_globals")
             parts.append(Part(graph.globals))
         return graph._replace(globals=apply_model(self._global_model_fn(), parts))

@@ -18,6 +18,8 @@ from typing import NamedTuple
 import haiku as hk
 import jax
 import jax.numpy as jnp
+import numpy as np
+import numpy.typing as npt
 
 
 class Part(NamedTuple):
@@ -29,6 +31,18 @@ class Part(NamedTuple):
     features: jax.Array
     indices: jax.Array | None = None
     pre_indices: jax.Array | None = None
+
+
+def compute_dtype(dtype: npt.DTypeLike) -> np.dtype:
+    """The dtype that parameters and outputs take for features of `dtype`.
+
+    Floats keep their precision as far as jax allows: float64 becomes float32
+    unless `jax_enable_x64` is on (jax would truncate it anyway); bool and
+    integer features are computed in float32.
+    """
+    if np.issubdtype(dtype, np.floating):
+        return jax.dtypes.canonicalize_dtype(dtype)
+    return np.dtype(np.float32)
 
 
 def _gather(table: jax.Array, indices: jax.Array | None) -> jax.Array:
@@ -62,7 +76,8 @@ class SplitLinear(hk.Module):
         return w, b
 
     def __call__(self, inputs: jax.Array) -> jax.Array:
-        w, b = self._params(inputs.shape[-1], inputs.dtype)
+        inputs = jnp.asarray(inputs)
+        w, b = self._params(inputs.shape[-1], compute_dtype(inputs.dtype))
         return inputs @ w + b
 
     def call_on_parts(self, parts: Sequence[Part]) -> jax.Array:
@@ -72,7 +87,7 @@ class SplitLinear(hk.Module):
         gather, so each distinct index array costs one gather.
         """
         sizes = [p.features.shape[-1] for p in parts]
-        w, b = self._params(sum(sizes), parts[0].features.dtype)
+        w, b = self._params(sum(sizes), compute_dtype(jnp.result_type(*[p.features for p in parts])))
         tables: dict[int | None, tuple[jax.Array | None, jax.Array]] = {}
         start = 0
         for part, size in zip(parts, sizes):

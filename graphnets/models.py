@@ -8,6 +8,7 @@ import jraph
 
 from graphnets import utils
 from graphnets.blocks import Reducer, segment_sum
+from graphnets.utils import with_default_fields
 from graphnets.layers import MLP
 from graphnets.modules import GraphIndependent, GraphNetwork
 
@@ -33,16 +34,6 @@ def make_linear(output_size: int | None, name: str | None = None) -> Callable[[]
     return lambda: hk.Linear(output_size, name=name)
 
 
-def with_default_fields(graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
-    """`graph` with missing edges or globals replaced by one zero feature per row."""
-    dtype = graph.nodes.dtype
-    if graph.edges is None:
-        graph = graph._replace(edges=jnp.zeros((graph.senders.shape[0], 1), dtype))
-    if graph.globals is None:
-        graph = graph._replace(globals=jnp.zeros((graph.n_node.shape[0], 1), dtype))
-    return graph
-
-
 class EncodeProcessDecode(hk.Module):
     """Encoder, recurrent GN core and decoder, as in graph_nets' demos.
 
@@ -59,7 +50,8 @@ class EncodeProcessDecode(hk.Module):
     `reducer` (sum by default; `graphnets.blocks.segment_mean` or
     `segment_max` make them independent of how many rows are aggregated).
 
-    The input graph needs nodes; missing edges or globals are taken as zeros.
+    The input graph needs nodes; missing edges or globals are taken as zeros
+    (`graphnets.with_default_fields`).
     Padded graphs (see `graphnets.utils.pad_to`) are fine: padding never
     reaches real graphs.
     """
@@ -71,7 +63,7 @@ class EncodeProcessDecode(hk.Module):
         global_output_size: int | None,
         latent_size: int = 16,
         num_layers: int = 2,
-        reducer: Reducer = segment_sum,
+        reducer: Reducer | str = segment_sum,
         name: str | None = None,
     ):
         super().__init__(name=name)
