@@ -43,6 +43,7 @@ from __future__ import annotations
 import dataclasses
 from typing import NamedTuple
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -190,10 +191,25 @@ def status_features(config: AgentConfig, belief: jax.Array, seat: jax.Array,
     return (hanabi_rules.relative_rows(belief, seat) @ status).reshape(-1)
 
 
+def check_observation(config: AgentConfig, observation: Observation) -> None:
+    """Raises (chex's `AssertionError`, at trace time) unless `observation` is one game's
+    `Observation` of `config.game`: a vmapped caller passes per-game shapes."""
+    game = config.game
+    chex.assert_shape(observation.public_observation, (game.public_size,))
+    chex.assert_shape(observation.partner_hands, (game.players - 1, game.hand_size))
+    chex.assert_shape(observation.card_knowledge, (game.players, game.hand_size, game.num_values))
+    chex.assert_shape(observation.remaining_counts, (game.num_values,))
+    chex.assert_shape(observation.legal_actions, (game.num_actions,))
+    chex.assert_rank(observation.current_player, 0)
+    chex.assert_type([observation.partner_hands, observation.remaining_counts,
+                      observation.current_player], int)
+
+
 def public_view(config: AgentConfig, observation: Observation, evidence: jax.Array
                 ) -> tuple[hanabi_public_belief.BeliefView, jax.Array]:
     """The public belief and the public input (public observation, the belief as the agent sees
     it, card status features), from public facts alone."""
+    check_observation(config, observation)
     belief_kind = hanabi_public_belief.public_belief_of(config)
     seat, public = observation.current_player, observation.public_observation
     belief = belief_kind.view(observation, evidence)
@@ -241,6 +257,7 @@ def decide(config: AgentConfig, params: Params, context: PublicContext,
     `greedy` (for evaluation) drops the Gumbel noise: the action is the most likely one. The
     likelihoods fed to the belief stay the policy's probabilities, as in training.
     """
+    check_observation(config, observation)
     policy, legal = params["policy"], observation.legal_actions
     logits = hanabi_network.masked(hanabi_network.policy_logits(
         config, policy, context.public_input, observation.partner_hands), legal)
@@ -261,6 +278,8 @@ def decide(config: AgentConfig, params: Params, context: PublicContext,
 def observe(config: AgentConfig, params: Params, context: PublicContext,
             observation: Observation, action: jax.Array) -> jax.Array:
     """The evidence after the actor of `observation` played `action` (any player's move)."""
+    check_observation(config, observation)
+    chex.assert_rank(action, 0)
     belief_kind = hanabi_public_belief.public_belief_of(config)
     return belief_kind.observe(params["policy"], context.public_input, context.belief,
                                observation, context.samples, action)

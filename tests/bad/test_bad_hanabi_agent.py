@@ -217,3 +217,14 @@ def test_v2_alpha_mixes_bb_with_v1():
     v1 = hanabi_belief.v1_belief(observation.card_knowledge, observation.remaining_counts)
     np.testing.assert_allclose(v2, 0.9 * bb + 0.1 * v1, rtol=1e-5, atol=1e-7)
     assert not np.allclose(bb, v1, atol=1e-3)  # the likelihoods did change the belief
+
+
+def test_an_observation_of_another_game_is_refused_before_any_work():
+    small = AgentConfig(make_config("small"), hidden_sizes=(16,))
+    full_game = make_config("full")
+    observation = hanabi_agent.observation_from_state(
+        full_game, hanabi_jax.reset(full_game, jax.random.PRNGKey(0)))
+    params = hanabi_network.init_params(small, jax.random.PRNGKey(1))
+    with pytest.raises(AssertionError, match="shape"):
+        hanabi_agent.act(small, params, observation, hanabi_agent.initial_evidence(small),
+                         jax.random.PRNGKey(2))
