@@ -8,7 +8,8 @@ Besides the scores they measure the per-card belief cross-entropy `-log B(true c
 occupied hand slot of every player at every decision point, for V0, V1 and the agent's own
 belief (BB for BAD, V2 with `v2_alpha > 0`, or the exact belief; V0 for IPPO), and how well
 calibrated the agent's belief is where it matters most: at every decision, the probability it
-gives each of the acting player's own cards of being playable, binned by `CALIBRATION_EDGES`, against how often the card was playable (`calibration_table`).
+gives each of the acting player's own cards of being playable, binned by `CALIBRATION_EDGES`,
+against how often the card was playable (`calibration_table`).
 """
 
 from __future__ import annotations
