@@ -41,6 +41,7 @@ belief's evidence. Every function is pure and per game (`vmap` it over games):
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import NamedTuple
 
 import chex
@@ -73,6 +74,16 @@ class AgentConfig:
     def __post_init__(self):
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}.")
+        if not self.hidden_sizes or any(int(size) < 1 for size in self.hidden_sizes):
+            raise ValueError(f"hidden_sizes must be positive layer widths, got {self.hidden_sizes}.")
+        checks = {"likelihood_floor": 0 < self.likelihood_floor <= 1,
+                  "min_log_likelihood": -math.inf < self.min_log_likelihood < 0,
+                  "cf_weight": 0 <= self.cf_weight < math.inf,
+                  "likelihood_samples": self.likelihood_samples >= 1,
+                  "v2_alpha": 0 <= self.v2_alpha <= 1}
+        for name, valid in checks.items():
+            if not valid:
+                raise ValueError(f"AgentConfig.{name} is out of range: {getattr(self, name)!r}.")
         if self.exact_belief:
             if not self.is_bad:
                 raise ValueError("exact_belief applies to method 'bad' only.")

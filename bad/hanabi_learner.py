@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from typing import NamedTuple
 
 import jax
@@ -59,6 +60,23 @@ class TrainConfig:
     final_entropy_fraction: float = 1.0
 
     def __post_init__(self):
+        for name in ("num_envs", "rollout_length", "num_epochs", "num_minibatches"):
+            if not getattr(self, name) >= 1:
+                raise ValueError(f"TrainConfig.{name} must be at least 1, got "
+                                 f"{getattr(self, name)!r}.")
+        for name in ("learning_rate", "max_grad_norm", "clip_epsilon"):
+            if not 0 < getattr(self, name) < math.inf:
+                raise ValueError(f"TrainConfig.{name} must be positive and finite, got "
+                                 f"{getattr(self, name)!r}.")
+        for name in ("discount", "gae_lambda"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"TrainConfig.{name} must be in [0, 1], got "
+                                 f"{getattr(self, name)!r}.")
+        for name in ("entropy_weight", "value_weight", "final_learning_rate_fraction",
+                     "final_entropy_fraction"):
+            if not 0 <= getattr(self, name) < math.inf:
+                raise ValueError(f"TrainConfig.{name} must be non-negative and finite, got "
+                                 f"{getattr(self, name)!r}.")
         if self.steps_per_update % self.num_minibatches:
             raise ValueError(
                 f"num_envs * rollout_length ({self.steps_per_update}) must be a multiple of "
