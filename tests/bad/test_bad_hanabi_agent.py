@@ -228,3 +228,34 @@ def test_an_observation_of_another_game_is_refused_before_any_work():
     with pytest.raises(AssertionError, match="shape"):
         hanabi_agent.act(small, params, observation, hanabi_agent.initial_evidence(small),
                          jax.random.PRNGKey(2))
+
+
+@pytest.mark.parametrize("agent", [
+    AgentConfig(make_config("small"), hidden_sizes=(16,), likelihood_samples=2),
+    AgentConfig(make_config("small"), hidden_sizes=(16,), exact_belief=True),
+    AgentConfig(make_config("small"), method="ippo", hidden_sizes=(16,))],
+    ids=["bb", "exact", "ippo"])
+def test_each_player_tracks_the_same_evidence_as_self_play(agent):
+    """Along a game, every seat computes its own public context and observes each move played;
+    its evidence equals `act`'s, and only the actor's private view enters `decide`."""
+    game = agent.game
+    params = hanabi_network.init_params(agent, jax.random.PRNGKey(0))
+    act = jax.jit(lambda o, e, k: hanabi_agent.act(agent, params, o, e, k))
+    context_of = jax.jit(lambda o, e, k: hanabi_agent.public_context(agent, o, e, k))
+    observe = jax.jit(lambda c, o, a: hanabi_agent.observe(agent, params, c, o, a))
+    state = hanabi_jax.reset(game, jax.random.PRNGKey(3))
+    self_play = hanabi_agent.initial_evidence(agent)
+    seats = [self_play] * game.players
+    for move in range(12):
+        observation = hanabi_agent.observation_from_state(game, state)
+        key = jax.random.PRNGKey(50 + move)
+        decision, self_play = act(observation, self_play, key)
+        public_only = observation._replace(partner_hands=jnp.full_like(
+            observation.partner_hands, -1))
+        seats = [observe(context_of(public_only, evidence, key), public_only, decision.action)
+                 for evidence in seats]
+        for evidence in seats:
+            np.testing.assert_array_equal(evidence, self_play)
+        state, _, done, _ = hanabi_jax.step(game, state, decision.action)
+        if bool(done):
+            break
