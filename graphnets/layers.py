@@ -40,7 +40,7 @@ def compute_dtype(dtype: npt.DTypeLike) -> np.dtype:
     unless `jax_enable_x64` is on (jax would truncate it anyway); bool and
     integer features are computed in float32.
     """
-    if np.issubdtype(dtype, np.floating):
+    if jnp.issubdtype(dtype, jnp.floating):
         return jax.dtypes.canonicalize_dtype(dtype)
     return np.dtype(np.float32)
 
