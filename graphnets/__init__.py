@@ -33,17 +33,57 @@ Dtypes: features may be bool, integer or float; computation happens in
 """
 
 from graphnets import blocks, layers, models, modules, parallel, utils
-from graphnets.blocks import (REDUCERS, EdgeBlock, GlobalBlock, NodeBlock, segment_max, segment_mean,
-                              segment_min, segment_sum)
+from graphnets.blocks import (
+    REDUCERS,
+    EdgeBlock,
+    GlobalBlock,
+    NodeBlock,
+    segment_max,
+    segment_mean,
+    segment_min,
+    segment_sum,
+)
 from graphnets.models import EncodeProcessDecode, make_mlp
-from graphnets.modules import (GAT, CommNet, DeepSets, GraphConvolution, GraphIndependent, GraphNetwork,
-                               HeadwiseAttentionLogits, InteractionNetwork, RelationNetwork, SelfAttention)
+from graphnets.modules import (
+    GAT,
+    CommNet,
+    DeepSets,
+    GraphConvolution,
+    GraphIndependent,
+    GraphNetwork,
+    HeadwiseAttentionLogits,
+    InteractionNetwork,
+    RelationNetwork,
+    SelfAttention,
+)
 from graphnets.utils import with_default_fields
 
 __all__ = [
-    "blocks", "layers", "models", "modules", "parallel", "utils",
-    "EdgeBlock", "NodeBlock", "GlobalBlock", "REDUCERS", "segment_sum", "segment_mean", "segment_max",
-    "segment_min", "GraphNetwork", "GraphIndependent", "InteractionNetwork", "RelationNetwork", "DeepSets",
-    "CommNet", "SelfAttention", "GraphConvolution", "GAT", "HeadwiseAttentionLogits",
-    "EncodeProcessDecode", "make_mlp", "with_default_fields",
+    "blocks",
+    "layers",
+    "models",
+    "modules",
+    "parallel",
+    "utils",
+    "EdgeBlock",
+    "NodeBlock",
+    "GlobalBlock",
+    "REDUCERS",
+    "segment_sum",
+    "segment_mean",
+    "segment_max",
+    "segment_min",
+    "GraphNetwork",
+    "GraphIndependent",
+    "InteractionNetwork",
+    "RelationNetwork",
+    "DeepSets",
+    "CommNet",
+    "SelfAttention",
+    "GraphConvolution",
+    "GAT",
+    "HeadwiseAttentionLogits",
+    "EncodeProcessDecode",
+    "make_mlp",
+    "with_default_fields",
 ]

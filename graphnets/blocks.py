@@ -36,53 +36,79 @@ Reducer = Callable[..., jax.Array]
 ModelFn = Callable[[], Callable[[jax.Array], jax.Array]]
 
 
-def segment_sum(data: jax.Array, segment_ids: jax.Array, num_segments: int, indices_are_sorted: bool = False) -> jax.Array:
+def segment_sum(
+    data: jax.Array, segment_ids: jax.Array, num_segments: int, indices_are_sorted: bool = False
+) -> jax.Array:
     """Sum of each segment's rows; zeros for an empty segment."""
-    return jax.ops.segment_sum(data, segment_ids, num_segments, indices_are_sorted=indices_are_sorted)
+    return jax.ops.segment_sum(
+        data, segment_ids, num_segments, indices_are_sorted=indices_are_sorted
+    )
 
 
-def _segment_counts(data: jax.Array, segment_ids: jax.Array, num_segments: int, indices_are_sorted: bool) -> jax.Array:
+def _segment_counts(
+    data: jax.Array, segment_ids: jax.Array, num_segments: int, indices_are_sorted: bool
+) -> jax.Array:
     """Rows per segment, shaped to broadcast against a reduction of `data`."""
     ones = jnp.ones(segment_ids.shape, data.dtype)
-    counts = jax.ops.segment_sum(ones, segment_ids, num_segments, indices_are_sorted=indices_are_sorted)
+    counts = jax.ops.segment_sum(
+        ones, segment_ids, num_segments, indices_are_sorted=indices_are_sorted
+    )
     return counts.reshape(counts.shape + (1,) * (data.ndim - 1))
 
 
-def segment_mean(data: jax.Array, segment_ids: jax.Array, num_segments: int, indices_are_sorted: bool = False) -> jax.Array:
+def segment_mean(
+    data: jax.Array, segment_ids: jax.Array, num_segments: int, indices_are_sorted: bool = False
+) -> jax.Array:
     """Mean of each segment's rows; zeros for an empty segment."""
     total = segment_sum(data, segment_ids, num_segments, indices_are_sorted)
     counts = _segment_counts(data, segment_ids, num_segments, indices_are_sorted)
     return total / jnp.maximum(counts, 1)
 
 
-def segment_max(data: jax.Array, segment_ids: jax.Array, num_segments: int, indices_are_sorted: bool = False) -> jax.Array:
+def segment_max(
+    data: jax.Array, segment_ids: jax.Array, num_segments: int, indices_are_sorted: bool = False
+) -> jax.Array:
     """Elementwise maximum of each segment's rows; zeros (not -inf) for an empty segment."""
-    result = jax.ops.segment_max(data, segment_ids, num_segments, indices_are_sorted=indices_are_sorted)
+    result = jax.ops.segment_max(
+        data, segment_ids, num_segments, indices_are_sorted=indices_are_sorted
+    )
     counts = _segment_counts(data, segment_ids, num_segments, indices_are_sorted)
     return jnp.where(counts > 0, result, 0)
 
 
-def segment_min(data: jax.Array, segment_ids: jax.Array, num_segments: int, indices_are_sorted: bool = False) -> jax.Array:
+def segment_min(
+    data: jax.Array, segment_ids: jax.Array, num_segments: int, indices_are_sorted: bool = False
+) -> jax.Array:
     """Elementwise minimum of each segment's rows; zeros (not +inf) for an empty segment."""
-    result = jax.ops.segment_min(data, segment_ids, num_segments, indices_are_sorted=indices_are_sorted)
+    result = jax.ops.segment_min(
+        data, segment_ids, num_segments, indices_are_sorted=indices_are_sorted
+    )
     counts = _segment_counts(data, segment_ids, num_segments, indices_are_sorted)
     return jnp.where(counts > 0, result, 0)
 
 
-REDUCERS: dict[str, Reducer] = {"sum": segment_sum, "mean": segment_mean, "max": segment_max,
-                                "min": segment_min}
+REDUCERS: dict[str, Reducer] = {
+    "sum": segment_sum,
+    "mean": segment_mean,
+    "max": segment_max,
+    "min": segment_min,
+}
 
 
 def resolve_reducer(reducer: Reducer | str, argument: str) -> Reducer:
     """The reducer `reducer` names (a key of `REDUCERS`), or `reducer` itself if it is callable."""
     if isinstance(reducer, str):
         if reducer not in REDUCERS:
-            raise ValueError(f"{argument} is {reducer!r} but must be one of {', '.join(map(repr, REDUCERS))} "
-                             "or a reducer function such as graphnets.segment_sum.")
+            raise ValueError(
+                f"{argument} is {reducer!r} but must be one of {', '.join(map(repr, REDUCERS))} "
+                "or a reducer function such as graphnets.segment_sum."
+            )
         return REDUCERS[reducer]
     if not callable(reducer):
-        raise ValueError(f"{argument} is a {type(reducer).__name__} but must be a reducer function such as "
-                         f"graphnets.segment_sum or one of {', '.join(map(repr, REDUCERS))}.")
+        raise ValueError(
+            f"{argument} is a {type(reducer).__name__} but must be a reducer function such as "
+            f"graphnets.segment_sum or one of {', '.join(map(repr, REDUCERS))}."
+        )
     return reducer
 
 
@@ -111,20 +137,28 @@ def num_edges(graph: jraph.GraphsTuple) -> int:
 
 def node_graph_index(graph: jraph.GraphsTuple) -> jax.Array:
     """For each node, the index of the graph it belongs to."""
-    return jnp.repeat(jnp.arange(num_graphs(graph)), graph.n_node, total_repeat_length=num_nodes(graph))
+    return jnp.repeat(
+        jnp.arange(num_graphs(graph)), graph.n_node, total_repeat_length=num_nodes(graph)
+    )
 
 
 def edge_graph_index(graph: jraph.GraphsTuple) -> jax.Array:
     """For each edge, the index of the graph it belongs to."""
-    return jnp.repeat(jnp.arange(num_graphs(graph)), graph.n_edge, total_repeat_length=num_edges(graph))
+    return jnp.repeat(
+        jnp.arange(num_graphs(graph)), graph.n_edge, total_repeat_length=num_edges(graph)
+    )
 
 
-def missing_inputs(switches: dict[str, tuple[bool, str]], present: set[str]) -> list[tuple[str, str]]:
+def missing_inputs(
+    switches: dict[str, tuple[bool, str]], present: set[str]
+) -> list[tuple[str, str]]:
     """(switch, field) of every switched-on input whose field is not in `present`.
 
     `switches` maps each `use_*` switch to (whether it is on, the field it reads).
     """
-    return [(switch, field) for switch, (on, field) in switches.items() if on and field not in present]
+    return [
+        (switch, field) for switch, (on, field) in switches.items() if on and field not in present
+    ]
 
 
 def present_fields(graph: jraph.GraphsTuple) -> set[str]:
@@ -132,14 +166,18 @@ def present_fields(graph: jraph.GraphsTuple) -> set[str]:
     return {field for field in utils.FEATURE_FIELDS if getattr(graph, field) is not None}
 
 
-def _check_inputs(graph: jraph.GraphsTuple, block: str, switches: dict[str, tuple[bool, str]]) -> None:
-    """Checks static shapes and raises a ValueError naming the switch to turn off for a missing field."""
+def _check_inputs(
+    graph: jraph.GraphsTuple, block: str, switches: dict[str, tuple[bool, str]]
+) -> None:
+    """Checks static shapes; a missing switched-on field is a ValueError naming the switch."""
     utils.check_shapes(graph)
     missing = missing_inputs(switches, present_fields(graph))
     if missing:
         switch, field = missing[0]
-        raise ValueError(f"{block} has {switch}=True but graph.{field} is None; pass {switch}=False, or "
-                         "fill missing fields with zeros by graphnets.with_default_fields(graph).")
+        raise ValueError(
+            f"{block} has {switch}=True but graph.{field} is None; pass {switch}=False, or "
+            "fill missing fields with zeros by graphnets.with_default_fields(graph)."
+        )
 
 
 def broadcast_globals_to_edges(graph: jraph.GraphsTuple) -> jax.Array:
@@ -219,7 +257,10 @@ class EdgeBlock(hk.Module):
         """
         super().__init__(name=name)
         if not (use_edges or use_receiver_nodes or use_sender_nodes or use_globals):
-            raise ValueError("At least one of use_edges, use_receiver_nodes, use_sender_nodes or use_globals must be True.")
+            raise ValueError(
+                "At least one of use_edges, use_receiver_nodes, use_sender_nodes or use_globals "
+                "must be True."
+            )
         self._edge_model_fn = edge_model_fn
         self._use_edges = use_edges
         self._use_receiver_nodes = use_receiver_nodes
@@ -228,10 +269,12 @@ class EdgeBlock(hk.Module):
 
     def switches(self) -> dict[str, tuple[bool, str]]:
         """Each `use_*` switch: (whether it is on, the field it reads)."""
-        return {"use_edges": (self._use_edges, "edges"),
-                "use_receiver_nodes": (self._use_receiver_nodes, "nodes"),
-                "use_sender_nodes": (self._use_sender_nodes, "nodes"),
-                "use_globals": (self._use_globals, "globals")}
+        return {
+            "use_edges": (self._use_edges, "edges"),
+            "use_receiver_nodes": (self._use_receiver_nodes, "nodes"),
+            "use_sender_nodes": (self._use_sender_nodes, "nodes"),
+            "use_globals": (self._use_globals, "globals"),
+        }
 
     def __call__(self, graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
         """Returns `graph` with its edges replaced by the updated edges."""
@@ -277,28 +320,37 @@ class NodeBlock(hk.Module):
         """
         super().__init__(name=name)
         if not (use_received_edges or use_sent_edges or use_nodes or use_globals):
-            raise ValueError("At least one of use_received_edges, use_sent_edges, use_nodes or use_globals must be True.")
+            raise ValueError(
+                "At least one of use_received_edges, use_sent_edges, use_nodes or use_globals "
+                "must be True."
+            )
         self._node_model_fn = node_model_fn
         self._use_received_edges = use_received_edges
         self._use_sent_edges = use_sent_edges
         self._use_nodes = use_nodes
         self._use_globals = use_globals
-        self._received_edges_reducer = resolve_reducer(received_edges_reducer, "received_edges_reducer")
+        self._received_edges_reducer = resolve_reducer(
+            received_edges_reducer, "received_edges_reducer"
+        )
         self._sent_edges_reducer = resolve_reducer(sent_edges_reducer, "sent_edges_reducer")
 
     def switches(self) -> dict[str, tuple[bool, str]]:
         """Each `use_*` switch: (whether it is on, the field it reads)."""
-        return {"use_received_edges": (self._use_received_edges, "edges"),
-                "use_sent_edges": (self._use_sent_edges, "edges"),
-                "use_nodes": (self._use_nodes, "nodes"),
-                "use_globals": (self._use_globals, "globals")}
+        return {
+            "use_received_edges": (self._use_received_edges, "edges"),
+            "use_sent_edges": (self._use_sent_edges, "edges"),
+            "use_nodes": (self._use_nodes, "nodes"),
+            "use_globals": (self._use_globals, "globals"),
+        }
 
     def __call__(self, graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
         """Returns `graph` with its nodes replaced by the updated nodes."""
         _check_inputs(graph, "NodeBlock", self.switches())
         parts = []
         if self._use_received_edges:
-            parts.append(Part(received_edges_to_nodes_aggregate(graph, self._received_edges_reducer)))
+            parts.append(
+                Part(received_edges_to_nodes_aggregate(graph, self._received_edges_reducer))
+            )
         if self._use_sent_edges:
             parts.append(Part(sent_edges_to_nodes_aggregate(graph, self._sent_edges_reducer)))
         if self._use_nodes:
@@ -344,8 +396,11 @@ class GlobalBlock(hk.Module):
 
     def switches(self) -> dict[str, tuple[bool, str]]:
         """Each `use_*` switch: (whether it is on, the field it reads)."""
-        return {"use_edges": (self._use_edges, "edges"), "use_nodes": (self._use_nodes, "nodes"),
-                "use_globals": (self._use_globals, "globals")}
+        return {
+            "use_edges": (self._use_edges, "edges"),
+            "use_nodes": (self._use_nodes, "nodes"),
+            "use_globals": (self._use_globals, "globals"),
+        }
 
     def __call__(self, graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
         """Returns `graph` with its globals replaced by the updated globals."""

@@ -87,11 +87,13 @@ class SplitLinear(hk.Module):
         gather, so each distinct index array costs one gather.
         """
         sizes = [p.features.shape[-1] for p in parts]
-        w, b = self._params(sum(sizes), compute_dtype(jnp.result_type(*[p.features for p in parts])))
+        w, b = self._params(
+            sum(sizes), compute_dtype(jnp.result_type(*[p.features for p in parts]))
+        )
         tables: dict[int | None, tuple[jax.Array | None, jax.Array]] = {}
         start = 0
         for part, size in zip(parts, sizes):
-            table = _gather(jnp.asarray(part.features) @ w[start:start + size], part.pre_indices)
+            table = _gather(jnp.asarray(part.features) @ w[start : start + size], part.pre_indices)
             key = None if part.indices is None else id(part.indices)
             if key in tables:
                 table = tables[key][1] + table
@@ -119,10 +121,14 @@ class MLP(hk.Module):
         self.activation = activation
         self.activate_final = activate_final
         self.first_layer = SplitLinear(output_sizes[0], name="linear_0")
-        self.later_layers = [hk.Linear(size, name=f"linear_{i}") for i, size in enumerate(output_sizes) if i > 0]
+        self.later_layers = [
+            hk.Linear(size, name=f"linear_{i}") for i, size in enumerate(output_sizes) if i > 0
+        ]
         self.layer_norm = None
         if layer_norm:
-            self.layer_norm = hk.LayerNorm(axis=-1, create_scale=True, create_offset=True, name="layer_norm")
+            self.layer_norm = hk.LayerNorm(
+                axis=-1, create_scale=True, create_offset=True, name="layer_norm"
+            )
 
     def __call__(self, inputs: jax.Array) -> jax.Array:
         return self._after_first_matmul(self.first_layer(inputs))

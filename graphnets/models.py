@@ -3,14 +3,13 @@
 from collections.abc import Callable, Sequence
 
 import haiku as hk
-import jax.numpy as jnp
 import jraph
 
 from graphnets import utils
 from graphnets.blocks import Reducer, segment_sum
-from graphnets.utils import with_default_fields
 from graphnets.layers import MLP
 from graphnets.modules import GraphIndependent, GraphNetwork
+from graphnets.utils import with_default_fields
 
 
 def make_mlp(
@@ -77,9 +76,15 @@ class EncodeProcessDecode(hk.Module):
             make_linear(global_output_size, "global_output"),
             name="output_transform",
         )
-        self._produce = (edge_output_size is not None, node_output_size is not None, global_output_size is not None)
+        self._produce = (
+            edge_output_size is not None,
+            node_output_size is not None,
+            global_output_size is not None,
+        )
 
-    def __call__(self, graph: jraph.GraphsTuple, num_processing_steps: int) -> list[jraph.GraphsTuple]:
+    def __call__(
+        self, graph: jraph.GraphsTuple, num_processing_steps: int
+    ) -> list[jraph.GraphsTuple]:
         """Returns one output graph per processing step."""
         encoded = self._encoder(with_default_fields(graph))
         latent = encoded

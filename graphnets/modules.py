@@ -19,8 +19,9 @@ from graphnets import blocks, utils
 from graphnets.blocks import ModelFn, Reducer, resolve_reducer, segment_softmax, segment_sum
 
 
-def _with_default_reducers(options: Mapping[str, Any] | None, reducer: Reducer,
-                           keys: tuple[str, ...]) -> dict[str, Any]:
+def _with_default_reducers(
+    options: Mapping[str, Any] | None, reducer: Reducer, keys: tuple[str, ...]
+) -> dict[str, Any]:
     """Block options where every reducer not set explicitly is `reducer`."""
     options = dict(options or {})
     for key in keys:
@@ -55,8 +56,12 @@ class GraphNetwork(hk.Module):
         """
         super().__init__(name=name)
         reducer = resolve_reducer(reducer, "reducer")
-        node_block_opt = _with_default_reducers(node_block_opt, reducer, ("received_edges_reducer", "sent_edges_reducer"))
-        global_block_opt = _with_default_reducers(global_block_opt, reducer, ("edges_reducer", "nodes_reducer"))
+        node_block_opt = _with_default_reducers(
+            node_block_opt, reducer, ("received_edges_reducer", "sent_edges_reducer")
+        )
+        global_block_opt = _with_default_reducers(
+            global_block_opt, reducer, ("edges_reducer", "nodes_reducer")
+        )
         self._edge_block = blocks.EdgeBlock(edge_model_fn, **dict(edge_block_opt or {}))
         self._node_block = blocks.NodeBlock(node_model_fn, **node_block_opt)
         self._global_block = blocks.GlobalBlock(global_model_fn, **global_block_opt)
@@ -70,19 +75,27 @@ class GraphNetwork(hk.Module):
         """Raises one ValueError listing every switched-on input the graph lacks, with the fixes."""
         present = blocks.present_fields(graph)
         missing_fields, fixes = set(), []
-        for block, option, output in ((self._edge_block, "edge_block_opt", "edges"),
-                                      (self._node_block, "node_block_opt", "nodes"),
-                                      (self._global_block, "global_block_opt", "globals")):
+        for block, option, output in (
+            (self._edge_block, "edge_block_opt", "edges"),
+            (self._node_block, "node_block_opt", "nodes"),
+            (self._global_block, "global_block_opt", "globals"),
+        ):
             missing = blocks.missing_inputs(block.switches(), present)
             if missing:
                 missing_fields.update(field for _, field in missing)
-                fixes.append(f"{option}={{{', '.join(f'{switch!r}: False' for switch, _ in missing)}}}")
+                fixes.append(
+                    f"{option}={{{', '.join(f'{switch!r}: False' for switch, _ in missing)}}}"
+                )
             present.add(output)
         if fixes:
-            fields = " and ".join(f"graph.{field}" for field in utils.FEATURE_FIELDS if field in missing_fields)
-            raise ValueError(f"GraphNetwork reads {fields}, which the graph lacks (None): fill them with zeros "
-                             f"by graphnets.with_default_fields(graph), or switch them off with "
-                             f"{', '.join(fixes)}.")
+            fields = " and ".join(
+                f"graph.{field}" for field in utils.FEATURE_FIELDS if field in missing_fields
+            )
+            raise ValueError(
+                f"GraphNetwork reads {fields}, which the graph lacks (None): fill them with zeros "
+                f"by graphnets.with_default_fields(graph), or switch them off with "
+                f"{', '.join(fixes)}."
+            )
 
 
 class GraphIndependent(hk.Module):
@@ -124,8 +137,13 @@ def _apply_if(model_fn: ModelFn | None, field: jax.Array | None, scope: str) -> 
 class InteractionNetwork(hk.Module):
     """Interaction network (Battaglia et al. 2016): edges from edges and both nodes, then nodes."""
 
-    def __init__(self, edge_model_fn: ModelFn, node_model_fn: ModelFn, reducer: Reducer | str = segment_sum,
-                 name: str = "interaction_network"):
+    def __init__(
+        self,
+        edge_model_fn: ModelFn,
+        node_model_fn: ModelFn,
+        reducer: Reducer | str = segment_sum,
+        name: str = "interaction_network",
+    ):
         """Args:
         edge_model_fn: factory of phi_e, applied to [edge, receiver, sender].
         node_model_fn: factory of phi_v, applied to [reduced received edges, node].
@@ -133,8 +151,12 @@ class InteractionNetwork(hk.Module):
         """
         super().__init__(name=name)
         self._edge_block = blocks.EdgeBlock(edge_model_fn, use_globals=False)
-        self._node_block = blocks.NodeBlock(node_model_fn, use_sent_edges=False, use_globals=False,
-                                            received_edges_reducer=resolve_reducer(reducer, "reducer"))
+        self._node_block = blocks.NodeBlock(
+            node_model_fn,
+            use_sent_edges=False,
+            use_globals=False,
+            received_edges_reducer=resolve_reducer(reducer, "reducer"),
+        )
 
     def __call__(self, graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
         """Returns the graph with edges and nodes updated; globals untouched."""
@@ -144,18 +166,33 @@ class InteractionNetwork(hk.Module):
 class RelationNetwork(hk.Module):
     """Relation network (Santoro et al. 2017): globals from the reduced pairwise relations."""
 
-    def __init__(self, edge_model_fn: ModelFn, global_model_fn: ModelFn, reducer: Reducer | str = segment_sum,
-                 name: str = "relation_network"):
+    def __init__(
+        self,
+        edge_model_fn: ModelFn,
+        global_model_fn: ModelFn,
+        reducer: Reducer | str = segment_sum,
+        name: str = "relation_network",
+    ):
         """Args:
         edge_model_fn: factory of the relation model, applied to [receiver, sender] of each edge.
         global_model_fn: factory of the global model, applied to the reduced relations.
         reducer: reduces each graph's relations.
         """
         super().__init__(name=name)
-        self._edge_block = blocks.EdgeBlock(edge_model_fn, use_edges=False, use_receiver_nodes=True,
-                                            use_sender_nodes=True, use_globals=False)
-        self._global_block = blocks.GlobalBlock(global_model_fn, use_edges=True, use_nodes=False,
-                                                use_globals=False, edges_reducer=resolve_reducer(reducer, "reducer"))
+        self._edge_block = blocks.EdgeBlock(
+            edge_model_fn,
+            use_edges=False,
+            use_receiver_nodes=True,
+            use_sender_nodes=True,
+            use_globals=False,
+        )
+        self._global_block = blocks.GlobalBlock(
+            global_model_fn,
+            use_edges=True,
+            use_nodes=False,
+            use_globals=False,
+            edges_reducer=resolve_reducer(reducer, "reducer"),
+        )
 
     def __call__(self, graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
         """Returns `graph` with only its globals replaced."""
@@ -163,20 +200,35 @@ class RelationNetwork(hk.Module):
 
 
 class DeepSets(hk.Module):
-    """Deep sets (Zaheer et al. 2017): nodes from themselves and globals, globals from reduced nodes."""
+    """Deep sets (Zaheer et al. 2017): nodes from themselves and globals, globals from nodes."""
 
-    def __init__(self, node_model_fn: ModelFn, global_model_fn: ModelFn, reducer: Reducer | str = segment_sum,
-                 name: str = "deep_sets"):
+    def __init__(
+        self,
+        node_model_fn: ModelFn,
+        global_model_fn: ModelFn,
+        reducer: Reducer | str = segment_sum,
+        name: str = "deep_sets",
+    ):
         """Args:
         node_model_fn: factory of the node model, applied to [node, globals].
         global_model_fn: factory of the global model, applied to the reduced nodes.
         reducer: reduces each graph's nodes.
         """
         super().__init__(name=name)
-        self._node_block = blocks.NodeBlock(node_model_fn, use_received_edges=False, use_sent_edges=False,
-                                            use_nodes=True, use_globals=True)
-        self._global_block = blocks.GlobalBlock(global_model_fn, use_edges=False, use_nodes=True,
-                                                use_globals=False, nodes_reducer=resolve_reducer(reducer, "reducer"))
+        self._node_block = blocks.NodeBlock(
+            node_model_fn,
+            use_received_edges=False,
+            use_sent_edges=False,
+            use_nodes=True,
+            use_globals=True,
+        )
+        self._global_block = blocks.GlobalBlock(
+            global_model_fn,
+            use_edges=False,
+            use_nodes=True,
+            use_globals=False,
+            nodes_reducer=resolve_reducer(reducer, "reducer"),
+        )
 
     def __call__(self, graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
         """Returns the graph with nodes and globals updated; edges untouched."""
@@ -191,22 +243,45 @@ class CommNet(hk.Module):
     Only the nodes of the input graph are replaced.
     """
 
-    def __init__(self, edge_model_fn: ModelFn, node_encoder_model_fn: ModelFn, node_model_fn: ModelFn,
-                 reducer: Reducer | str = segment_sum, name: str = "comm_net"):
+    def __init__(
+        self,
+        edge_model_fn: ModelFn,
+        node_encoder_model_fn: ModelFn,
+        node_model_fn: ModelFn,
+        reducer: Reducer | str = segment_sum,
+        name: str = "comm_net",
+    ):
         """Args:
         edge_model_fn: factory of the message model, applied to each edge's sender.
         node_encoder_model_fn: factory of the node encoder, applied to each node.
-        node_model_fn: factory of the node model, applied to [reduced received messages, encoded node].
+        node_model_fn: factory of the node model, applied to [reduced received messages,
+          encoded node].
         reducer: reduces each node's received messages.
         """
         super().__init__(name=name)
-        self._edge_block = blocks.EdgeBlock(edge_model_fn, use_edges=False, use_receiver_nodes=False,
-                                            use_sender_nodes=True, use_globals=False)
-        self._node_encoder_block = blocks.NodeBlock(node_encoder_model_fn, use_received_edges=False,
-                                                    use_sent_edges=False, use_nodes=True, use_globals=False,
-                                                    name="node_encoder_block")
-        self._node_block = blocks.NodeBlock(node_model_fn, use_received_edges=True, use_sent_edges=False,
-                                            use_nodes=True, use_globals=False, received_edges_reducer=resolve_reducer(reducer, "reducer"))
+        self._edge_block = blocks.EdgeBlock(
+            edge_model_fn,
+            use_edges=False,
+            use_receiver_nodes=False,
+            use_sender_nodes=True,
+            use_globals=False,
+        )
+        self._node_encoder_block = blocks.NodeBlock(
+            node_encoder_model_fn,
+            use_received_edges=False,
+            use_sent_edges=False,
+            use_nodes=True,
+            use_globals=False,
+            name="node_encoder_block",
+        )
+        self._node_block = blocks.NodeBlock(
+            node_model_fn,
+            use_received_edges=True,
+            use_sent_edges=False,
+            use_nodes=True,
+            use_globals=False,
+            received_edges_reducer=resolve_reducer(reducer, "reducer"),
+        )
 
     def __call__(self, graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
         """Returns `graph` with only its nodes replaced."""
@@ -228,26 +303,41 @@ class SelfAttention(hk.Module):
     def __init__(self, name: str = "self_attention"):
         super().__init__(name=name)
 
-    def __call__(self, node_values: jax.Array, node_keys: jax.Array, node_queries: jax.Array,
-                 attention_graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
+    def __call__(
+        self,
+        node_values: jax.Array,
+        node_keys: jax.Array,
+        node_queries: jax.Array,
+        attention_graph: jraph.GraphsTuple,
+    ) -> jraph.GraphsTuple:
         """Args:
         node_values: [num_nodes, num_heads, value_size].
         node_keys, node_queries: [num_nodes, num_heads, key_size].
         attention_graph: gives senders, receivers and n_node; its features are ignored.
 
         Returns:
-          `attention_graph` with nodes [num_nodes, num_heads, value_size] replaced by the attended values.
+          `attention_graph` with nodes [num_nodes, num_heads, value_size] replaced by the
+          attended values.
         """
         utils.check_shapes(attention_graph, "attention_graph")
-        node_values, node_keys, node_queries = map(jnp.asarray, (node_values, node_keys, node_queries))
-        for name, array in (("node_values", node_values), ("node_keys", node_keys),
-                            ("node_queries", node_queries)):
+        node_values, node_keys, node_queries = map(
+            jnp.asarray, (node_values, node_keys, node_queries)
+        )
+        for name, array in (
+            ("node_values", node_values),
+            ("node_keys", node_keys),
+            ("node_queries", node_queries),
+        ):
             if array.ndim != 3 or array.shape[:2] != node_values.shape[:2]:
-                raise ValueError(f"{name} has shape {array.shape} but must be [num_nodes, num_heads, size] "
-                                 f"with the num_nodes and num_heads of node_values {node_values.shape}.")
+                raise ValueError(
+                    f"{name} has shape {array.shape} but must be [num_nodes, num_heads, size] "
+                    f"with the num_nodes and num_heads of node_values {node_values.shape}."
+                )
         if node_keys.shape != node_queries.shape:
-            raise ValueError(f"node_keys has shape {node_keys.shape} but node_queries has {node_queries.shape}; "
-                             "they must match.")
+            raise ValueError(
+                f"node_keys has shape {node_keys.shape} but node_queries has {node_queries.shape}; "
+                "they must match."
+            )
         senders, receivers = attention_graph.senders, attention_graph.receivers
         total_nodes = node_values.shape[0]
         logits = jnp.sum(node_keys[senders] * node_queries[receivers], axis=-1)
@@ -272,8 +362,10 @@ def _require_nodes(graph: jraph.GraphsTuple, module: str) -> None:
     """Checks static shapes, and that the graph has the node features a module transforms."""
     utils.check_shapes(graph)
     if graph.nodes is None:
-        raise ValueError(f"{module} transforms graph.nodes but it is None; give the graph node features "
-                         "(graphnets.with_default_fields(graph) adds one zero feature per node).")
+        raise ValueError(
+            f"{module} transforms graph.nodes but it is None; give the graph node features "
+            "(graphnets.with_default_fields(graph) adds one zero feature per node)."
+        )
 
 
 class GraphConvolution(hk.Module):
@@ -284,10 +376,16 @@ class GraphConvolution(hk.Module):
     isolated nodes count as degree 1). Edges and globals pass through untouched.
     """
 
-    def __init__(self, node_model_fn: ModelFn, add_self_edges: bool = False, symmetric_normalization: bool = True,
-                 name: str = "graph_convolution"):
+    def __init__(
+        self,
+        node_model_fn: ModelFn,
+        add_self_edges: bool = False,
+        symmetric_normalization: bool = True,
+        name: str = "graph_convolution",
+    ):
         """Args:
-        node_model_fn: factory of the node transform applied before aggregation (e.g. a linear layer).
+        node_model_fn: factory of the node transform applied before aggregation (e.g. a linear
+          layer).
         add_self_edges: also send every node's message to itself.
         symmetric_normalization: scale messages by 1 / sqrt(deg_out(sender) * deg_in(receiver)).
         """
@@ -332,20 +430,26 @@ class HeadwiseAttentionLogits(hk.Module):
     def __call__(self, pairs: jax.Array) -> jax.Array:
         heads = pairs[:, None] if pairs.ndim == 2 else pairs
         size = heads.shape[-1]
-        attention = hk.get_parameter("attention", [heads.shape[1], size], heads.dtype,
-                                     init=hk.initializers.TruncatedNormal(stddev=1.0 / size**0.5))
+        attention = hk.get_parameter(
+            "attention",
+            [heads.shape[1], size],
+            heads.dtype,
+            init=hk.initializers.TruncatedNormal(stddev=1.0 / size**0.5),
+        )
         return jax.nn.leaky_relu(jnp.sum(heads * attention, axis=-1), self._negative_slope)
 
 
 def _logits_per_head(logits: jax.Array, sent: jax.Array, pairs: jax.Array) -> jax.Array:
-    """The logit model's output as [num_edges, num_heads, 1] (1 head for 2-d queries); else a ValueError."""
+    """The logit model's output as [num_edges, num_heads, 1] (1 head for 2-d queries)."""
     heads_shape = sent.shape[:-1]
     if logits.shape not in (heads_shape, heads_shape + (1,)):
         raise ValueError(
-            f"GAT's logit model maps its input of shape {pairs.shape} (concatenated sender and receiver "
-            f"projections) to shape {logits.shape} but must return one logit per edge and head, shape "
+            f"GAT's logit model maps its input of shape {pairs.shape} (concatenated sender and "
+            f"receiver projections) to shape {logits.shape} but must return one logit per edge and "
+            "head, shape "
             f"{heads_shape} or {heads_shape + (1,)}; logit_model_fn=None gives each head its own "
-            "attention vector (HeadwiseAttentionLogits).")
+            "attention vector (HeadwiseAttentionLogits)."
+        )
     logits = logits.reshape(heads_shape + (1,))
     return logits if sent.ndim == 3 else logits[:, None]
 
@@ -367,8 +471,14 @@ class GAT(hk.Module):
     through the optional node model. A node without incoming edges gets zeros.
     """
 
-    def __init__(self, query_model_fn: ModelFn, logit_model_fn: ModelFn | None = None,
-                 node_model_fn: ModelFn | None = None, add_self_edges: bool = False, name: str = "gat"):
+    def __init__(
+        self,
+        query_model_fn: ModelFn,
+        logit_model_fn: ModelFn | None = None,
+        node_model_fn: ModelFn | None = None,
+        add_self_edges: bool = False,
+        name: str = "gat",
+    ):
         """Args:
         query_model_fn: factory of the node projection.
         logit_model_fn: factory of the attention logit model (signature in the class docstring), or
@@ -378,7 +488,9 @@ class GAT(hk.Module):
         """
         super().__init__(name=name)
         self._query_model_fn = query_model_fn
-        self._logit_model_fn = logit_model_fn if logit_model_fn is not None else HeadwiseAttentionLogits
+        self._logit_model_fn = (
+            logit_model_fn if logit_model_fn is not None else HeadwiseAttentionLogits
+        )
         self._node_model_fn = node_model_fn
         self._add_self_edges = add_self_edges
 
@@ -388,8 +500,10 @@ class GAT(hk.Module):
         with hk.name_scope("query_model"):
             queries = self._query_model_fn()(jnp.asarray(graph.nodes))
         if queries.ndim not in (2, 3):
-            raise ValueError(f"GAT's query model returned shape {queries.shape} but must return "
-                             "[num_nodes, size] or [num_nodes, num_heads, size].")
+            raise ValueError(
+                f"GAT's query model returned shape {queries.shape} but must return "
+                "[num_nodes, size] or [num_nodes, num_heads, size]."
+            )
         att_graph = add_self_edges(graph) if self._add_self_edges else graph
         senders, receivers = att_graph.senders, att_graph.receivers
         total_nodes = queries.shape[0]

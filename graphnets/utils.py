@@ -49,14 +49,21 @@ def _as_array(value: Any, where: str) -> np.ndarray:
     try:
         return np.asarray(value)
     except (ValueError, TypeError):
-        raise ValueError(f"{where} is not a rectangular array (rows of different lengths?).") from None
+        raise ValueError(
+            f"{where} is not a rectangular array (rows of different lengths?)."
+        ) from None
 
 
 def _check_feature_dtype(values: np.ndarray, where: str) -> None:
     """Refuses features that are not bool, integer or float (strings, objects, complex)."""
-    if not (values.dtype == np.bool_ or np.issubdtype(values.dtype, np.integer)
-            or np.issubdtype(values.dtype, np.floating)):
-        raise ValueError(f"{where} has dtype {values.dtype} but must hold bools, integers or floats.")
+    if not (
+        values.dtype == np.bool_
+        or np.issubdtype(values.dtype, np.integer)
+        or np.issubdtype(values.dtype, np.floating)
+    ):
+        raise ValueError(
+            f"{where} has dtype {values.dtype} but must hold bools, integers or floats."
+        )
 
 
 def _check_graphs_tuple(graph: Any, where: str = "graph") -> None:
@@ -69,7 +76,9 @@ def _check_integer(graph: jraph.GraphsTuple, field: str) -> np.ndarray:
     """The index or count field as a host vector, after checking it holds integers."""
     value = getattr(graph, field)
     if value is None:
-        raise ValueError(f"graph.{field} is None but must be an integer vector (empty for no rows).")
+        raise ValueError(
+            f"graph.{field} is None but must be an integer vector (empty for no rows)."
+        )
     values = _as_array(value, f"graph.{field}")
     if not np.issubdtype(values.dtype, np.integer):
         raise ValueError(f"graph.{field} has dtype {values.dtype} but must hold integers.")
@@ -86,22 +95,33 @@ def _check_counts(counts: np.ndarray, field: str, rows: int, rows_name: str) -> 
     total = int(counts.sum(dtype=np.int64))
     if total != rows:
         first_over = _first(np.append(np.cumsum(counts, dtype=np.int64) > rows, True))
-        raise ValueError(f"sum(graph.{field}) is {total} but {rows_name} has {rows} rows "
-                         f"(first graph past the rows: graph.{field}[{min(first_over, len(counts) - 1)}]).")
+        raise ValueError(
+            f"sum(graph.{field}) is {total} but {rows_name} has {rows} rows "
+            f"(first graph past the rows: graph.{field}[{min(first_over, len(counts) - 1)}])."
+        )
 
 
-def _check_indices(indices: np.ndarray, field: str, total_nodes: int, edge_graph: np.ndarray,
-                   node_graph: np.ndarray) -> None:
+def _check_indices(
+    indices: np.ndarray,
+    field: str,
+    total_nodes: int,
+    edge_graph: np.ndarray,
+    node_graph: np.ndarray,
+) -> None:
     """Checks that node indices are in range and stay inside their edge's graph."""
     out_of_range = (indices < 0) | (indices >= total_nodes)
     if out_of_range.any():
         i = _first(out_of_range)
-        raise ValueError(f"graph.{field}[{i}] = {indices[i]} is out of range for {total_nodes} nodes.")
+        raise ValueError(
+            f"graph.{field}[{i}] = {indices[i]} is out of range for {total_nodes} nodes."
+        )
     crossing = node_graph[indices] != edge_graph
     if crossing.any():
         i = _first(crossing)
-        raise ValueError(f"graph.{field}[{i}] = {indices[i]} is a node of graph {node_graph[indices[i]]} "
-                         f"but edge {i} belongs to graph {edge_graph[i]}.")
+        raise ValueError(
+            f"graph.{field}[{i}] = {indices[i]} is a node of graph {node_graph[indices[i]]} "
+            f"but edge {i} belongs to graph {edge_graph[i]}."
+        )
 
 
 def _check_features(graph: jraph.GraphsTuple, field: str, rows: int, rows_name: str) -> None:
@@ -112,7 +132,9 @@ def _check_features(graph: jraph.GraphsTuple, field: str, rows: int, rows_name: 
     values = _as_array(value, f"graph.{field}")
     _check_feature_dtype(values, f"graph.{field}")
     if values.ndim == 0 or values.shape[0] != rows:
-        raise ValueError(f"graph.{field} has shape {values.shape} but needs {rows} rows ({rows_name}).")
+        raise ValueError(
+            f"graph.{field} has shape {values.shape} but needs {rows} rows ({rows_name})."
+        )
     if np.issubdtype(values.dtype, np.floating):
         bad_rows = ~np.isfinite(values).all(axis=tuple(range(1, values.ndim)))
         if bad_rows.any():
@@ -136,11 +158,15 @@ def validate(graph: jraph.GraphsTuple) -> None:
     n_node = _check_integer(graph, "n_node")
     n_edge = _check_integer(graph, "n_edge")
     if len(senders) != len(receivers):
-        raise ValueError(f"graph.senders has {len(senders)} entries but graph.receivers has {len(receivers)} "
-                         f"(first unmatched index {min(len(senders), len(receivers))}).")
+        raise ValueError(
+            f"graph.senders has {len(senders)} entries but graph.receivers has {len(receivers)} "
+            f"(first unmatched index {min(len(senders), len(receivers))})."
+        )
     if len(n_node) != len(n_edge):
-        raise ValueError(f"graph.n_node has {len(n_node)} entries but graph.n_edge has {len(n_edge)}; "
-                         "both need one per graph.")
+        raise ValueError(
+            f"graph.n_node has {len(n_node)} entries but graph.n_edge has {len(n_edge)}; "
+            "both need one per graph."
+        )
     if graph.nodes is None:
         total_nodes = int(n_node.sum(dtype=np.int64)) if (n_node >= 0).all() else 0
     else:
@@ -148,7 +174,12 @@ def validate(graph: jraph.GraphsTuple) -> None:
         if not nodes_shape:
             raise ValueError("graph.nodes has shape () but needs one row per node.")
         total_nodes = nodes_shape[0]
-    _check_counts(n_node, "n_node", total_nodes, "graph.nodes" if graph.nodes is not None else "sum(graph.n_node)")
+    _check_counts(
+        n_node,
+        "n_node",
+        total_nodes,
+        "graph.nodes" if graph.nodes is not None else "sum(graph.n_node)",
+    )
     _check_counts(n_edge, "n_edge", len(senders), "graph.senders")
     node_graph = np.repeat(np.arange(len(n_node)), n_node)
     edge_graph = np.repeat(np.arange(len(n_edge)), n_edge)
@@ -162,9 +193,16 @@ def validate(graph: jraph.GraphsTuple) -> None:
 def _as_count(value: Any, where: str) -> int:
     """A non-negative Python int from an integer scalar; strings, floats and bools are refused."""
     if isinstance(value, (bool, np.bool_)) or not (
-            isinstance(value, (int, np.integer))
-            or (isinstance(value, np.ndarray) and value.ndim == 0 and np.issubdtype(value.dtype, np.integer))):
-        raise ValueError(f"{where} is {value!r} ({type(value).__name__}) but must be a non-negative integer.")
+        isinstance(value, (int, np.integer))
+        or (
+            isinstance(value, np.ndarray)
+            and value.ndim == 0
+            and np.issubdtype(value.dtype, np.integer)
+        )
+    ):
+        raise ValueError(
+            f"{where} is {value!r} ({type(value).__name__}) but must be a non-negative integer."
+        )
     if int(value) < 0:
         raise ValueError(f"{where} is {int(value)} but must be a non-negative integer.")
     return int(value)
@@ -200,44 +238,72 @@ def _feature_rows(value: Any, where: str) -> np.ndarray | None:
 
 
 def _graph_from_data_dict(d: Any, g: int) -> dict[str, Any]:
-    """One data dict's fields, checked, with local indices and row counts (keys as in DATA_DICT_KEYS)."""
+    """One data dict's fields, checked, with local indices and row counts (DATA_DICT_KEYS)."""
     where = f"data_dicts[{g}]"
     if not isinstance(d, Mapping):
-        raise ValueError(f"{where} is a {type(d).__name__} but must be a dict with keys among "
-                         f"{', '.join(DATA_DICT_KEYS)}.")
+        raise ValueError(
+            f"{where} is a {type(d).__name__} but must be a dict with keys among "
+            f"{', '.join(DATA_DICT_KEYS)}."
+        )
     unknown = sorted(str(key) for key in d if key not in DATA_DICT_KEYS)
     if unknown:
-        raise ValueError(f"{where} has unknown key {unknown[0]!r}; the keys are {', '.join(DATA_DICT_KEYS)}.")
+        raise ValueError(
+            f"{where} has unknown key {unknown[0]!r}; the keys are {', '.join(DATA_DICT_KEYS)}."
+        )
     if (d.get("senders") is None) != (d.get("receivers") is None):
-        given, missing = ("senders", "receivers") if d.get("receivers") is None else ("receivers", "senders")
-        raise ValueError(f"{where} has {given!r} but no {missing!r}; give both or neither (no edges).")
+        given, missing = (
+            ("senders", "receivers") if d.get("receivers") is None else ("receivers", "senders")
+        )
+        raise ValueError(
+            f"{where} has {given!r} but no {missing!r}; give both or neither (no edges)."
+        )
     nodes = _feature_rows(d.get("nodes"), f"{where}['nodes']")
     edges = _feature_rows(d.get("edges"), f"{where}['edges']")
-    globals_ = None if d.get("globals") is None else _feature_rows(
-        _as_array(d["globals"], f"{where}['globals']")[None], f"{where}['globals']")
+    globals_ = (
+        None
+        if d.get("globals") is None
+        else _feature_rows(
+            _as_array(d["globals"], f"{where}['globals']")[None], f"{where}['globals']"
+        )
+    )
     n_node = len(nodes) if nodes is not None else 0
     if d.get("n_node") is not None:
         given = _as_count(d["n_node"], f"{where}['n_node']")
         if nodes is not None and given != n_node:
-            raise ValueError(f"{where}['n_node'] is {given} but {where}['nodes'] has {n_node} rows.")
+            raise ValueError(
+                f"{where}['n_node'] is {given} but {where}['nodes'] has {n_node} rows."
+            )
         n_node = given
     senders = _local_indices(d.get("senders"), f"{where}['senders']", n_node)
     receivers = _local_indices(d.get("receivers"), f"{where}['receivers']", n_node)
     if len(senders) != len(receivers):
-        raise ValueError(f"{where}['senders'] has {len(senders)} entries but {where}['receivers'] has "
-                         f"{len(receivers)}.")
+        raise ValueError(
+            f"{where}['senders'] has {len(senders)} entries but {where}['receivers'] has "
+            f"{len(receivers)}."
+        )
     n_edge = len(senders)
     if d.get("n_edge") is not None and _as_count(d["n_edge"], f"{where}['n_edge']") != n_edge:
-        raise ValueError(f"{where}['n_edge'] is {int(d['n_edge'])} but {where}['senders'] has {n_edge} "
-                         "entries.")
+        raise ValueError(
+            f"{where}['n_edge'] is {int(d['n_edge'])} but {where}['senders'] has {n_edge} entries."
+        )
     if edges is not None and len(edges) != n_edge:
-        raise ValueError(f"{where}['edges'] has {len(edges)} rows but {where}['senders'] has {n_edge} "
-                         "entries.")
-    return {"nodes": nodes, "edges": edges, "globals": globals_, "senders": senders,
-            "receivers": receivers, "n_node": n_node, "n_edge": n_edge}
+        raise ValueError(
+            f"{where}['edges'] has {len(edges)} rows but {where}['senders'] has {n_edge} entries."
+        )
+    return {
+        "nodes": nodes,
+        "edges": edges,
+        "globals": globals_,
+        "senders": senders,
+        "receivers": receivers,
+        "n_node": n_node,
+        "n_edge": n_edge,
+    }
 
 
-def _stack_field(graphs: list[dict[str, Any]], field: str, count_key: str | None) -> np.ndarray | None:
+def _stack_field(
+    graphs: list[dict[str, Any]], field: str, count_key: str | None
+) -> np.ndarray | None:
     """Concatenates one optional feature field over graphs.
 
     None if absent in all graphs; a graph without rows may omit it; any other
@@ -253,22 +319,28 @@ def _stack_field(graphs: list[dict[str, Any]], field: str, count_key: str | None
         if value is None and rows > 0:
             raise ValueError(f"data_dicts[{g}] has no {field!r} but data_dicts[{present[0]}] has.")
         if value is not None and value.shape[1:] != template.shape[1:]:
-            raise ValueError(f"data_dicts[{g}]['{field}'] has rows of shape {value.shape[1:]} but "
-                             f"data_dicts[{present[0]}]['{field}'] has rows of shape {template.shape[1:]}.")
-        arrays.append(np.zeros((0,) + template.shape[1:], template.dtype) if value is None else value)
+            raise ValueError(
+                f"data_dicts[{g}]['{field}'] has rows of shape {value.shape[1:]} but "
+                f"data_dicts[{present[0]}]['{field}'] has rows of shape {template.shape[1:]}."
+            )
+        arrays.append(
+            np.zeros((0,) + template.shape[1:], template.dtype) if value is None else value
+        )
     return np.concatenate(arrays, axis=0)
 
 
 def _sequence_of(items: Any, name: str, item_name: str, single: type) -> list[Any]:
     """`items` as a list, refusing a lone item or a non-iterable in place of a sequence of them."""
     if isinstance(items, (single, str, bytes)) or not isinstance(items, Iterable):
-        raise ValueError(f"{name} is a {type(items).__name__} but must be a list of {item_name} "
-                         "(wrap a single one in a list).")
+        raise ValueError(
+            f"{name} is a {type(items).__name__} but must be a list of {item_name} "
+            "(wrap a single one in a list)."
+        )
     return list(items)
 
 
 def data_dicts_to_graphs_tuple(data_dicts: Sequence[dict[str, Any]]) -> jraph.GraphsTuple:
-    """Batches graph_nets-style data dicts (one graph each, local node indices) into a validated GraphsTuple.
+    """Batches graph_nets-style data dicts (one graph each, local node indices) into a GraphsTuple.
 
     Keys are those of `DATA_DICT_KEYS`; any other key is an error. Missing
     `n_node` / `n_edge` are inferred from nodes / senders (given ones must
@@ -276,14 +348,19 @@ def data_dicts_to_graphs_tuple(data_dicts: Sequence[dict[str, Any]]) -> jraph.Gr
     edges; globals get a leading graph axis. The result holds numpy arrays
     with int32 indices; features keep their dtype.
     """
-    graphs = [_graph_from_data_dict(d, g) for g, d in enumerate(
-        _sequence_of(data_dicts, "data_dicts", "dicts", Mapping))]
+    graphs = [
+        _graph_from_data_dict(d, g)
+        for g, d in enumerate(_sequence_of(data_dicts, "data_dicts", "dicts", Mapping))
+    ]
     n_node = np.asarray([graph["n_node"] for graph in graphs], np.int64)
     if n_node.sum() > _MAX_INDEX:
-        raise ValueError(f"data_dicts hold {n_node.sum()} nodes in all, more than int32 indices reach.")
+        raise ValueError(
+            f"data_dicts hold {n_node.sum()} nodes in all, more than int32 indices reach."
+        )
     offsets = np.concatenate([[0], np.cumsum(n_node)[:-1]]).astype(np.int64)
     indices = lambda key: np.concatenate(
-        [graph[key] + offset for graph, offset in zip(graphs, offsets)] + [np.zeros(0, np.int64)])
+        [graph[key] + offset for graph, offset in zip(graphs, offsets)] + [np.zeros(0, np.int64)]
+    )
     graph = jraph.GraphsTuple(
         nodes=_stack_field(graphs, "nodes", "n_node"),
         edges=_stack_field(graphs, "edges", "n_edge"),
@@ -298,7 +375,7 @@ def data_dicts_to_graphs_tuple(data_dicts: Sequence[dict[str, Any]]) -> jraph.Gr
 
 
 def unbatch(graph: jraph.GraphsTuple) -> list[jraph.GraphsTuple]:
-    """Splits a validated batch into single-graph GraphsTuples (numpy, indices local to each graph)."""
+    """Splits a validated batch into single-graph GraphsTuples (numpy, local indices)."""
     validate(graph)
     n_node, n_edge = np.asarray(graph.n_node), np.asarray(graph.n_edge)
     node_starts = np.concatenate([[0], np.cumsum(n_node)]).astype(int)
@@ -313,20 +390,22 @@ def unbatch(graph: jraph.GraphsTuple) -> list[jraph.GraphsTuple]:
     for g in range(len(n_node)):
         nodes_slice = slice(node_starts[g], node_starts[g + 1])
         edges_slice = slice(edge_starts[g], edge_starts[g + 1])
-        graphs.append(jraph.GraphsTuple(
-            nodes=rows("nodes", nodes_slice),
-            edges=rows("edges", edges_slice),
-            globals=rows("globals", slice(g, g + 1)),
-            senders=(senders[edges_slice] - node_starts[g]).astype(senders.dtype),
-            receivers=(receivers[edges_slice] - node_starts[g]).astype(receivers.dtype),
-            n_node=n_node[g:g + 1],
-            n_edge=n_edge[g:g + 1],
-        ))
+        graphs.append(
+            jraph.GraphsTuple(
+                nodes=rows("nodes", nodes_slice),
+                edges=rows("edges", edges_slice),
+                globals=rows("globals", slice(g, g + 1)),
+                senders=(senders[edges_slice] - node_starts[g]).astype(senders.dtype),
+                receivers=(receivers[edges_slice] - node_starts[g]).astype(receivers.dtype),
+                n_node=n_node[g : g + 1],
+                n_edge=n_edge[g : g + 1],
+            )
+        )
     return graphs
 
 
 def graphs_tuple_to_data_dicts(graph: jraph.GraphsTuple) -> list[dict[str, Any]]:
-    """Splits a validated batch into graph_nets-style data dicts (globals without the graph axis)."""
+    """Splits a validated batch into graph_nets-style data dicts (globals without graph axis)."""
     dicts = []
     for single in unbatch(graph):
         d = single._asdict()
@@ -341,8 +420,10 @@ def _sorted_nodes(graph: nx.Graph, where: str) -> list[Any]:
     try:
         return sorted(graph.nodes)
     except TypeError:
-        raise ValueError(f"{where} has node ids that cannot be sorted (mixed types such as 1 and 'a'?); "
-                         "relabel them, e.g. with networkx.convert_node_labels_to_integers.") from None
+        raise ValueError(
+            f"{where} has node ids that cannot be sorted (mixed types such as 1 and 'a'?); "
+            "relabel them, e.g. with networkx.convert_node_labels_to_integers."
+        ) from None
 
 
 def _features_or_none(features: list[Any], names: list[Any], where: str) -> np.ndarray | None:
@@ -350,20 +431,30 @@ def _features_or_none(features: list[Any], names: list[Any], where: str) -> np.n
     if all(f is None for f in features):
         return None
     if any(f is None for f in features):
-        raise ValueError(f"{where} {names[[f is None for f in features].index(True)]!r} has no features "
-                         "but others do.")
-    arrays = [_feature_rows(np.asarray(f)[None], f"{where} {name!r} features") for f, name in
-              zip(features, names)]
+        raise ValueError(
+            f"{where} {names[[f is None for f in features].index(True)]!r} has no features "
+            "but others do."
+        )
+    arrays = [
+        _feature_rows(np.asarray(f)[None], f"{where} {name!r} features")
+        for f, name in zip(features, names)
+    ]
     shapes = [a.shape[1:] for a in arrays]
     if any(shape != shapes[0] for shape in shapes):
         i = [shape != shapes[0] for shape in shapes].index(True)
-        raise ValueError(f"{where} {names[i]!r} has features of shape {shapes[i]} but {names[0]!r} "
-                         f"has {shapes[0]}.")
+        raise ValueError(
+            f"{where} {names[i]!r} has features of shape {shapes[i]} but {names[0]!r} "
+            f"has {shapes[0]}."
+        )
     return np.concatenate(arrays)
 
 
-def networkxs_to_graphs_tuple(graphs: Sequence[nx.Graph], node_key: str = "features", edge_key: str = "features",
-                              global_key: str = "features") -> jraph.GraphsTuple:
+def networkxs_to_graphs_tuple(
+    graphs: Sequence[nx.Graph],
+    node_key: str = "features",
+    edge_key: str = "features",
+    global_key: str = "features",
+) -> jraph.GraphsTuple:
     """Batches networkx graphs into a validated GraphsTuple.
 
     Nodes are taken in sorted order of their ids (which must be comparable);
@@ -375,24 +466,34 @@ def networkxs_to_graphs_tuple(graphs: Sequence[nx.Graph], node_key: str = "featu
     data_dicts = []
     for g, graph in enumerate(_sequence_of(graphs, "graphs", "networkx graphs", nx.Graph)):
         if not isinstance(graph, nx.Graph):
-            raise ValueError(f"graphs[{g}] is a {type(graph).__name__} but must be a networkx graph.")
+            raise ValueError(
+                f"graphs[{g}] is a {type(graph).__name__} but must be a networkx graph."
+            )
         order = _sorted_nodes(graph, f"graphs[{g}]")
         position = {node: i for i, node in enumerate(order)}
         edge_list = list(graph.edges(data=True))
-        data_dicts.append({
-            "nodes": _features_or_none([graph.nodes[n].get(node_key) for n in order], order,
-                                       f"graphs[{g}] node"),
-            "edges": _features_or_none([data.get(edge_key) for _, _, data in edge_list],
-                                       [(s, r) for s, r, _ in edge_list], f"graphs[{g}] edge"),
-            "globals": graph.graph.get(global_key),
-            "senders": np.asarray([position[s] for s, _, _ in edge_list], np.int64),
-            "receivers": np.asarray([position[r] for _, r, _ in edge_list], np.int64),
-            "n_node": len(order),
-        })
+        data_dicts.append(
+            {
+                "nodes": _features_or_none(
+                    [graph.nodes[n].get(node_key) for n in order], order, f"graphs[{g}] node"
+                ),
+                "edges": _features_or_none(
+                    [data.get(edge_key) for _, _, data in edge_list],
+                    [(s, r) for s, r, _ in edge_list],
+                    f"graphs[{g}] edge",
+                ),
+                "globals": graph.graph.get(global_key),
+                "senders": np.asarray([position[s] for s, _, _ in edge_list], np.int64),
+                "receivers": np.asarray([position[r] for _, r, _ in edge_list], np.int64),
+                "n_node": len(order),
+            }
+        )
     return data_dicts_to_graphs_tuple(data_dicts)
 
 
-def graphs_tuple_to_networkxs(graph: jraph.GraphsTuple, key: str = "features") -> list[nx.MultiDiGraph]:
+def graphs_tuple_to_networkxs(
+    graph: jraph.GraphsTuple, key: str = "features"
+) -> list[nx.MultiDiGraph]:
     """Splits a validated batch into networkx MultiDiGraphs, features under `key`."""
     result = []
     for single in unbatch(graph):
@@ -402,7 +503,9 @@ def graphs_tuple_to_networkxs(graph: jraph.GraphsTuple, key: str = "features") -
         for i in range(int(single.n_node[0])):
             nx_graph.add_node(i, **({} if single.nodes is None else {key: single.nodes[i]}))
         for k, (s, r) in enumerate(zip(single.senders, single.receivers)):
-            nx_graph.add_edge(int(s), int(r), **({} if single.edges is None else {key: single.edges[k]}))
+            nx_graph.add_edge(
+                int(s), int(r), **({} if single.edges is None else {key: single.edges[k]})
+            )
         result.append(nx_graph)
     return result
 
@@ -416,8 +519,10 @@ def num_node_rows(graph: jraph.GraphsTuple) -> int:
     if graph.nodes is not None:
         return graph.nodes.shape[0]
     if isinstance(graph.n_node, jax.core.Tracer):
-        raise ValueError("graph.nodes is None and graph.n_node is traced, so the number of nodes is not known "
-                         "statically; give the graph node features, e.g. zeros of shape (N, 0).")
+        raise ValueError(
+            "graph.nodes is None and graph.n_node is traced, so the number of nodes is not known "
+            "statically; give the graph node features, e.g. zeros of shape (N, 0)."
+        )
     return int(np.sum(np.asarray(graph.n_node), dtype=np.int64))
 
 
@@ -432,17 +537,29 @@ def check_shapes(graph: jraph.GraphsTuple, where: str = "graph") -> None:
     _check_graphs_tuple(graph, where)
     for field in ("senders", "receivers", "n_node", "n_edge"):
         if getattr(graph, field) is None or np.ndim(getattr(graph, field)) != 1:
-            raise ValueError(f"{where}.{field} has shape {np.shape(getattr(graph, field))} but must be a "
-                             "vector.")
+            raise ValueError(
+                f"{where}.{field} has shape {np.shape(getattr(graph, field))} but must be a vector."
+            )
     num_edges, num_graphs = np.shape(graph.senders)[0], np.shape(graph.n_node)[0]
-    expected = {"receivers": num_edges, "n_edge": num_graphs, "edges": num_edges, "globals": num_graphs}
-    names = {"receivers": "graph.senders has", "n_edge": "graph.n_node has",
-             "edges": "graph.senders has", "globals": "graph.n_node has"}
+    expected = {
+        "receivers": num_edges,
+        "n_edge": num_graphs,
+        "edges": num_edges,
+        "globals": num_graphs,
+    }
+    names = {
+        "receivers": "graph.senders has",
+        "n_edge": "graph.n_node has",
+        "edges": "graph.senders has",
+        "globals": "graph.n_node has",
+    }
     for field, rows in expected.items():
         value = getattr(graph, field)
         if value is not None and (np.ndim(value) == 0 or np.shape(value)[0] != rows):
-            raise ValueError(f"{where}.{field} has shape {np.shape(value)} but needs {rows} rows "
-                             f"({names[field]} {rows} entries).")
+            raise ValueError(
+                f"{where}.{field} has shape {np.shape(value)} but needs {rows} rows "
+                f"({names[field]} {rows} entries)."
+            )
     if graph.nodes is not None and np.ndim(graph.nodes) == 0:
         raise ValueError(f"{where}.nodes has shape () but needs one row per node.")
 
@@ -453,15 +570,21 @@ def _concat_optional(values: list[Any], axis: int, field: str) -> Any:
     if not any(present):
         return None
     if not all(present):
-        raise ValueError(f"graphs[{present.index(False)}].{field} is None but graphs[{present.index(True)}]"
-                         f".{field} is not; give every graph the field or none.")
+        raise ValueError(
+            f"graphs[{present.index(False)}].{field} is None but graphs[{present.index(True)}]"
+            f".{field} is not; give every graph the field or none."
+        )
     shapes = [np.shape(v) for v in values]
-    kept = lambda shape: shape[1:] if axis == 0 else shape[:axis % len(shape)] + shape[axis % len(shape) + 1:]
+    kept = lambda shape: (
+        shape[1:] if axis == 0 else shape[: axis % len(shape)] + shape[axis % len(shape) + 1 :]
+    )
     for g, shape in enumerate(shapes):
         if len(shape) != len(shapes[0]) or kept(shape) != kept(shapes[0]):
             what = "rows" if axis == 0 else f"shape outside axis {axis}"
-            raise ValueError(f"graphs[{g}].{field} has shape {shape} but graphs[0].{field} has "
-                             f"{shapes[0]}; their {what} must match.")
+            raise ValueError(
+                f"graphs[{g}].{field} has shape {shape} but graphs[0].{field} has "
+                f"{shapes[0]}; their {what} must match."
+            )
     return jnp.concatenate(values, axis=axis)
 
 
@@ -481,10 +604,16 @@ def concat(graphs: Sequence[jraph.GraphsTuple], axis: int = 0) -> jraph.GraphsTu
         for field in ("senders", "n_node"):
             shapes = [np.shape(getattr(g, field)) for g in graphs]
             if any(shape != shapes[0] for shape in shapes):
-                raise ValueError(f"graphs.{field} have shapes {shapes}; joining features (axis={axis}) "
-                                 "needs graphs of one structure.")
-        return graphs[0]._replace(**{
-            field: _concat_optional([getattr(g, field) for g in graphs], axis, field) for field in FEATURE_FIELDS})
+                raise ValueError(
+                    f"graphs.{field} have shapes {shapes}; joining features (axis={axis}) "
+                    "needs graphs of one structure."
+                )
+        return graphs[0]._replace(
+            **{
+                field: _concat_optional([getattr(g, field) for g in graphs], axis, field)
+                for field in FEATURE_FIELDS
+            }
+        )
     offsets = np.cumsum([0] + [num_node_rows(g) for g in graphs[:-1]])
     return jraph.GraphsTuple(
         nodes=_concat_optional([g.nodes for g in graphs], 0, "nodes"),
@@ -502,7 +631,9 @@ def batch(graphs: Sequence[jraph.GraphsTuple]) -> jraph.GraphsTuple:
     return concat(graphs, axis=0)
 
 
-def fully_connect_graph(graph: jraph.GraphsTuple, exclude_self_edges: bool = False) -> jraph.GraphsTuple:
+def fully_connect_graph(
+    graph: jraph.GraphsTuple, exclude_self_edges: bool = False
+) -> jraph.GraphsTuple:
     """`graph` with every ordered pair of nodes of each graph as an edge (edges set to None).
 
     Edges are sender-major within each graph. Host-side: needs a concrete, valid graph.
@@ -538,12 +669,22 @@ def with_default_fields(graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
     none). Jittable when the graph has nodes (or concrete n_node).
     """
     check_shapes(graph)
-    present = [getattr(graph, field) for field in FEATURE_FIELDS if getattr(graph, field) is not None]
+    present = [
+        getattr(graph, field) for field in FEATURE_FIELDS if getattr(graph, field) is not None
+    ]
     dtype = compute_dtype(present[0].dtype) if present else jnp.float32
-    rows = {"nodes": lambda: num_node_rows(graph), "edges": lambda: graph.senders.shape[0],
-            "globals": lambda: graph.n_node.shape[0]}
-    return graph._replace(**{field: jnp.zeros((rows[field](), 1), dtype)
-                             for field in FEATURE_FIELDS if getattr(graph, field) is None})
+    rows = {
+        "nodes": lambda: num_node_rows(graph),
+        "edges": lambda: graph.senders.shape[0],
+        "globals": lambda: graph.n_node.shape[0],
+    }
+    return graph._replace(
+        **{
+            field: jnp.zeros((rows[field](), 1), dtype)
+            for field in FEATURE_FIELDS
+            if getattr(graph, field) is None
+        }
+    )
 
 
 def _pad_rows(values: Any, rows: int, xp: Any, fill: int = 0) -> Any:
@@ -557,13 +698,17 @@ def _pad_rows(values: Any, rows: int, xp: Any, fill: int = 0) -> Any:
 def _as_size(value: Any, name: str) -> int:
     """A padding budget as a Python int; floats, strings and bools are refused."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} is {value!r} ({type(value).__name__}) but must be a non-negative integer.")
+        raise ValueError(
+            f"{name} is {value!r} ({type(value).__name__}) but must be a non-negative integer."
+        )
     if value < 0:
         raise ValueError(f"{name} is {value} but must be a non-negative integer.")
     return int(value)
 
 
-def pad_to(graph: jraph.GraphsTuple, num_nodes: int, num_edges: int, num_graphs: int) -> jraph.GraphsTuple:
+def pad_to(
+    graph: jraph.GraphsTuple, num_nodes: int, num_edges: int, num_graphs: int
+) -> jraph.GraphsTuple:
     """Pads a batch to exactly `num_nodes` nodes, `num_edges` edges and `num_graphs` graphs.
 
     Padding is appended after the real graphs: the first padding graph holds all
@@ -586,14 +731,31 @@ def pad_to(graph: jraph.GraphsTuple, num_nodes: int, num_edges: int, num_graphs:
         validate(graph)
     else:
         check_shapes(graph)
-    real_nodes, real_edges, real_graphs = num_node_rows(graph), graph.senders.shape[0], graph.n_node.shape[0]
-    extra_nodes, extra_edges, extra_graphs = num_nodes - real_nodes, num_edges - real_edges, num_graphs - real_graphs
+    real_nodes, real_edges, real_graphs = (
+        num_node_rows(graph),
+        graph.senders.shape[0],
+        graph.n_node.shape[0],
+    )
+    extra_nodes, extra_edges, extra_graphs = (
+        num_nodes - real_nodes,
+        num_edges - real_edges,
+        num_graphs - real_graphs,
+    )
     if extra_nodes < 0 or extra_edges < 0 or extra_graphs < 1:
-        raise ValueError(f"Cannot pad {real_nodes} nodes, {real_edges} edges, {real_graphs} graphs to "
-                         f"{num_nodes}, {num_edges}, {num_graphs}: sizes may not shrink and one padding graph is needed.")
+        raise ValueError(
+            f"Cannot pad {real_nodes} nodes, {real_edges} edges, {real_graphs} graphs to "
+            f"{num_nodes}, {num_edges}, {num_graphs}: sizes may not shrink and one padding graph "
+            "is needed."
+        )
     if extra_edges > 0 and extra_nodes == 0:
-        raise ValueError(f"Padding edges needs a padding node but num_nodes equals the {real_nodes} real nodes.")
-    xp = np if all(isinstance(leaf, np.ndarray) for leaf in jax.tree_util.tree_leaves(graph)) else jnp
+        raise ValueError(
+            f"Padding edges needs a padding node but num_nodes equals the {real_nodes} real nodes."
+        )
+    xp = (
+        np
+        if all(isinstance(leaf, np.ndarray) for leaf in jax.tree_util.tree_leaves(graph))
+        else jnp
+    )
     counts_dtype = graph.n_node.dtype
     padding_counts = lambda extra: xp.asarray([extra] + [0] * (extra_graphs - 1), counts_dtype)
     return jraph.GraphsTuple(
@@ -608,17 +770,23 @@ def pad_to(graph: jraph.GraphsTuple, num_nodes: int, num_edges: int, num_graphs:
 
 
 def _check_last_graph_is_padding(graph: jraph.GraphsTuple) -> None:
-    """Refuses a concrete batch whose last graph cannot be padding: it has an edge not joining its first node."""
-    n_edge, senders, receivers = (np.asarray(x) for x in (graph.n_edge, graph.senders, graph.receivers))
+    """Refuses a concrete batch whose last graph has an edge other than a loop on its first node."""
+    n_edge, senders, receivers = (
+        np.asarray(x) for x in (graph.n_edge, graph.senders, graph.receivers)
+    )
     first_node = int(np.sum(np.asarray(graph.n_node)[:-1], dtype=np.int64))
     last_edges = slice(len(senders) - int(n_edge[-1]), len(senders))
     if ((senders[last_edges] != first_node) | (receivers[last_edges] != first_node)).any():
-        raise ValueError(f"num_real_graphs is None, which takes the last of the {len(n_edge)} graphs as "
-                         "padding, but it has edges that pad_to's padding cannot have (the graph is not "
-                         "padded?); pass num_real_graphs, the number of real graphs.")
+        raise ValueError(
+            f"num_real_graphs is None, which takes the last of the {len(n_edge)} graphs as "
+            "padding, but it has edges that pad_to's padding cannot have (the graph is not "
+            "padded?); pass num_real_graphs, the number of real graphs."
+        )
 
 
-def graph_mask(graph: jraph.GraphsTuple, num_real_graphs: int | jax.Array | None = None) -> jax.Array:
+def graph_mask(
+    graph: jraph.GraphsTuple, num_real_graphs: int | jax.Array | None = None
+) -> jax.Array:
     """True for the real graphs of a padded batch, False for padding graphs.
 
     The real graphs are the first `num_real_graphs`. Without it (None) the last
@@ -633,29 +801,45 @@ def graph_mask(graph: jraph.GraphsTuple, num_real_graphs: int | jax.Array | None
     total_graphs = graph.n_node.shape[0]
     if num_real_graphs is None:
         if total_graphs < 2:
-            raise ValueError(f"num_real_graphs is None, which takes the last graph as padding, but the batch "
-                             f"has {total_graphs} graph(s); pass num_real_graphs, the number of real graphs.")
+            raise ValueError(
+                f"num_real_graphs is None, which takes the last graph as padding, but the batch "
+                f"has {total_graphs} graph(s); pass num_real_graphs, the number of real graphs."
+            )
         if _is_concrete(graph):
             _check_last_graph_is_padding(graph)
         num_real_graphs = total_graphs - 1
     elif not isinstance(num_real_graphs, jax.core.Tracer):
         value = np.asarray(num_real_graphs)
-        if value.ndim != 0 or not np.issubdtype(value.dtype, np.integer) or not 0 <= value <= total_graphs:
-            raise ValueError(f"num_real_graphs is {num_real_graphs!r} but must be an integer from 0 to the "
-                             f"{total_graphs} graphs of the batch.")
+        if (
+            value.ndim != 0
+            or not np.issubdtype(value.dtype, np.integer)
+            or not 0 <= value <= total_graphs
+        ):
+            raise ValueError(
+                f"num_real_graphs is {num_real_graphs!r} but must be an integer from 0 to the "
+                f"{total_graphs} graphs of the batch."
+            )
     return jnp.arange(total_graphs) < num_real_graphs
 
 
-def node_mask(graph: jraph.GraphsTuple, num_real_graphs: int | jax.Array | None = None) -> jax.Array:
-    """True for the nodes of the real graphs of a padded batch (see `graph_mask` for the default)."""
+def node_mask(
+    graph: jraph.GraphsTuple, num_real_graphs: int | jax.Array | None = None
+) -> jax.Array:
+    """True for the nodes of the real graphs of a padded batch (default: see `graph_mask`)."""
     total_nodes = num_node_rows(graph)
-    return jnp.repeat(graph_mask(graph, num_real_graphs), graph.n_node, total_repeat_length=total_nodes)
+    return jnp.repeat(
+        graph_mask(graph, num_real_graphs), graph.n_node, total_repeat_length=total_nodes
+    )
 
 
-def edge_mask(graph: jraph.GraphsTuple, num_real_graphs: int | jax.Array | None = None) -> jax.Array:
-    """True for the edges of the real graphs of a padded batch (see `graph_mask` for the default)."""
+def edge_mask(
+    graph: jraph.GraphsTuple, num_real_graphs: int | jax.Array | None = None
+) -> jax.Array:
+    """True for the edges of the real graphs of a padded batch (default: see `graph_mask`)."""
     total_edges = graph.senders.shape[0]
-    return jnp.repeat(graph_mask(graph, num_real_graphs), graph.n_edge, total_repeat_length=total_edges)
+    return jnp.repeat(
+        graph_mask(graph, num_real_graphs), graph.n_edge, total_repeat_length=total_edges
+    )
 
 
 def next_power_of_two(n: int) -> int:
@@ -670,10 +854,21 @@ def bucket_sizes(graph: jraph.GraphsTuple) -> tuple[int, int, int]:
     compiles O(log(max size)) times instead of once per shape.
     """
     check_shapes(graph)
-    real_nodes, real_edges, real_graphs = num_node_rows(graph), graph.senders.shape[0], graph.n_node.shape[0]
-    return next_power_of_two(real_nodes + 1), next_power_of_two(real_edges), next_power_of_two(real_graphs + 1)
+    real_nodes, real_edges, real_graphs = (
+        num_node_rows(graph),
+        graph.senders.shape[0],
+        graph.n_node.shape[0],
+    )
+    return (
+        next_power_of_two(real_nodes + 1),
+        next_power_of_two(real_edges),
+        next_power_of_two(real_graphs + 1),
+    )
 
 
 def pad_to_bucket(graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
-    """`pad_to(graph, *bucket_sizes(graph))`; pass the masks `num_real_graphs` (it may add several padding graphs)."""
+    """`pad_to(graph, *bucket_sizes(graph))`.
+
+    It may add several padding graphs, so pass the masks `num_real_graphs`.
+    """
     return pad_to(graph, *bucket_sizes(graph))

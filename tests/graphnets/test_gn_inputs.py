@@ -1,4 +1,4 @@
-"""Bad inputs refused with a ValueError naming the field; valid edge cases (empty, one node, no edges) working."""
+"""Bad inputs refused by a ValueError naming the field; empty, one-node, no-edge graphs working."""
 
 import copy
 import warnings
@@ -24,13 +24,20 @@ def _edgeless(n_node: int, edge_width: int | None = 2) -> jraph.GraphsTuple:
     return jraph.GraphsTuple(
         nodes=np.ones((n_node, 3), np.float32),
         edges=None if edge_width is None else np.zeros((0, edge_width), np.float32),
-        globals=np.zeros((1, 4), np.float32), senders=np.zeros(0, np.int32),
-        receivers=np.zeros(0, np.int32), n_node=np.asarray([n_node], np.int32),
-        n_edge=np.zeros(1, np.int32))
+        globals=np.zeros((1, 4), np.float32),
+        senders=np.zeros(0, np.int32),
+        receivers=np.zeros(0, np.int32),
+        n_node=np.asarray([n_node], np.int32),
+        n_edge=np.zeros(1, np.int32),
+    )
 
 
-EDGE_CASES = {"empty": _edgeless(0), "single_node": _edgeless(1), "no_edges": _edgeless(3),
-              "no_edges_none": _edgeless(3, None)}
+EDGE_CASES = {
+    "empty": _edgeless(0),
+    "single_node": _edgeless(1),
+    "no_edges": _edgeless(3),
+    "no_edges_none": _edgeless(3, None),
+}
 VALID = gn_testing.random_graph(np.random.default_rng(0), [3, 2], [2, 1])
 
 
@@ -54,7 +61,9 @@ def _apply(fn, graph):
 def test_edge_cases_pass_every_conversion(name):
     graph = EDGE_CASES[name]
     utils.validate(graph)
-    _assert_graphs_equal(utils.data_dicts_to_graphs_tuple(utils.graphs_tuple_to_data_dicts(graph)), graph)
+    _assert_graphs_equal(
+        utils.data_dicts_to_graphs_tuple(utils.graphs_tuple_to_data_dicts(graph)), graph
+    )
     (single,) = utils.unbatch(graph)
     _assert_graphs_equal(single, graph)
     other = VALID if graph.edges is not None else VALID._replace(edges=None)
@@ -70,8 +79,10 @@ def test_edge_cases_pass_every_conversion(name):
     assert full.n_edge.tolist() == [graph.nodes.shape[0] ** 2]
     padded = utils.pad_to(graph, 5, 4, 3)
     utils.validate(padded)
-    np.testing.assert_array_equal(utils.node_mask(padded, 1), [True] * graph.nodes.shape[0] + [False] * (
-        5 - graph.nodes.shape[0]))
+    np.testing.assert_array_equal(
+        utils.node_mask(padded, 1),
+        [True] * graph.nodes.shape[0] + [False] * (5 - graph.nodes.shape[0]),
+    )
     utils.validate(utils.pad_to_bucket(graph))
 
 
@@ -80,7 +91,9 @@ def test_graphs_without_node_features_convert_and_pad():
     utils.validate(graph)
     padded = utils.pad_to(graph, 4, 2, 2)
     assert padded.nodes is None and padded.senders.tolist() == [3, 3]
-    assert utils.data_dicts_to_graphs_tuple([{"n_node": 2, "senders": [0], "receivers": [1]}]).n_node.tolist() == [2]
+    assert utils.data_dicts_to_graphs_tuple(
+        [{"n_node": 2, "senders": [0], "receivers": [1]}]
+    ).n_node.tolist() == [2]
 
 
 @pytest.mark.parametrize("name", sorted(EDGE_CASES))
@@ -89,13 +102,17 @@ def test_edge_cases_pass_the_modules(name):
     n = graph.nodes.shape[0]
     out = _apply(lambda g: gn.GraphNetwork(MLP, MLP, MLP, reducer="mean")(g), graph)
     assert out.nodes.shape == (n, 4) and out.edges.shape == (0, 4) and out.globals.shape == (1, 4)
-    multi_head = lambda: (lambda x: jnp.stack([x, -x], axis=1))  # [N, 2 heads, 3]
-    for module in (lambda g: gn.GraphConvolution(MLP, add_self_edges=True)(g),
-                   lambda g: gn.GAT(multi_head, add_self_edges=True)(g),
-                   lambda g: gn.InteractionNetwork(MLP, MLP)(g)):
+    multi_head = lambda: lambda x: jnp.stack([x, -x], axis=1)  # [N, 2 heads, 3]
+    for module in (
+        lambda g: gn.GraphConvolution(MLP, add_self_edges=True)(g),
+        lambda g: gn.GAT(multi_head, add_self_edges=True)(g),
+        lambda g: gn.InteractionNetwork(MLP, MLP)(g),
+    ):
         out = _apply(module, graph)
         assert out.nodes.shape[0] == n and gn_testing.all_finite(out.nodes)
-    outputs = _apply(lambda g: gn.EncodeProcessDecode(1, 1, 1, latent_size=4)(g, 2), EDGE_CASES[name])
+    outputs = _apply(
+        lambda g: gn.EncodeProcessDecode(1, 1, 1, latent_size=4)(g, 2), EDGE_CASES[name]
+    )
     assert outputs[-1].globals.shape == (1, 1) and gn_testing.all_finite(outputs)
 
 
@@ -103,25 +120,45 @@ def test_edge_cases_pass_the_modules(name):
 
 NODES = np.zeros((3, 1), np.float32)
 BAD_DATA_DICTS = [
-    ({"nodes": NODES, "senders": [0.5, 1.7], "receivers": [0, 1]}, r"\['senders'\] has dtype float64"),
+    (
+        {"nodes": NODES, "senders": [0.5, 1.7], "receivers": [0, 1]},
+        r"\['senders'\] has dtype float64",
+    ),
     ({"node": NODES}, "unknown key 'node'"),
-    ({"nodes": NODES, "senders": [0], "receivers": [1], "edge_features": np.zeros((1, 2))},
-     "unknown key 'edge_features'"),
+    (
+        {"nodes": NODES, "senders": [0], "receivers": [1], "edge_features": np.zeros((1, 2))},
+        "unknown key 'edge_features'",
+    ),
     ({"nodes": NODES, "n_node": "3"}, r"\['n_node'\] is '3'"),
     ({"nodes": NODES, "n_node": 3.0}, r"\['n_node'\] is 3.0"),
     ({"nodes": NODES, "n_node": True}, r"\['n_node'\] is True"),
     ({"nodes": NODES, "n_node": 4}, r"\['n_node'\] is 4 but .*\['nodes'\] has 3 rows"),
-    ({"nodes": NODES, "senders": [2**40], "receivers": [0]}, r"\['senders'\]\[0\] = 1099511627776 is out of range"),
-    ({"nodes": NODES, "senders": [0, 1], "receivers": [-1, 0]}, r"\['receivers'\]\[0\] = -1 is out of range"),
+    (
+        {"nodes": NODES, "senders": [2**40], "receivers": [0]},
+        r"\['senders'\]\[0\] = 1099511627776 is out of range",
+    ),
+    (
+        {"nodes": NODES, "senders": [0, 1], "receivers": [-1, 0]},
+        r"\['receivers'\]\[0\] = -1 is out of range",
+    ),
     ({"nodes": NODES, "senders": [0, 1]}, "has 'senders' but no 'receivers'"),
     ({"nodes": NODES, "senders": [0, 1], "receivers": [1]}, r"\['senders'\] has 2 entries"),
-    ({"nodes": NODES, "senders": [[0, 1]], "receivers": [[1, 2]]}, r"\['senders'\] has shape \(1, 2\)"),
+    (
+        {"nodes": NODES, "senders": [[0, 1]], "receivers": [[1, 2]]},
+        r"\['senders'\] has shape \(1, 2\)",
+    ),
     ({"nodes": NODES, "senders": [0], "receivers": [1], "n_edge": 2}, r"\['n_edge'\] is 2"),
-    ({"nodes": NODES, "senders": [0], "receivers": [1], "edges": np.zeros((2, 1))}, r"\['edges'\] has 2 rows"),
+    (
+        {"nodes": NODES, "senders": [0], "receivers": [1], "edges": np.zeros((2, 1))},
+        r"\['edges'\] has 2 rows",
+    ),
     ({"nodes": [[1.0, 2.0], [3.0]]}, r"\['nodes'\] is not a rectangular array"),
     ({"nodes": np.float32(1.0)}, r"\['nodes'\] has shape \(\)"),
     ({"nodes": np.array([["a"], ["b"]])}, r"\['nodes'\] has dtype <U1"),
-    ({"nodes": NODES, "globals": np.array([None], dtype=object)}, r"\['globals'\] has dtype object"),
+    (
+        {"nodes": NODES, "globals": np.array([None], dtype=object)},
+        r"\['globals'\] has dtype object",
+    ),
     ({"nodes": np.full((3, 1), np.nan, np.float32)}, r"graph.nodes\[1\] has a non-finite value"),
 ]
 
@@ -134,12 +171,21 @@ def test_data_dicts_refused_naming_the_field(data_dict, message):
     assert repr(data_dict) == repr(before)  # a refused call changes nothing
 
 
-@pytest.mark.parametrize("data_dicts,message", [
-    ({"nodes": NODES}, "data_dicts is a dict but must be a list"),
-    ([[0, 1]], r"data_dicts\[0\] is a list but must be a dict"),
-    ([{"nodes": NODES}, {"nodes": np.zeros((2, 5))}], r"data_dicts\[1\]\['nodes'\] has rows of shape \(5,\)"),
-    ([{"nodes": NODES, "globals": [1.0]}, {"nodes": NODES}], r"data_dicts\[1\] has no 'globals'"),
-])
+@pytest.mark.parametrize(
+    "data_dicts,message",
+    [
+        ({"nodes": NODES}, "data_dicts is a dict but must be a list"),
+        ([[0, 1]], r"data_dicts\[0\] is a list but must be a dict"),
+        (
+            [{"nodes": NODES}, {"nodes": np.zeros((2, 5))}],
+            r"data_dicts\[1\]\['nodes'\] has rows of shape \(5,\)",
+        ),
+        (
+            [{"nodes": NODES, "globals": [1.0]}, {"nodes": NODES}],
+            r"data_dicts\[1\] has no 'globals'",
+        ),
+    ],
+)
 def test_data_dict_batches_refused_naming_the_field(data_dicts, message):
     with pytest.raises(ValueError, match=message):
         utils.data_dicts_to_graphs_tuple(data_dicts)
@@ -150,12 +196,21 @@ def test_data_dict_batches_refused_naming_the_field(data_dicts, message):
 BAD_GRAPHS = [
     (VALID._replace(nodes=VALID.nodes.astype(str)), r"graph.nodes has dtype <U"),
     (VALID._replace(edges=VALID.edges.astype(object)), r"graph.edges has dtype object"),
-    (VALID._replace(globals=VALID.globals.astype(np.complex64)), r"graph.globals has dtype complex64"),
+    (
+        VALID._replace(globals=VALID.globals.astype(np.complex64)),
+        r"graph.globals has dtype complex64",
+    ),
     (VALID._replace(nodes=np.float32(0.0)), r"graph.nodes has shape \(\)"),
     (VALID._replace(nodes=[[1.0, 2.0], [3.0]]), r"graph.nodes is not a rectangular array"),
     (VALID._replace(senders=None), r"graph.senders is None"),
-    (VALID._replace(senders=VALID.senders.astype(np.int64) + 2**40), r"graph.senders\[0\] = \d+ is out of range"),
-    (VALID._replace(n_edge=np.asarray([3], np.int32)), r"graph.n_node has 2 entries but graph.n_edge has 1"),
+    (
+        VALID._replace(senders=VALID.senders.astype(np.int64) + 2**40),
+        r"graph.senders\[0\] = \d+ is out of range",
+    ),
+    (
+        VALID._replace(n_edge=np.asarray([3], np.int32)),
+        r"graph.n_node has 2 entries but graph.n_edge has 1",
+    ),
     (VALID._replace(n_node=np.asarray([6, -1], np.int32)), r"graph.n_node\[1\] is negative"),
     (VALID._asdict(), r"graph is a dict but must be a jraph.GraphsTuple"),
 ]
@@ -184,7 +239,10 @@ BAD_NETWORKXS = [
     ([MIXED_IDS], r"graphs\[0\] has node ids that cannot be sorted"),
     ([_nx_graph(a=np.zeros(2)), {"a": 1}], r"graphs\[1\] is a dict but must be a networkx graph"),
     ([_nx_graph(a=np.zeros(2), b=None)], r"graphs\[0\] node 'b' has no features"),
-    ([_nx_graph(a=np.zeros(2), b=np.zeros(3))], r"graphs\[0\] node 'b' has features of shape \(3,\)"),
+    (
+        [_nx_graph(a=np.zeros(2), b=np.zeros(3))],
+        r"graphs\[0\] node 'b' has features of shape \(3,\)",
+    ),
     ([_nx_graph(a=np.array(["x"]))], r"graphs\[0\] node 'a' features has dtype <U1"),
 ]
 
@@ -198,33 +256,55 @@ def test_networkx_refused_naming_the_graph(graphs, message):
 # ---- padding, batching and masks ----
 
 
-@pytest.mark.parametrize("sizes,message", [
-    ((4.5, 4, 3), r"num_nodes is 4.5 \(float\)"), ((8, "4", 3), r"num_edges is '4' \(str\)"),
-    ((8, 4, True), r"num_graphs is True"), ((8, -1, 3), r"num_edges is -1"),
-    ((8, 4, 2), "one padding graph is needed"),
-])
+@pytest.mark.parametrize(
+    "sizes,message",
+    [
+        ((4.5, 4, 3), r"num_nodes is 4.5 \(float\)"),
+        ((8, "4", 3), r"num_edges is '4' \(str\)"),
+        ((8, 4, True), r"num_graphs is True"),
+        ((8, -1, 3), r"num_edges is -1"),
+        ((8, 4, 2), "one padding graph is needed"),
+    ],
+)
 def test_pad_to_refuses_bad_budgets(sizes, message):
     with pytest.raises(ValueError, match=message):
         utils.pad_to(VALID, *sizes)
 
 
-@pytest.mark.parametrize("graphs,axis,message", [
-    ([VALID, VALID._replace(nodes=np.zeros((5, 7), np.float32))], 0, r"graphs\[1\].nodes has shape \(5, 7\)"),
-    ([VALID, VALID._replace(globals=None)], 0, r"graphs\[1\].globals is None"),
-    ([VALID, VALID._replace(edges=np.zeros((3,), np.float32))], 0, r"graphs\[1\].edges has shape \(3,\)"),
-    ([VALID, VALID._replace(globals=np.zeros((3, 4), np.float32))], 0, r"graphs\[1\].globals has shape \(3, 4\)"),
-    ([VALID, VALID._asdict()], 0, r"graphs\[1\] is a dict"),
-    ([], 0, "graphs is empty"),
-    (VALID, 0, "graphs is a GraphsTuple but must be a list"),
-    ([VALID, utils.batch([VALID, VALID])], -1, r"graphs.senders have shapes"),
-])
+@pytest.mark.parametrize(
+    "graphs,axis,message",
+    [
+        (
+            [VALID, VALID._replace(nodes=np.zeros((5, 7), np.float32))],
+            0,
+            r"graphs\[1\].nodes has shape \(5, 7\)",
+        ),
+        ([VALID, VALID._replace(globals=None)], 0, r"graphs\[1\].globals is None"),
+        (
+            [VALID, VALID._replace(edges=np.zeros((3,), np.float32))],
+            0,
+            r"graphs\[1\].edges has shape \(3,\)",
+        ),
+        (
+            [VALID, VALID._replace(globals=np.zeros((3, 4), np.float32))],
+            0,
+            r"graphs\[1\].globals has shape \(3, 4\)",
+        ),
+        ([VALID, VALID._asdict()], 0, r"graphs\[1\] is a dict"),
+        ([], 0, "graphs is empty"),
+        (VALID, 0, "graphs is a GraphsTuple but must be a list"),
+        ([VALID, utils.batch([VALID, VALID])], -1, r"graphs.senders have shapes"),
+    ],
+)
 def test_batch_and_concat_refuse_mismatched_graphs(graphs, axis, message):
     with pytest.raises(ValueError, match=message):
         utils.concat(graphs, axis=axis)
 
 
 def test_masks_need_num_real_graphs_unless_padded_by_pad_to():
-    unpadded = utils.data_dicts_to_graphs_tuple([{"n_node": 2, "senders": [0], "receivers": [1]}] * 2)
+    unpadded = utils.data_dicts_to_graphs_tuple(
+        [{"n_node": 2, "senders": [0], "receivers": [1]}] * 2
+    )
     with pytest.raises(ValueError, match="num_real_graphs is None.*has 1 graph"):
         utils.node_mask(_edgeless(34))
     with pytest.raises(ValueError, match="num_real_graphs is None.*not padded"):
@@ -244,13 +324,33 @@ def test_masks_need_num_real_graphs_unless_padded_by_pad_to():
 def test_module_refusals_name_the_field():
     two_globals = _edgeless(3)._replace(globals=np.zeros((2, 4), np.float32))
     cases = [
-        (lambda g: gn.GraphNetwork(MLP, MLP, MLP)(g), two_globals, r"graph.globals has shape \(2, 4\) but needs 1 rows"),
-        (lambda g: gn.GraphConvolution(MLP)(g), VALID._replace(nodes=None), "GraphConvolution transforms graph.nodes"),
+        (
+            lambda g: gn.GraphNetwork(MLP, MLP, MLP)(g),
+            two_globals,
+            r"graph.globals has shape \(2, 4\) but needs 1 rows",
+        ),
+        (
+            lambda g: gn.GraphConvolution(MLP)(g),
+            VALID._replace(nodes=None),
+            "GraphConvolution transforms graph.nodes",
+        ),
         (lambda g: gn.GAT(MLP)(g), VALID._replace(nodes=None), "GAT transforms graph.nodes"),
-        (lambda g: gn.GraphNetwork(MLP, MLP, MLP, reducer="maximum")(g), VALID, "reducer is 'maximum'"),
+        (
+            lambda g: gn.GraphNetwork(MLP, MLP, MLP, reducer="maximum")(g),
+            VALID,
+            "reducer is 'maximum'",
+        ),
         (lambda g: gn.DeepSets(MLP, MLP, reducer=3)(g), VALID, "reducer is a int"),
-        (lambda g: gn.NodeBlock(MLP, received_edges_reducer="avg")(g), VALID, "received_edges_reducer is 'avg'"),
-        (lambda g: gn.EdgeBlock(MLP)(g), VALID._replace(receivers=VALID.receivers[:2]), r"graph.receivers has shape"),
+        (
+            lambda g: gn.NodeBlock(MLP, received_edges_reducer="avg")(g),
+            VALID,
+            "received_edges_reducer is 'avg'",
+        ),
+        (
+            lambda g: gn.EdgeBlock(MLP)(g),
+            VALID._replace(receivers=VALID.receivers[:2]),
+            r"graph.receivers has shape",
+        ),
     ]
     for fn, graph, message in cases:
         with pytest.raises(ValueError, match=message):
@@ -260,24 +360,39 @@ def test_module_refusals_name_the_field():
 def test_graph_network_names_every_missing_field_and_its_fixes():
     node_only = VALID._replace(edges=None, globals=None)
     with pytest.raises(ValueError) as error:
-        hk.transform(lambda g: gn.GraphNetwork(MLP, MLP, MLP)(g)).init(jax.random.PRNGKey(0), node_only)
+        hk.transform(lambda g: gn.GraphNetwork(MLP, MLP, MLP)(g)).init(
+            jax.random.PRNGKey(0), node_only
+        )
     message = str(error.value)
-    for fix in ("graph.edges and graph.globals", "graphnets.with_default_fields(graph)",
-                "edge_block_opt={'use_edges': False, 'use_globals': False}", "node_block_opt={'use_globals': False}",
-                "global_block_opt={'use_globals': False}"):
+    for fix in (
+        "graph.edges and graph.globals",
+        "graphnets.with_default_fields(graph)",
+        "edge_block_opt={'use_edges': False, 'use_globals': False}",
+        "node_block_opt={'use_globals': False}",
+        "global_block_opt={'use_globals': False}",
+    ):
         assert fix in message
-    switched_off = lambda g: gn.GraphNetwork(MLP, MLP, MLP, edge_block_opt={"use_edges": False, "use_globals": False},
-                                             node_block_opt={"use_globals": False},
-                                             global_block_opt={"use_globals": False})(g)
+    switched_off = lambda g: gn.GraphNetwork(
+        MLP,
+        MLP,
+        MLP,
+        edge_block_opt={"use_edges": False, "use_globals": False},
+        node_block_opt={"use_globals": False},
+        global_block_opt={"use_globals": False},
+    )(g)
     assert _apply(switched_off, node_only).globals.shape == (2, 4)
     filled = gn.with_default_fields(node_only)
-    assert filled.edges.shape == (3, 1) and filled.globals.shape == (2, 1) and not np.any(filled.edges)
+    assert (
+        filled.edges.shape == (3, 1) and filled.globals.shape == (2, 1) and not np.any(filled.edges)
+    )
     with pytest.raises(ValueError, match="with_default_fields"):
         hk.transform(lambda g: gn.NodeBlock(MLP)(g)).init(jax.random.PRNGKey(0), node_only)
 
 
 def test_reducer_names_are_the_reducers():
-    net = hk.without_apply_rng(hk.transform(lambda g, r: gn.GraphNetwork(MLP, MLP, MLP, reducer=r)(g)))
+    net = hk.without_apply_rng(
+        hk.transform(lambda g, r: gn.GraphNetwork(MLP, MLP, MLP, reducer=r)(g))
+    )
     params = net.init(jax.random.PRNGKey(0), VALID, gn.segment_max)
     for name, reducer in gn.REDUCERS.items():
         _assert_graphs_equal(net.apply(params, VALID, name), net.apply(params, VALID, reducer))
@@ -285,13 +400,15 @@ def test_reducer_names_are_the_reducers():
 
 def test_multi_head_gat_has_one_attention_vector_per_head():
     heads, size = 2, 3
-    query_fn = lambda: (lambda x: hk.Linear(heads * size)(x).reshape(x.shape[0], heads, size))
+    query_fn = lambda: lambda x: hk.Linear(heads * size)(x).reshape(x.shape[0], heads, size)
     net = hk.without_apply_rng(hk.transform(lambda g: gn.GAT(query_fn)(g)))
     params = net.init(jax.random.PRNGKey(0), VALID)
     out = net.apply(params, VALID)
     attention = np.asarray(gn_testing.module_params(params, "headwise")["attention"])
     assert attention.shape == (heads, 2 * size) and not np.allclose(attention[0], attention[1])
-    queries = ref.linear(VALID.nodes, gn_testing.module_params(params, "linear")).reshape(-1, heads, size)
+    queries = ref.linear(VALID.nodes, gn_testing.module_params(params, "linear")).reshape(
+        -1, heads, size
+    )
     sent, received = queries[VALID.senders], queries[VALID.receivers]
     scores = np.sum(np.concatenate([sent, received], axis=-1) * attention, axis=-1)
     logits = np.where(scores > 0, scores, 0.2 * scores)
@@ -299,13 +416,20 @@ def test_multi_head_gat_has_one_attention_vector_per_head():
     expected = ref.reduce(sent * weights[..., None], VALID.receivers, 5, "sum")
     np.testing.assert_allclose(out.nodes, expected, rtol=1e-5, atol=1e-5)
     shared = lambda g: gn.GAT(query_fn, lambda: hk.Linear(heads))(g)
-    with pytest.raises(ValueError, match=r"logit model maps its input of shape \(3, 2, 6\) .* to shape \(3, 2, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"logit model maps its input of shape \(3, 2, 6\) .* to shape \(3, 2, 2\)"
+    ):
         hk.transform(shared).init(jax.random.PRNGKey(0), VALID)
 
 
 def test_float64_features_compute_in_float32_without_warnings():
-    as64 = jax.tree_util.tree_map(lambda x: x.astype(np.float64) if x.dtype.kind == "f" else x, VALID)
-    assert layers.compute_dtype(np.float64) == np.float32 and layers.compute_dtype(np.int32) == np.float32
+    as64 = jax.tree_util.tree_map(
+        lambda x: x.astype(np.float64) if x.dtype.kind == "f" else x, VALID
+    )
+    assert (
+        layers.compute_dtype(np.float64) == np.float32
+        and layers.compute_dtype(np.int32) == np.float32
+    )
     assert layers.compute_dtype(jnp.bfloat16) == jnp.bfloat16
     with warnings.catch_warnings():
         warnings.simplefilter("error")
