@@ -28,14 +28,14 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 import rlax
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import Mesh
 
 from bad import hanabi_agent, hanabi_belief, hanabi_network
 from bad.hanabi_agent import AgentConfig
 from games import hanabi_jax, hanabi_rules
+from graphnets import parallel
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,14 +150,13 @@ def init_train_state(config: TrainConfig, key: jax.Array) -> TrainState:
                       log_likelihood=log_likelihood, key=key, update=jnp.zeros((), jnp.int32))
 
 
-def shard_over_devices(state: TrainState, devices=None) -> TrainState:
-    """Splits the games over `devices` (default: all) and replicates the rest; no-op on one."""
-    devices = list(jax.devices() if devices is None else devices)
-    if len(devices) == 1:
+def shard_over_devices(state: TrainState, mesh: Mesh | None = None) -> TrainState:
+    """Splits the games over the mesh's devices (default: `graphnets.parallel.data_mesh()`, all
+    devices) and replicates the rest; no-op on one device."""
+    mesh = parallel.data_mesh() if mesh is None else mesh
+    if mesh.devices.size == 1:
         return state
-    mesh = Mesh(np.array(devices), ("envs",))
-    split = NamedSharding(mesh, PartitionSpec("envs"))
-    replicated = NamedSharding(mesh, PartitionSpec())
+    split, replicated = parallel.batch_sharding(mesh), parallel.replicated_sharding(mesh)
     return state._replace(
         params=jax.device_put(state.params, replicated),
         opt_state=jax.device_put(state.opt_state, replicated),

@@ -1,4 +1,9 @@
-"""Data parallelism over devices for padded graph batches.
+"""Data parallelism over devices: the project's one mesh helper, and padded graph batches on it.
+
+Every sharded computation of the project (graph batches here, the JAX Hanabi's games in
+`games.hanabi_jax.BatchedHanabi`, the Hanabi learner's games in `bad.hanabi_learner`) splits its
+batch axis over a one-axis mesh named `DATA_AXIS` (`data_mesh`, `batch_sharding`) and replicates
+everything else (`replicated_sharding`).
 
 Pad every batch to the same budget (`graphnets.utils.pad_to`), stack one
 batch per shard with `shard_graphs`, and train with the step from
@@ -31,6 +36,16 @@ def data_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
     return Mesh(np.asarray(devices if devices is not None else jax.devices()), (DATA_AXIS,))
 
 
+def batch_sharding(mesh: Mesh) -> NamedSharding:
+    """Splits an array's leading (batch) axis over the mesh's `DATA_AXIS`."""
+    return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
+
+
+def replicated_sharding(mesh: Mesh) -> NamedSharding:
+    """A full copy on every device of the mesh."""
+    return NamedSharding(mesh, PartitionSpec())
+
+
 def stack_graphs(graphs: Sequence[jraph.GraphsTuple]) -> jraph.GraphsTuple:
     """Stacks graphs of identical shapes (padded to one budget) along a new leading axis."""
     shapes = {tuple(np.shape(leaf) for leaf in jax.tree_util.tree_leaves(g)) for g in graphs}
@@ -47,12 +62,12 @@ def shard_graphs(graphs: Sequence[jraph.GraphsTuple], mesh: Mesh) -> jraph.Graph
     num_devices = mesh.devices.size
     if len(graphs) % num_devices:
         raise ValueError(f"{len(graphs)} graph batches cannot be split evenly over {num_devices} devices.")
-    return jax.device_put(stack_graphs(graphs), NamedSharding(mesh, PartitionSpec(DATA_AXIS)))
+    return jax.device_put(stack_graphs(graphs), batch_sharding(mesh))
 
 
 def replicate(tree: Any, mesh: Mesh) -> Any:
     """Places a pytree (parameters, optimizer state) on every device of the mesh."""
-    return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
+    return jax.device_put(tree, replicated_sharding(mesh))
 
 
 def data_parallel_train_step(loss_fn: LossFn, optimizer: optax.GradientTransformation, mesh: Mesh) -> TrainStep:
