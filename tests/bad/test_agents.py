@@ -1,0 +1,261 @@
+"""Agent files (`bad.agents.save_agent` / `load_agent`) and the OpenSpiel policy."""
+
+import functools
+import io
+import os
+import pickle
+import zipfile
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pyspiel
+import pytest
+
+from bad import agent_files, agents, hanabi_agent
+from bad.hanabi_agent import AgentConfig
+from bad.hanabi_learner import TrainConfig, init_train_state, train_updates
+from games import hanabi
+from games.hanabi_config import make_config
+
+
+@functools.lru_cache(maxsize=None)
+def tiny_agent(method: str = "bad", seed: int = 0) -> agents.Agent:
+    """A very_small agent after two training updates."""
+    config = AgentConfig(make_config("very_small"), method=method, hidden_sizes=(16,))
+    train = TrainConfig(agent=config, num_envs=8, rollout_length=4, num_minibatches=1,
+                        num_epochs=1)
+    state, _ = train_updates(train, init_train_state(train, jax.random.PRNGKey(seed)), 2)
+    return agents.make_agent(config, state.params, training_steps=64, score=1.5, seed=seed)
+
+
+def leaves_equal(a, b) -> bool:
+    return all(jax.tree.leaves(jax.tree.map(lambda x, y: bool(np.array_equal(x, y)), a, b)))
+
+
+def test_round_trip_keeps_params_header_and_decisions(tmp_path):
+    agent = tiny_agent()
+    path = str(tmp_path / "agent.npz")
+    agents.save_agent(path, agent)
+    loaded = agents.load_agent(path)
+    assert loaded.config == agent.config
+    assert jax.tree.structure(loaded.params) == jax.tree.structure(agent.params)
+    assert leaves_equal(loaded.params, agent.params)
+    for name in ("format_version", "game", "training_steps", "score"):
+        assert name in loaded.header
+    assert loaded.header["training_steps"] == 64 and loaded.header["score"] == 1.5
+    assert loaded.header["seed"] == 0
+    assert loaded.header["game"] == agent.config.game.open_spiel_params()
+    names = set(np.load(path, allow_pickle=False).files)
+    assert "policy/layers/0/w" in names and "critic/0/b" in names
+    assert [p for p in os.listdir(tmp_path)] == ["agent.npz"]  # no temp file left behind
+
+    game = make_config("very_small")
+    from games import hanabi_jax
+    state = hanabi_jax.reset(game, jax.random.PRNGKey(3))
+    observation = hanabi_agent.observation_from_state(game, state)
+    evidence = hanabi_agent.initial_evidence(agent.config)
+    key = jax.random.PRNGKey(4)
+    first = hanabi_agent.act(agent.config, agent.params, observation, evidence, key)
+    second = hanabi_agent.act(loaded.config, loaded.params, observation, evidence, key)
+    assert leaves_equal(first, second)
+
+
+def _write_npz(path, **arrays):
+    with open(path, "wb") as stream:
+        np.savez(stream, **arrays)
+
+
+def _header_bytes(header):
+    import json
+    return np.frombuffer(json.dumps(header).encode(), np.uint8)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("missing", "does not exist"),
+    ("truncated", "not a readable .npz"),
+    ("random", "not a readable .npz"),
+    ("pickled", "not a readable .npz"),
+    ("single_array", "not a readable .npz"),
+    ("no_header", "no __header__"),
+    ("newer", "newer"),
+    ("bad_json", "unreadable header"),
+    ("header_lacks_score", "lacks 'score'"),
+    ("wrong_array_shape", "expected float"),
+    ("missing_array", "lacks array"),
+    ("extra_array", "unknown array"),
+    ("bad_agent_config", "invalid agent config"),
+    ("bad_game", "invalid agent config"),
+])
+def test_bad_files_are_one_value_error_naming_the_file(tmp_path, case, message):
+    agent = tiny_agent()
+    good = str(tmp_path / "good.npz")
+    agents.save_agent(good, agent)
+    arrays = dict(np.load(good, allow_pickle=False))
+    header = dict(agent.header)
+    path = str(tmp_path / f"{case}.npz")
+    if case == "truncated":
+        data = open(good, "rb").read()
+        open(path, "wb").write(data[:len(data) // 2])
+    elif case == "random":
+        open(path, "wb").write(np.random.default_rng(0).bytes(5000))
+    elif case == "pickled":
+        open(path, "wb").write(pickle.dumps({"policy": 1}))
+    elif case == "single_array":
+        np.save(open(path, "wb"), np.zeros(3))
+    elif case == "no_header":
+        arrays.pop(agent_files.HEADER_ENTRY)
+        _write_npz(path, **arrays)
+    elif case in ("newer", "bad_json", "header_lacks_score", "bad_agent_config", "bad_game"):
+        if case == "newer":
+            header["format_version"] = agent_files.FORMAT_VERSION + 1
+        if case == "header_lacks_score":
+            header.pop("score")
+        if case == "bad_agent_config":
+            header["agent"] = {**header["agent"], "method": "nope"}
+        if case == "bad_game":
+            header["game"] = {**header["game"], "colors": 9}
+        arrays[agent_files.HEADER_ENTRY] = (np.frombuffer(b"{not json", np.uint8)
+                                            if case == "bad_json" else _header_bytes(header))
+        _write_npz(path, **arrays)
+    elif case == "wrong_array_shape":
+        arrays["policy/bias"] = np.zeros(3, np.float32)
+        _write_npz(path, **arrays)
+    elif case == "missing_array":
+        arrays.pop("critic/0/w")
+        _write_npz(path, **arrays)
+    elif case == "extra_array":
+        arrays["optimizer/mu"] = np.zeros(3, np.float32)
+        _write_npz(path, **arrays)
+    with pytest.raises(ValueError, match=message) as error:
+        agents.load_agent(path)
+    assert path in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_failed_save_leaves_the_old_file(tmp_path):
+    agent = tiny_agent()
+    path = str(tmp_path / "agent.npz")
+    agents.save_agent(path, agent)
+    before = open(path, "rb").read()
+    broken = agents.Agent(agent.config, {"policy": agent.params["policy"]}, agent.header)
+    with pytest.raises(ValueError, match="lacks array"):
+        agents.save_agent(path, broken)
+    assert open(path, "rb").read() == before and os.listdir(tmp_path) == ["agent.npz"]
+
+
+# --------------------------------------------------------------------------------------------
+# OpenSpielPolicy
+
+
+def _open_spiel_game(config):
+    return pyspiel.load_game("hanabi", config.open_spiel_params())
+
+
+def _jax_path_game(agent, deck, game_key):
+    """One greedy self-play game through `games.hanabi.HanabiGame` and `hanabi_agent.act`, as
+    `hanabi_evaluation.play_open_spiel` plays it: the actions and the evidence before each."""
+    config = agent.config
+    game = hanabi.HanabiGame(config.game, 1, seed=0)
+    step = game.reset(deck[None])
+    evidence = hanabi_agent.initial_evidence(config)
+    actions, evidences, move = [], [], 0
+    act = jax.jit(functools.partial(hanabi_agent.act, config, greedy=True))
+    while not step.done[0]:
+        observation = hanabi_agent.observations_from_steps(
+            config.game, step.public_observation, step.private_observation, step.card_knowledge,
+            step.remaining_counts, step.legal_actions, step.current_player)
+        observation = jax.tree.map(lambda x: x[0], observation)
+        evidences.append(np.asarray(evidence))
+        decision, evidence = act(agent.params, observation, evidence,
+                                 jax.random.fold_in(game_key, move))
+        actions.append(int(decision.action))
+        step = game.step(np.asarray([decision.action]))
+        move += 1
+    return actions, evidences, int(step.score[0])
+
+
+def _play_open_spiel(policies, deck):
+    """A game in pyspiel dealt from `deck`; seat p asks `policies[p]` (greedy, probability 1)."""
+    state = _open_spiel_game(policies[0].agent.config.game).new_initial_state()
+    dealt, actions, evidences = 0, [], []
+    while not state.is_terminal():
+        if state.is_chance_node():
+            state.apply_action(int(deck[dealt]))
+            dealt += 1
+            continue
+        actor = state.current_player()
+        evidences.append([np.asarray(p.evidence(state)) for p in policies])
+        probs = policies[actor].action_probabilities(state)
+        action = max(probs, key=probs.get)
+        assert probs[action] == 1.0
+        actions.append(action)
+        state.apply_action(action)
+    return actions, evidences, int(state.returns()[0])
+
+
+@pytest.mark.parametrize("method", ["bad", "ippo"])
+def test_greedy_policy_plays_the_jax_paths_moves_and_rebuilds_its_belief(method):
+    agent = tiny_agent(method)
+    game_key = jax.random.PRNGKey(11)
+    deck = hanabi.random_decks(agent.config.game, 1, np.random.default_rng(5))[0]
+    expected, expected_evidence, score = _jax_path_game(agent, deck, game_key)
+    policy = agents.OpenSpielPolicy(agent, _open_spiel_game(agent.config.game), greedy=True,
+                                    game_key=game_key)
+    actions, evidences, os_score = _play_open_spiel([policy, policy], deck)
+    assert actions == expected and os_score == score
+    for mine, theirs in zip(evidences, expected_evidence):
+        np.testing.assert_array_equal(mine[0], theirs)
+
+
+def test_two_different_agents_each_track_the_belief_of_the_public_history():
+    first, second = tiny_agent("bad", 0), tiny_agent("bad", 1)
+    game = _open_spiel_game(first.config.game)
+    key = jax.random.PRNGKey(2)
+    seated = [agents.OpenSpielPolicy(a, game, greedy=True, game_key=key) for a in (first, second)]
+    deck = hanabi.random_decks(first.config.game, 1, np.random.default_rng(1))[0]
+    _, evidences, _ = _play_open_spiel(seated, deck)
+    # Recomputed from scratch by fresh policies (empty caches) on the final history.
+    state = game.new_initial_state()
+    dealt = 0
+    replay_actions, _, _ = _play_open_spiel(seated, deck)
+    fresh = [agents.OpenSpielPolicy(a, game, greedy=True, game_key=key) for a in (first, second)]
+    for action in [None]:
+        del action
+    moves = iter(replay_actions)
+    index = 0
+    while not state.is_terminal():
+        if state.is_chance_node():
+            state.apply_action(int(deck[dealt]))
+            dealt += 1
+            continue
+        for seat in range(2):
+            np.testing.assert_array_equal(np.asarray(fresh[seat].evidence(state)),
+                                          evidences[index][seat])
+        fresh = [agents.OpenSpielPolicy(a, game, greedy=True, game_key=key)
+                 for a in (first, second)]
+        state.apply_action(next(moves))
+        index += 1
+    assert not np.array_equal(evidences[-1][0], evidences[-1][1])
+
+
+def test_sampled_policy_is_the_softmax_over_legal_actions():
+    agent = tiny_agent()
+    game = _open_spiel_game(agent.config.game)
+    policy = agents.OpenSpielPolicy(agent, game, seed=3)
+    state = game.new_initial_state()
+    while state.is_chance_node():
+        state.apply_action(state.legal_actions()[0])
+    probs = policy.action_probabilities(state)
+    assert sorted(probs) == state.legal_actions()
+    assert np.isclose(sum(probs.values()), 1.0) and all(p > 0 for p in probs.values())
+
+
+def test_policy_refuses_other_games_and_non_decision_nodes():
+    agent = tiny_agent()
+    with pytest.raises(ValueError, match="differ from the agent's"):
+        agents.OpenSpielPolicy(agent, pyspiel.load_game("hanabi"))
+    with pytest.raises(ValueError, match="'hanabi'"):
+        agents.OpenSpielPolicy(agent, pyspiel.load_game("kuhn_poker"))
+    policy = agents.OpenSpielPolicy(agent, _open_spiel_game(agent.config.game))
+    with pytest.raises(ValueError, match="decision node"):
+        policy.action_probabilities(policy.game.new_initial_state())
