@@ -51,8 +51,12 @@ import pyspiel
 
 from games.hanabi_config import ConfigSpec, HanabiConfig, make_config
 from games.hanabi_layout import observation_layout
-from games.hanabi_rules import (copies_per_value, deck_values, legal_actions,
-                                partner_hands_from_private)
+from games.hanabi_rules import (
+    copies_per_value,
+    deck_values,
+    legal_actions,
+    partner_hands_from_private,
+)
 
 BACKENDS = ("open_spiel", "hle")
 Seed = Union[int, np.random.Generator]
@@ -209,7 +213,8 @@ class _OpenSpielBackend:
                                        private_info=pyspiel.PrivateInfoType.SINGLE_PLAYER), {})
         # The raw pybind object that `open_spiel.python.observation` wraps: the same buffer,
         # without a Python call per `set_from`.
-        self._observation = pyspiel._Observation(self._game, observer)  # pylint: disable=protected-access
+        # pylint: disable-next=protected-access
+        self._observation = pyspiel._Observation(self._game, observer)
         self._observation_view = np.frombuffer(self._observation, np.float32)
         self._players = config.players
         self._initial_cards = config.players * config.hand_size

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Mapping, Union
+from typing import Any, Callable, Mapping, TypeVar, Union
 
 from games.hanabi_layout import action_layout, observation_layout
 
@@ -185,3 +185,18 @@ def as_config(spec: ConfigSpec) -> HanabiConfig:
 def _validated(config: HanabiConfig) -> HanabiConfig:
     make_config(config)
     return config
+
+
+_Function = TypeVar("_Function", bound=Callable[..., Any])
+
+
+def accepts_config_spec(function: _Function) -> _Function:
+    """Lets `function`, whose first argument is a `HanabiConfig`, take any `ConfigSpec` there.
+
+    The conversion (`as_config`) runs in Python: once when traced under `jit`, at every call
+    outside it.
+    """
+    @functools.wraps(function)
+    def with_config(config: ConfigSpec, *args, **kwargs):
+        return function(as_config(config), *args, **kwargs)
+    return with_config  # type: ignore[return-value]

@@ -4,6 +4,8 @@ Every function takes its array module from its inputs: numpy arrays give numpy r
 arrays (or tracers, under `jax.jit` and `jax.vmap`) give JAX results with the same values and
 dtypes. Functions work on one game; those whose docstring shows `...` accept leading batch axes.
 
+* Cards and actions: `card_colors`, `card_ranks`, `decode_action` (an action id taken apart, a
+  `Move`; ids as laid out by `games.hanabi_layout.action_layout`), `NO_CARD`.
 * Deck: `copies_per_rank`, `copies_per_value`, `deck_values`, `remaining_counts`.
 * Card status: `card_status` (playable, dead, critical per card value; `NUM_CARD_STATUSES`).
 * Legal moves: `legal_hints` (from the partners' hands), `legal_actions`.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import types
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -28,6 +31,7 @@ import numpy as np
 from games.hanabi_config import HanabiConfig
 from games.hanabi_layout import action_layout, observation_layout
 
+NO_CARD = -1  # the card value of an empty hand slot
 NUM_CARD_STATUSES = 3
 PLAYABLE, DEAD, CRITICAL = range(NUM_CARD_STATUSES)  # the last axis of `card_status`
 
@@ -35,6 +39,60 @@ PLAYABLE, DEAD, CRITICAL = range(NUM_CARD_STATUSES)  # the last axis of `card_st
 def _module(*arrays) -> types.ModuleType:
     """`jax.numpy` if any argument is a JAX array or tracer, else numpy."""
     return jnp if any(isinstance(array, jax.Array) for array in arrays) else np
+
+
+# ---------------------------------------------------------------------------------------------
+# Cards and actions.
+
+
+def card_colors(config: HanabiConfig, values):
+    """The colour of each card value: [...] (meaningless for `NO_CARD`)."""
+    return values // config.ranks
+
+
+def card_ranks(config: HanabiConfig, values):
+    """The rank of each card value: [...] (meaningless for `NO_CARD`)."""
+    return values % config.ranks
+
+
+class Move(NamedTuple):
+    """An action id taken apart; fields that do not apply to its kind are meaningless."""
+
+    is_discard: jax.Array
+    is_play: jax.Array
+    is_color_hint: jax.Array
+    is_rank_hint: jax.Array
+    slot: jax.Array     # play and discard
+    offset: jax.Array   # hints: target seat minus acting seat, 1 to players - 1
+    color: jax.Array    # colour hint
+    rank: jax.Array     # rank hint
+
+
+def decode_action(config: HanabiConfig, action) -> Move:
+    """Splits action ids (int [...]) into their kind and parameters (an id out of range is none
+    of the four kinds)."""
+    xp = _module(action)
+    c, r = config.colors, config.ranks
+    layout = action_layout(config)
+    action = xp.asarray(action, xp.int32)
+
+    def within(ids: slice):
+        return (action >= ids.start) & (action < ids.stop)
+
+    color_index = action - layout.color_hint.start
+    rank_index = action - layout.rank_hint.start
+    is_color_hint = within(layout.color_hint)
+    return Move(
+        is_discard=within(layout.discard),
+        is_play=within(layout.play),
+        is_color_hint=is_color_hint,
+        is_rank_hint=within(layout.rank_hint),
+        slot=xp.where(action < layout.play.start, action - layout.discard.start,
+                      action - layout.play.start),
+        offset=xp.where(is_color_hint, color_index // c, rank_index // r) + 1,
+        color=color_index % c,
+        rank=rank_index % r,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -134,8 +192,9 @@ def legal_hints(config: HanabiConfig, partner_hands, can_hint):
     xp = _module(partner_hands, can_hint)
     c, r = config.colors, config.ranks
     valid = (partner_hands >= 0)[..., None]
-    colors = xp.any(valid & (partner_hands[..., None] // r == xp.arange(c)), axis=-2)
-    ranks = xp.any(valid & (partner_hands[..., None] % r == xp.arange(r)), axis=-2)
+    colors = xp.any(valid & (card_colors(config, partner_hands)[..., None] == xp.arange(c)),
+                    axis=-2)
+    ranks = xp.any(valid & (card_ranks(config, partner_hands)[..., None] == xp.arange(r)), axis=-2)
     batch = partner_hands.shape[:-2]
     can_hint = xp.asarray(can_hint)[..., None]
     return xp.concatenate([colors.reshape(*batch, -1) & can_hint,
@@ -168,9 +227,9 @@ def legal_actions(config: HanabiConfig, cards_held, information_tokens, partner_
 def relative_rows(rows, seat):
     """`rows` [players, ...] in seat order rotated to start at `seat` (an int or int [] array).
 
-    A masked sum over the players rather than a gather: cheaper for a few small rows under vmap,
-    and equal to the gather `rows[(seat + arange(players)) % players]` (a float -0.0 comes back
-    as 0.0).
+    Equal to the gather `rows[(seat + arange(players)) % players]`, but for ints and bools a
+    masked sum over the players, cheaper for a few small rows under vmap; floats take a chain of
+    selects instead, because XLA's sum flushes subnormals (and turns -0.0 into 0.0).
     """
     xp = _module(rows, seat)
     players = rows.shape[0]
@@ -179,7 +238,12 @@ def relative_rows(rows, seat):
         (players, players) + (1,) * (rows.ndim - 1))
     if rows.dtype == bool:
         return xp.any(pick & rows[None], axis=1)
-    return xp.sum(xp.where(pick, rows[None], 0), axis=1, dtype=rows.dtype)
+    if xp.issubdtype(rows.dtype, xp.integer):
+        return xp.sum(xp.where(pick, rows[None], 0), axis=1, dtype=rows.dtype)
+    rotated = xp.broadcast_to(rows[0], rows.shape)
+    for player in range(1, players):
+        rotated = xp.where(pick[:, player], rows[player], rotated)
+    return rotated
 
 
 def remove_slot(rows, slot, fill, axis: int = -1):
@@ -195,9 +259,8 @@ def remove_slot(rows, slot, fill, axis: int = -1):
     axis = axis % rows.ndim
     after = (slice(None),) * axis
     last = rows[after + (slice(None, 1),)]
-    shifted = xp.concatenate(
-        [rows[after + (slice(1, None),)], xp.broadcast_to(xp.asarray(fill, rows.dtype), last.shape)],
-        axis=axis)
+    fill = xp.broadcast_to(xp.asarray(fill, rows.dtype), last.shape)
+    shifted = xp.concatenate([rows[after + (slice(1, None),)], fill], axis=axis)
     below = (xp.arange(rows.shape[axis]) < slot).reshape((-1,) + (1,) * (rows.ndim - axis - 1))
     return xp.where(below, rows, shifted)
 
@@ -283,7 +346,7 @@ def partner_hands_from_private(config: HanabiConfig, private_observation):
                          f"its last axis, got shape {tuple(private_observation.shape)}.")
     one_hot = private_observation.reshape(*private_observation.shape[:-1], config.players - 1,
                                           config.hand_size, config.num_values)
-    return xp.where(one_hot.max(-1) > 0, xp.argmax(one_hot, -1), -1).astype(xp.int32)
+    return xp.where(one_hot.max(-1) > 0, xp.argmax(one_hot, -1), NO_CARD).astype(xp.int32)
 
 
 def seat_hands_from_private(config: HanabiConfig, private_observations):

@@ -55,7 +55,8 @@ def _load(name: str, params: Mapping[str, ParamValue]) -> pyspiel.Game:
             return pyspiel.load_game(name, dict(params))
     except pyspiel.SpielError as error:
         reason = " ".join(str(error).split("\n")[-1].split())
-        raise ValueError(f"OpenSpiel rejected game {name!r} with {dict(params)}: {reason}.") from None
+        raise ValueError(
+            f"OpenSpiel rejected game {name!r} with {dict(params)}: {reason}.") from None
 
 
 def _checked_params(params: Mapping[str, ParamValue] | None) -> dict[str, ParamValue]:
@@ -64,7 +65,8 @@ def _checked_params(params: Mapping[str, ParamValue] | None) -> dict[str, ParamV
     allowed = (*INT_PARAMS, "payoff")
     for key, value in params.items():
         if key not in allowed:
-            raise ValueError(f"tiny_hanabi has no parameter {key!r}; allowed: {', '.join(allowed)}.")
+            raise ValueError(
+                f"tiny_hanabi has no parameter {key!r}; allowed: {', '.join(allowed)}.")
         if key in INT_PARAMS and (isinstance(value, bool) or not isinstance(value, int)):
             raise ValueError(f"tiny_hanabi parameter {key} must be an int, got {value!r}.")
         if key in INT_PARAMS and value < 1:
@@ -160,7 +162,8 @@ def optimal_value(payoffs: np.ndarray, chance_probs: np.ndarray) -> float:
     for first in itertools.product(range(num_actions), repeat=num_chance):
         value = 0.0
         for card_2, action_1 in itertools.product(range(num_chance), range(num_actions)):
-            weights = np.array([chance_probs[c] * (first[c] == action_1) for c in range(num_chance)])
+            weights = np.array([chance_probs[c] * (first[c] == action_1)
+                                for c in range(num_chance)])
             # Expected payoff of each reply, summed over player 1's cards that play action_1.
             replies = np.einsum("c,ca->a", weights, payoffs[:, card_2, action_1, :])
             value += chance_probs[card_2] * replies.max()
@@ -197,7 +200,8 @@ def load_matrix_game(name: str, params: Mapping[str, ParamValue] | None = None) 
 def deal(key: jax.Array, chance_probs: jax.Array, num_players: int,
          batch_shape: tuple[int, ...] = ()) -> jax.Array:
     """Deals every player an independent private card: int32[*batch_shape, num_players]."""
-    return act(key, jnp.broadcast_to(chance_probs, (*batch_shape, num_players, chance_probs.shape[-1])))
+    return act(key, jnp.broadcast_to(chance_probs,
+                                     (*batch_shape, num_players, chance_probs.shape[-1])))
 
 
 def act(key: jax.Array, probs: jax.Array) -> jax.Array:

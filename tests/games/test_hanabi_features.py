@@ -101,7 +101,8 @@ class Replay:
                       for offset in range(1, c.players)]
             for offset, other in enumerate(others):
                 colours = {self.colour_rank(value)[0] for value in other}
-                legal += [2 * c.hand_size + offset * c.colors + colour for colour in sorted(colours)]
+                legal += [2 * c.hand_size + offset * c.colors + colour
+                          for colour in sorted(colours)]
             for offset, other in enumerate(others):
                 ranks = {self.colour_rank(value)[1] for value in other}
                 legal += [2 * c.hand_size + (c.players - 1) * c.colors + offset * c.ranks + rank

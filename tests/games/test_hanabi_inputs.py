@@ -84,7 +84,8 @@ def test_rejected_step_changes_no_game(backend, bad_action):
 @pytest.mark.parametrize("change,message", [
     (lambda decks: decks[:, :-1], r"shape \(2, 50\)"),
     (lambda decks: decks.astype(float), "integer array"),
-    (lambda decks: np.where(np.arange(50) == 0, 25, decks), "holds card value 25; allowed: 0 to 24"),
+    (lambda decks: np.where(np.arange(50) == 0, 25, decks),
+     "holds card value 25; allowed: 0 to 24"),
     (lambda decks: np.where(np.arange(50) == 0, decks[:, 1:2], decks), "copies of card value"),
 ])
 def test_bad_decks_change_nothing(change, message):

@@ -30,7 +30,8 @@ SLOW_CASES = [({"players": players}, 64, 1500) for players in range(2, 6)]
 
 
 def run_both_backends(spec, num_games: int, num_steps: int, seed: int) -> int:
-    """Steps both backends with the same seed and moves, checking every field; returns games ended."""
+    """Steps both backends with the same seed and moves, checking every field; returns the games
+    ended."""
     games = {backend: hanabi.HanabiGame(spec, num_games, seed, backend)
              for backend in hanabi.BACKENDS}
     steps = {backend: game.reset() for backend, game in games.items()}
