@@ -8,7 +8,7 @@ export CMAKE_POLICY_VERSION_MINIMUM := 3.5
 # Keep JAX on the CPU and off other cores' toes on the 2-core CI machine.
 export JAX_PLATFORMS ?= cpu
 
-.PHONY: demo test test-slow benchmarks colabs install clean
+.PHONY: demo lint test test-slow benchmarks colabs install clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m experiments.demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadfile

@@ -75,7 +75,8 @@ class AgentConfig:
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}.")
         if not self.hidden_sizes or any(int(size) < 1 for size in self.hidden_sizes):
-            raise ValueError(f"hidden_sizes must be positive layer widths, got {self.hidden_sizes}.")
+            raise ValueError(f"hidden_sizes must be positive layer widths, got "
+                             f"{self.hidden_sizes}.")
         checks = {"likelihood_floor": 0 < self.likelihood_floor <= 1,
                   "min_log_likelihood": -math.inf < self.min_log_likelihood < 0,
                   "cf_weight": 0 <= self.cf_weight < math.inf,

@@ -50,8 +50,12 @@ def stack_graphs(graphs: Sequence[jraph.GraphsTuple]) -> jraph.GraphsTuple:
     """Stacks graphs of identical shapes (padded to one budget) along a new leading axis."""
     shapes = {tuple(np.shape(leaf) for leaf in jax.tree_util.tree_leaves(g)) for g in graphs}
     if len(shapes) != 1:
-        raise ValueError("stack_graphs() needs graphs padded to the same budget (their shapes differ).")
-    return jax.tree_util.tree_map(lambda *leaves: np.stack([np.asarray(x) for x in leaves]), *graphs)
+        raise ValueError(
+            "stack_graphs() needs graphs padded to the same budget (their shapes differ)."
+        )
+    return jax.tree_util.tree_map(
+        lambda *leaves: np.stack([np.asarray(x) for x in leaves]), *graphs
+    )
 
 
 def shard_graphs(graphs: Sequence[jraph.GraphsTuple], mesh: Mesh) -> jraph.GraphsTuple:
@@ -61,7 +65,9 @@ def shard_graphs(graphs: Sequence[jraph.GraphsTuple], mesh: Mesh) -> jraph.Graph
     """
     num_devices = mesh.devices.size
     if len(graphs) % num_devices:
-        raise ValueError(f"{len(graphs)} graph batches cannot be split evenly over {num_devices} devices.")
+        raise ValueError(
+            f"{len(graphs)} graph batches cannot be split evenly over {num_devices} devices."
+        )
     return jax.device_put(stack_graphs(graphs), batch_sharding(mesh))
 
 
@@ -70,7 +76,9 @@ def replicate(tree: Any, mesh: Mesh) -> Any:
     return jax.device_put(tree, replicated_sharding(mesh))
 
 
-def data_parallel_train_step(loss_fn: LossFn, optimizer: optax.GradientTransformation, mesh: Mesh) -> TrainStep:
+def data_parallel_train_step(
+    loss_fn: LossFn, optimizer: optax.GradientTransformation, mesh: Mesh
+) -> TrainStep:
     """A jitted step `(params, opt_state, sharded_graphs) -> (params, opt_state, loss)`.
 
     `loss_fn(params, graph)` is the scalar loss of one padded batch. The step
@@ -90,6 +98,10 @@ def data_parallel_train_step(loss_fn: LossFn, optimizer: optax.GradientTransform
         return optax.apply_updates(params, updates), opt_state, loss
 
     replicated, sharded = PartitionSpec(), PartitionSpec(DATA_AXIS)
-    step = jax.shard_map(local_step, mesh=mesh, in_specs=(replicated, replicated, sharded),
-                         out_specs=(replicated, replicated, replicated))
+    step = jax.shard_map(
+        local_step,
+        mesh=mesh,
+        in_specs=(replicated, replicated, sharded),
+        out_specs=(replicated, replicated, replicated),
+    )
     return jax.jit(step)

@@ -10,7 +10,9 @@ REDUCERS = {
 }
 
 
-def reduce(data: np.ndarray, segment_ids: np.ndarray, num_segments: int, reducer: str) -> np.ndarray:
+def reduce(
+    data: np.ndarray, segment_ids: np.ndarray, num_segments: int, reducer: str
+) -> np.ndarray:
     """Per-segment reduction with a Python loop; empty segments are zeros."""
     out = np.zeros((num_segments,) + data.shape[1:], np.float64)
     for s in range(num_segments):
@@ -27,10 +29,14 @@ def graph_ids(counts: np.ndarray) -> np.ndarray:
 
 def linear(x: np.ndarray, params: dict) -> np.ndarray:
     """x @ w + b in float64."""
-    return x.astype(np.float64) @ np.asarray(params["w"], np.float64) + np.asarray(params["b"], np.float64)
+    return x.astype(np.float64) @ np.asarray(params["w"], np.float64) + np.asarray(
+        params["b"], np.float64
+    )
 
 
-def edge_block(g, params, use_edges=True, use_receiver_nodes=True, use_sender_nodes=True, use_globals=True):
+def edge_block(
+    g, params, use_edges=True, use_receiver_nodes=True, use_sender_nodes=True, use_globals=True
+):
     """e'_k = W [e_k, v_rk, v_sk, u_gk] + b."""
     cols = []
     if use_edges:
@@ -44,8 +50,16 @@ def edge_block(g, params, use_edges=True, use_receiver_nodes=True, use_sender_no
     return linear(np.concatenate(cols, axis=1), params)
 
 
-def node_block(g, params, use_received_edges=True, use_sent_edges=False, use_nodes=True, use_globals=True,
-               received_edges_reducer="sum", sent_edges_reducer="sum"):
+def node_block(
+    g,
+    params,
+    use_received_edges=True,
+    use_sent_edges=False,
+    use_nodes=True,
+    use_globals=True,
+    received_edges_reducer="sum",
+    sent_edges_reducer="sum",
+):
     """v'_i = W [rho(received e), rho(sent e), v_i, u_gi] + b."""
     num_nodes = g.nodes.shape[0]
     cols = []
@@ -60,8 +74,15 @@ def node_block(g, params, use_received_edges=True, use_sent_edges=False, use_nod
     return linear(np.concatenate(cols, axis=1), params)
 
 
-def global_block(g, params, use_edges=True, use_nodes=True, use_globals=True, edges_reducer="sum",
-                 nodes_reducer="sum"):
+def global_block(
+    g,
+    params,
+    use_edges=True,
+    use_nodes=True,
+    use_globals=True,
+    edges_reducer="sum",
+    nodes_reducer="sum",
+):
     """u' = W [rho(E), rho(V), u] + b."""
     num_graphs = len(g.n_node)
     cols = []

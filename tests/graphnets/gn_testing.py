@@ -5,8 +5,14 @@ import jraph
 import numpy as np
 
 
-def random_graph(rng: np.random.Generator, n_node: list[int], n_edge: list[int], node_size: int = 3,
-                 edge_size: int = 2, global_size: int = 4) -> jraph.GraphsTuple:
+def random_graph(
+    rng: np.random.Generator,
+    n_node: list[int],
+    n_edge: list[int],
+    node_size: int = 3,
+    edge_size: int = 2,
+    global_size: int = 4,
+) -> jraph.GraphsTuple:
     """A batch with the given per-graph node and edge counts, random features and in-graph edges."""
     senders, receivers, offset = [], [], 0
     for nodes, edges in zip(n_node, n_edge):

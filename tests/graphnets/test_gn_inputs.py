@@ -3,6 +3,8 @@
 import copy
 import warnings
 
+import gn_reference as ref
+import gn_testing
 import haiku as hk
 import jax
 import jax.numpy as jnp
@@ -11,8 +13,6 @@ import networkx as nx
 import numpy as np
 import pytest
 
-import gn_reference as ref
-import gn_testing
 import graphnets as gn
 from graphnets import layers, utils
 

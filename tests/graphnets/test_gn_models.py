@@ -1,20 +1,25 @@
 """EncodeProcessDecode and make_mlp."""
 
+import gn_testing
 import haiku as hk
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import gn_testing
 import graphnets as gn
 from graphnets import utils
 
 
 def _model(edge_size, node_size, global_size):
     """`(init, apply)`: init(rng, graph) and a jitted apply(params, graph, num_processing_steps)."""
-    net = hk.without_apply_rng(hk.transform(
-        lambda g, n: gn.EncodeProcessDecode(edge_size, node_size, global_size, latent_size=8, num_layers=2)(g, n)))
+    net = hk.without_apply_rng(
+        hk.transform(
+            lambda g, n: gn.EncodeProcessDecode(
+                edge_size, node_size, global_size, latent_size=8, num_layers=2
+            )(g, n)
+        )
+    )
     # Parameters do not depend on the number of processing steps, so init runs one.
     return (lambda rng, g: net.init(rng, g, 1)), jax.jit(net.apply, static_argnums=2)
 
@@ -33,7 +38,9 @@ def test_encode_process_decode_shapes_and_missing_fields():
 
 
 def test_encode_process_decode_accepts_missing_globals_and_edges():
-    graph = gn_testing.random_graph(np.random.default_rng(1), [3, 2], [2, 2])._replace(globals=None, edges=None)
+    graph = gn_testing.random_graph(np.random.default_rng(1), [3, 2], [2, 2])._replace(
+        globals=None, edges=None
+    )
     init, apply = _model(1, 1, 1)
     outputs = apply(init(jax.random.PRNGKey(0), graph), graph, 2)
     assert outputs[-1].globals.shape == (2, 1) and outputs[-1].edges.shape == (4, 1)
@@ -68,8 +75,13 @@ def test_encode_process_decode_trains():
 
 @pytest.mark.parametrize("layer_norm,activate_final", [(True, True), (False, False)])
 def test_make_mlp(layer_norm, activate_final):
-    mlp = hk.without_apply_rng(hk.transform(
-        lambda x: gn.make_mlp([5, 3], layer_norm=layer_norm, activate_final=activate_final, name="m")()(x)))
+    mlp = hk.without_apply_rng(
+        hk.transform(
+            lambda x: gn.make_mlp(
+                [5, 3], layer_norm=layer_norm, activate_final=activate_final, name="m"
+            )()(x)
+        )
+    )
     x = jnp.ones((2, 4))
     params = mlp.init(jax.random.PRNGKey(0), x)
     out = mlp.apply(params, x)
@@ -84,15 +96,23 @@ def test_encode_process_decode_with_size_invariant_reducer(reducer):
     # With mean or max aggregation, outputs do not change when a neighbourhood is repeated: a
     # star with 3 leaves gives the same outputs as one with 6 (all features identical).
     def star(leaves):
-        return gn.utils.data_dicts_to_graphs_tuple([{
-            "nodes": np.ones((leaves + 1, 2), np.float32),
-            "edges": np.ones((2 * leaves, 1), np.float32),
-            "senders": np.r_[np.zeros(leaves), np.arange(1, leaves + 1)].astype(np.int32),
-            "receivers": np.r_[np.arange(1, leaves + 1), np.zeros(leaves)].astype(np.int32),
-            "globals": np.zeros(1, np.float32)}])
+        return gn.utils.data_dicts_to_graphs_tuple(
+            [
+                {
+                    "nodes": np.ones((leaves + 1, 2), np.float32),
+                    "edges": np.ones((2 * leaves, 1), np.float32),
+                    "senders": np.r_[np.zeros(leaves), np.arange(1, leaves + 1)].astype(np.int32),
+                    "receivers": np.r_[np.arange(1, leaves + 1), np.zeros(leaves)].astype(np.int32),
+                    "globals": np.zeros(1, np.float32),
+                }
+            ]
+        )
 
-    net = hk.without_apply_rng(hk.transform(lambda g: gn.EncodeProcessDecode(
-        1, 1, 1, latent_size=8, reducer=reducer)(g, 2)))
+    net = hk.without_apply_rng(
+        hk.transform(
+            lambda g: gn.EncodeProcessDecode(1, 1, 1, latent_size=8, reducer=reducer)(g, 2)
+        )
+    )
     params = net.init(jax.random.PRNGKey(0), star(3))
     small, large = net.apply(params, star(3))[-1], net.apply(params, star(6))[-1]
     np.testing.assert_allclose(small.nodes[0], large.nodes[0], rtol=1e-5, atol=1e-5)

@@ -13,7 +13,8 @@ SCRIPT = textwrap.dedent("""
 
     assert jax.device_count() == 2, jax.devices()
     rng = np.random.default_rng(0)
-    graphs = [utils.pad_to(gn_testing.random_graph(rng, [3, 4], [5, 3]), 12, 12, 4) for _ in range(4)]
+    graphs = [utils.pad_to(gn_testing.random_graph(rng, [3, 4], [5, 3]), 12, 12, 4)
+              for _ in range(4)]
     mlp = gn.make_mlp([8], layer_norm=False)
     net = hk.without_apply_rng(hk.transform(lambda g: gn.GraphNetwork(mlp, mlp, mlp)(g)))
     params = net.init(jax.random.PRNGKey(0), graphs[0])
@@ -26,15 +27,16 @@ SCRIPT = textwrap.dedent("""
     sharded = parallel.shard_graphs(graphs, mesh)
     assert len(sharded.nodes.sharding.device_set) == 2
     step = parallel.data_parallel_train_step(loss_fn, optimizer, mesh)
-    new_params, _, loss = step(parallel.replicate(params, mesh), parallel.replicate(optimizer.init(params), mesh),
-                               sharded)
+    new_params, _, loss = step(parallel.replicate(params, mesh),
+                               parallel.replicate(optimizer.init(params), mesh), sharded)
 
     mean_loss = lambda p: jnp.mean(jnp.stack([loss_fn(p, g) for g in graphs]))
     expected_loss, grads = jax.jit(jax.value_and_grad(mean_loss))(params)
     updates, _ = optimizer.update(grads, optimizer.init(params), params)
     expected = optax.apply_updates(params, updates)
     np.testing.assert_allclose(loss, expected_loss, rtol=1e-5)
-    jax.tree_util.tree_map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), new_params, expected)
+    close = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    jax.tree_util.tree_map(close, new_params, expected)
     print("DATA_PARALLEL_OK")
 """)
 

@@ -1,12 +1,12 @@
 """Symmetry, padding and transformation properties of the modules."""
 
+import gn_testing
 import haiku as hk
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import gn_testing
 import graphnets as gn
 from graphnets import utils
 
@@ -24,7 +24,9 @@ def _node_only_modules():
     """Modules (as functions of a graph) that update nodes from the connectivity."""
     return {
         "gcn": lambda g: gn.GraphConvolution(MLP, add_self_edges=True)(g),
-        "gat": lambda g: gn.GAT(MLP, gn.make_mlp([1], layer_norm=False, activate_final=False), MLP)(g),
+        "gat": lambda g: gn.GAT(MLP, gn.make_mlp([1], layer_norm=False, activate_final=False), MLP)(
+            g
+        ),
         "interaction": lambda g: gn.InteractionNetwork(MLP, MLP)(g),
         "comm_net": lambda g: gn.CommNet(MLP, MLP, MLP)(g),
     }
@@ -37,7 +39,9 @@ def _transform(fn):
 def _permute_within_graphs(rng, counts):
     """A permutation of rows that keeps every row inside its graph."""
     starts = np.concatenate([[0], np.cumsum(counts)])
-    return np.concatenate([start + rng.permutation(c) for start, c in zip(starts[:-1], counts)]).astype(np.int32)
+    return np.concatenate(
+        [start + rng.permutation(c) for start, c in zip(starts[:-1], counts)]
+    ).astype(np.int32)
 
 
 @pytest.mark.parametrize("reducer", REDUCERS)
@@ -46,9 +50,12 @@ def test_graph_network_is_permutation_equivariant(reducer):
     graph = gn_testing.random_graph(rng, N_NODE, N_EDGE)
     node_perm, edge_perm = _permute_within_graphs(rng, N_NODE), _permute_within_graphs(rng, N_EDGE)
     new_index = np.argsort(node_perm)  # old node i is new node new_index[i]
-    permuted = graph._replace(nodes=graph.nodes[node_perm], edges=graph.edges[edge_perm],
-                              senders=new_index[graph.senders[edge_perm]].astype(np.int32),
-                              receivers=new_index[graph.receivers[edge_perm]].astype(np.int32))
+    permuted = graph._replace(
+        nodes=graph.nodes[node_perm],
+        edges=graph.edges[edge_perm],
+        senders=new_index[graph.senders[edge_perm]].astype(np.int32),
+        receivers=new_index[graph.receivers[edge_perm]].astype(np.int32),
+    )
     net = _transform(_graph_network(reducer))
     params = net.init(jax.random.PRNGKey(0), graph)
     out, out_perm = net.apply(params, graph), net.apply(params, permuted)
@@ -96,22 +103,26 @@ def test_batches_without_edges_or_nodes():
 
 def test_jit_grad_and_vmap():
     rng = np.random.default_rng(4)
-    graphs = [utils.pad_to(gn_testing.random_graph(rng, n, e), 16, 16, 4) for n, e in
-              [([3, 4], [5, 2]), ([6, 1, 2], [4, 0, 3])]]
+    graphs = [
+        utils.pad_to(gn_testing.random_graph(rng, n, e), 16, 16, 4)
+        for n, e in [([3, 4], [5, 2]), ([6, 1, 2], [4, 0, 3])]
+    ]
     stacked = jax.tree_util.tree_map(lambda *xs: np.stack(xs), *graphs)
     net = _transform(_graph_network(gn.segment_mean))
     params = net.init(jax.random.PRNGKey(0), graphs[0])
 
     def loss(p, g):
         out = net.apply(p, g)
-        return jnp.sum(out.globals ** 2) + jnp.sum(out.nodes ** 2) + jnp.sum(out.edges ** 2)
+        return jnp.sum(out.globals**2) + jnp.sum(out.nodes**2) + jnp.sum(out.edges**2)
 
     batched = jax.jit(jax.vmap(net.apply, in_axes=(None, 0)))(params, stacked)
     for i, graph in enumerate(graphs):
         single = net.apply(params, graph)
         for field in ("nodes", "edges", "globals"):
             np.testing.assert_allclose(getattr(batched, field)[i], getattr(single, field), **TOL)
-    closed_over = jax.jit(lambda p: net.apply(p, graphs[0]))(params)  # numpy graph as compile-time constants
+    closed_over = jax.jit(lambda p: net.apply(p, graphs[0]))(
+        params
+    )  # numpy graph as compile-time constants
     np.testing.assert_allclose(closed_over.nodes, batched.nodes[0], **TOL)
     grads = jax.jit(jax.vmap(jax.grad(loss), in_axes=(None, 0)))(params, stacked)
     assert gn_testing.all_finite(grads)
@@ -125,7 +136,9 @@ def test_other_modules_jit_and_grad(name):
     params = net.init(jax.random.PRNGKey(0), graph)
     grads = jax.jit(jax.grad(lambda p: jnp.sum(net.apply(p, graph).nodes ** 2)))(params)
     assert gn_testing.all_finite(grads)
-    np.testing.assert_allclose(jax.jit(net.apply)(params, graph).nodes, net.apply(params, graph).nodes, **TOL)
+    np.testing.assert_allclose(
+        jax.jit(net.apply)(params, graph).nodes, net.apply(params, graph).nodes, **TOL
+    )
 
 
 def test_self_attention_under_jit_vmap_grad():

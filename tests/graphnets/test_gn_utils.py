@@ -1,5 +1,6 @@
 """Conversions, batching, padding and validation."""
 
+import gn_testing
 import jax
 import jax.numpy as jnp
 import jraph
@@ -7,7 +8,6 @@ import networkx as nx
 import numpy as np
 import pytest
 
-import gn_testing
 from graphnets import utils
 
 
@@ -32,8 +32,12 @@ def test_data_dicts_round_trip():
 
 
 def test_data_dicts_without_optional_fields():
-    graph = utils.data_dicts_to_graphs_tuple([{"nodes": np.zeros((2, 1))}, {"nodes": np.zeros((3, 1)),
-                                              "senders": [0, 2], "receivers": [1, 1]}])
+    graph = utils.data_dicts_to_graphs_tuple(
+        [
+            {"nodes": np.zeros((2, 1))},
+            {"nodes": np.zeros((3, 1)), "senders": [0, 2], "receivers": [1, 1]},
+        ]
+    )
     np.testing.assert_array_equal(graph.n_node, [2, 3])
     np.testing.assert_array_equal(graph.senders, [2, 4])
     assert graph.edges is None and graph.globals is None
@@ -76,8 +80,13 @@ def test_batch_unbatch_and_feature_concat():
 def test_fully_connect_graph(exclude_self_edges):
     graph = _graph(4, (3, 0, 2), (0, 0, 0))
     full = utils.fully_connect_graph(graph, exclude_self_edges=exclude_self_edges)
-    expected = [(s, r) for start, n in ((0, 3), (3, 2)) for s in range(start, start + n)
-                for r in range(start, start + n) if not (exclude_self_edges and s == r)]
+    expected = [
+        (s, r)
+        for start, n in ((0, 3), (3, 2))
+        for s in range(start, start + n)
+        for r in range(start, start + n)
+        if not (exclude_self_edges and s == r)
+    ]
     assert list(zip(full.senders.tolist(), full.receivers.tolist())) == expected
     assert full.n_edge.tolist() == ([6, 0, 2] if exclude_self_edges else [9, 0, 4])
     assert full.edges is None
@@ -91,7 +100,9 @@ def test_pad_to_is_jittable_and_numpy_stays_numpy():
     np.testing.assert_array_equal(padded.n_edge, [4, 0, 2, 2, 0])
     np.testing.assert_array_equal(padded.senders[6:], [7, 7])
     utils.validate(padded)
-    jitted = jax.jit(utils.pad_to, static_argnums=(1, 2, 3))(jax.tree_util.tree_map(jnp.asarray, graph), 10, 8, 5)
+    jitted = jax.jit(utils.pad_to, static_argnums=(1, 2, 3))(
+        jax.tree_util.tree_map(jnp.asarray, graph), 10, 8, 5
+    )
     _assert_graphs_equal(jitted, padded)
     mask = jax.jit(utils.node_mask)(jitted, jnp.asarray(3))
     np.testing.assert_array_equal(mask, [True] * 7 + [False] * 3)
@@ -99,8 +110,11 @@ def test_pad_to_is_jittable_and_numpy_stays_numpy():
 
 def test_one_padding_graph_matches_jraph_masks():
     graph = utils.pad_to(_graph(10), 12, 9, 4)
-    for ours, theirs in [(utils.node_mask, jraph.get_node_padding_mask), (utils.edge_mask, jraph.get_edge_padding_mask),
-                         (utils.graph_mask, jraph.get_graph_padding_mask)]:
+    for ours, theirs in [
+        (utils.node_mask, jraph.get_node_padding_mask),
+        (utils.edge_mask, jraph.get_edge_padding_mask),
+        (utils.graph_mask, jraph.get_graph_padding_mask),
+    ]:
         np.testing.assert_array_equal(ours(graph), theirs(graph))
 
 
@@ -135,19 +149,41 @@ def _bad(field, value, base=None):
 
 G = _graph(9)
 BAD_GRAPHS = [
-    (_bad("senders", np.array([0, 1, -1, 0, 3, 5], np.int32)), r"graph.senders\[2\] = -1 is out of range"),
-    (_bad("receivers", np.array([0, 1, 2, 0, 3, 9], np.int32)), r"graph.receivers\[5\] = 9 is out of range"),
+    (
+        _bad("senders", np.array([0, 1, -1, 0, 3, 5], np.int32)),
+        r"graph.senders\[2\] = -1 is out of range",
+    ),
+    (
+        _bad("receivers", np.array([0, 1, 2, 0, 3, 9], np.int32)),
+        r"graph.receivers\[5\] = 9 is out of range",
+    ),
     (_bad("senders", G.senders.astype(np.float32)), r"graph.senders has dtype float32"),
     (_bad("receivers", G.receivers[:5]), r"graph.senders has 6 entries but graph.receivers has 5"),
-    (_bad("n_node", np.array([3, 0, 5], np.int32)), r"sum\(graph.n_node\) is 8 but graph.nodes has 7 rows"),
-    (_bad("n_edge", np.array([4, 0, 1], np.int32)), r"sum\(graph.n_edge\) is 5 but graph.senders has 6 rows"),
-    (_bad("globals", np.zeros((2, 4), np.float32)), r"graph.globals has shape \(2, 4\) but needs 3 rows"),
-    (_bad("senders", np.array([0, 1, 2, 4, 3, 5], np.int32)), r"graph.senders\[3\] = 4 is a node of graph 2 "
-                                                             r"but edge 3 belongs to graph 0"),
-    (_bad("nodes", np.where(np.arange(7)[:, None] == 5, np.nan, G.nodes).astype(np.float32)),
-     r"graph.nodes\[5\] has a non-finite value"),
-    (_bad("edges", np.where(np.arange(6)[:, None] == 1, np.inf, G.edges).astype(np.float32)),
-     r"graph.edges\[1\] has a non-finite value"),
+    (
+        _bad("n_node", np.array([3, 0, 5], np.int32)),
+        r"sum\(graph.n_node\) is 8 but graph.nodes has 7 rows",
+    ),
+    (
+        _bad("n_edge", np.array([4, 0, 1], np.int32)),
+        r"sum\(graph.n_edge\) is 5 but graph.senders has 6 rows",
+    ),
+    (
+        _bad("globals", np.zeros((2, 4), np.float32)),
+        r"graph.globals has shape \(2, 4\) but needs 3 rows",
+    ),
+    (
+        _bad("senders", np.array([0, 1, 2, 4, 3, 5], np.int32)),
+        r"graph.senders\[3\] = 4 is a node of graph 2 "
+        r"but edge 3 belongs to graph 0",
+    ),
+    (
+        _bad("nodes", np.where(np.arange(7)[:, None] == 5, np.nan, G.nodes).astype(np.float32)),
+        r"graph.nodes\[5\] has a non-finite value",
+    ),
+    (
+        _bad("edges", np.where(np.arange(6)[:, None] == 1, np.inf, G.edges).astype(np.float32)),
+        r"graph.edges\[1\] has a non-finite value",
+    ),
 ]
 
 
@@ -162,6 +198,8 @@ def test_conversions_and_padding_validate():
     with pytest.raises(ValueError, match="out of range"):
         utils.pad_to(bad, 20, 20, 5)
     with pytest.raises(ValueError, match="out of range"):
-        utils.data_dicts_to_graphs_tuple([{"nodes": np.zeros((2, 1)), "senders": [0], "receivers": [2]}])
+        utils.data_dicts_to_graphs_tuple(
+            [{"nodes": np.zeros((2, 1)), "senders": [0], "receivers": [2]}]
+        )
     with pytest.raises(ValueError, match="traced"):
         jax.jit(utils.validate)(jax.tree_util.tree_map(jnp.asarray, _graph()))
