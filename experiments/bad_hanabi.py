@@ -307,6 +307,7 @@ def train(config: hanabi_learner.TrainConfig, chunks: Chunks, seed: int,
     saved_config = checkpoint_config(config, seed, chunks.updates)
     checkpoint_path = os.path.join(output_dir, common.CHECKPOINT_NAME)
     metrics_path = os.path.join(output_dir, common.METRICS_NAME)
+    common.check_resumable(checkpoint_path, saved_config)
     state = hanabi_learner.init_train_state(config, jax.random.PRNGKey(seed))
     rows: list[dict] = []
     if os.path.exists(checkpoint_path):

@@ -399,6 +399,12 @@ def restore(path: str, checkpoint: Checkpoint, template: Any) -> Any:
     return jax.tree_util.tree_unflatten(treedef, restored)
 
 
+def check_resumable(path: str, config: Mapping[str, Any]) -> None:
+    """Refuses, before the model is built, a checkpoint at `path` written with another config."""
+    if os.path.exists(path):
+        check_config(path, read_checkpoint(path).config, config)
+
+
 def load_checkpoint(path: str, template: Any, config: Mapping[str, Any]) -> Any:
     """`read_checkpoint`, `check_config` against `config`, then `restore` into `template`."""
     checkpoint = read_checkpoint(path)

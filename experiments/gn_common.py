@@ -421,6 +421,7 @@ def run_labelling_demo(name: str, config: LabellingConfig, *, output_dir: str,
     training = config.training
     output_dir = common.prepare_output_dir(output_dir)
     recorded = checkpoint_config(name, config)
+    common.check_resumable(os.path.join(output_dir, common.CHECKPOINT_NAME), recorded)
     timer = Timer()
     network = make_network(training, 2, 2, None)
 

@@ -130,6 +130,7 @@ def run(config: PhysicsConfig, output_dir: str, checkpoint_every: int) -> None:
     training, steps = config.training, config.rollout_steps
     output_dir = common.prepare_output_dir(output_dir)
     recorded = gn_common.checkpoint_config("physics", config)
+    common.check_resumable(os.path.join(output_dir, common.CHECKPOINT_NAME), recorded)
     timer = gn_common.Timer()
     network = gn_common.make_network(training, None, 2, None)
 
