@@ -14,7 +14,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -63,26 +64,30 @@ def observation_from_open_spiel(game: HanabiConfig, state: Any) -> hanabi_agent.
     )
 
 
-class _Moves:
-    """The agent's per-move functions, compiled once per agent config."""
+class _Moves(NamedTuple):
+    """The agent's per-move functions (compiled)."""
 
-    def __init__(self, agent: Agent):
-        config = agent.config
+    observe: Callable[..., jax.Array]
+    policy: Callable[..., tuple[jax.Array, jax.Array]]
 
-        def observe(params, observation, evidence, key, action):
-            context = hanabi_agent.public_context(config, observation, evidence, key)
-            return hanabi_agent.observe(config, params, context, observation, action)
 
-        def policy(params, observation, evidence, key):
-            context = hanabi_agent.public_context(config, observation, evidence, key)
-            logits = hanabi_network.masked(hanabi_network.policy_logits(
-                config, params["policy"], context.public_input, observation.partner_hands),
-                observation.legal_actions)
-            greedy = hanabi_agent.decide(config, params, context, observation, greedy=True)
-            return jax.nn.softmax(logits), greedy.action
+@functools.lru_cache(maxsize=None)
+def _moves_of(config: hanabi_agent.AgentConfig) -> _Moves:
+    """`_Moves` of agents of `config`, built (and compiled) once per config."""
 
-        self.observe = jax.jit(observe)
-        self.policy = jax.jit(policy)
+    def observe(params, observation, evidence, key, action):
+        context = hanabi_agent.public_context(config, observation, evidence, key)
+        return hanabi_agent.observe(config, params, context, observation, action)
+
+    def policy(params, observation, evidence, key):
+        context = hanabi_agent.public_context(config, observation, evidence, key)
+        logits = hanabi_network.masked(hanabi_network.policy_logits(
+            config, params["policy"], context.public_input, observation.partner_hands),
+            observation.legal_actions)
+        greedy = hanabi_agent.decide(config, params, context, observation, greedy=True)
+        return jax.nn.softmax(logits), greedy.action
+
+    return _Moves(observe=jax.jit(observe), policy=jax.jit(policy))
 
 
 class OpenSpielPolicy(open_spiel_policy.Policy):
@@ -106,7 +111,7 @@ class OpenSpielPolicy(open_spiel_policy.Policy):
         self.agent = agent
         self.greedy = bool(greedy)
         self.game_key = jax.random.PRNGKey(seed) if game_key is None else game_key
-        self._moves = _Moves(agent)
+        self._moves = _moves_of(agent.config)
         self._initial = hanabi_agent.initial_evidence(agent.config)
         self._cache: dict[tuple[int, ...], jax.Array] = {}
 

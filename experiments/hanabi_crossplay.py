@@ -1,0 +1,131 @@
+"""Cross-play of trained Hanabi agents through OpenSpiel.
+
+    python -m experiments.hanabi_crossplay --agents=a.npz,b.npz --num_games=100 --seed=0 \\
+        --output_dir=runs/crossplay
+
+Every ordered pair of agents (self-play included) plays `--num_games` games on the same deals:
+seat 0 is the row agent, every other seat the column agent. Each agent is a
+`bad.agents.OpenSpielPolicy`; both agents of game `g` share its key `split(key(seed), N)[g]`,
+so their public samples agree. Writes `results.json` (mean scores and standard errors),
+`crossplay.csv` (the matrix of mean scores) and `crossplay.png` (its heatmap).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import jax
+import numpy as np
+import pyspiel
+from absl import flags
+
+from bad import agents
+from experiments import common
+from games import hanabi
+
+flags.DEFINE_list("agents", [], "Agent files (bad.agents.save_agent), comma-separated.")
+flags.DEFINE_integer("num_games", 100, "Games per ordered pair of agents.")
+flags.DEFINE_integer("seed", 0, "Seed of the deals and of the agents' move keys.")
+flags.DEFINE_bool("greedy", False, "Agents play their most likely action instead of sampling.")
+flags.DEFINE_string("output_dir", "runs/hanabi_crossplay", "Where the results go.")
+FLAGS = flags.FLAGS
+
+
+def load_agents(paths: Sequence[str]) -> list[agents.Agent]:
+    """The agents of `paths`, all of one game; raises `ValueError` naming a bad file."""
+    if not paths:
+        raise common.ExperimentError("--agents must list at least one agent file.")
+    loaded = [agents.load_agent(path) for path in paths]
+    for path, agent in zip(paths, loaded):
+        if agent.config.game != loaded[0].config.game:
+            raise common.ExperimentError(
+                f"agent file {path} plays {agent.config.game.open_spiel_params()}, but "
+                f"{paths[0]} plays {loaded[0].config.game.open_spiel_params()}.")
+    return loaded
+
+
+def play_game(game, seated: Sequence[agents.OpenSpielPolicy], deck: np.ndarray,
+              rng: np.random.Generator) -> int:
+    """One game dealt from `deck`; seat `p` plays from `seated[p]`. Returns the score."""
+    state, dealt = game.new_initial_state(), 0
+    while not state.is_terminal():
+        if state.is_chance_node():
+            state.apply_action(int(deck[dealt]))
+            dealt += 1
+            continue
+        probs = seated[state.current_player()].action_probabilities(state)
+        actions = list(probs)
+        state.apply_action(int(actions[rng.choice(len(actions), p=list(probs.values()))]))
+    return int(state.returns()[0])
+
+
+def crossplay(loaded: Sequence[agents.Agent], num_games: int, seed: int, greedy: bool,
+              progress: common.Progress | None = None) -> np.ndarray:
+    """Scores [row agent, column agent, game] of every ordered pair on the same deals."""
+    config = loaded[0].config.game
+    game = pyspiel.load_game("hanabi", config.open_spiel_params())
+    decks = hanabi.random_decks(config, num_games, np.random.default_rng(seed))
+    game_keys = jax.random.split(jax.random.PRNGKey(seed), num_games)
+    scores = np.zeros((len(loaded), len(loaded), num_games), np.int64)
+    done = 0
+    for row, first in enumerate(loaded):
+        for column, second in enumerate(loaded):
+            for index, deck in enumerate(decks):
+                seated = [agents.OpenSpielPolicy(agent, game, greedy=greedy,
+                                                 game_key=game_keys[index])
+                          for agent in [first] + [second] * (config.players - 1)]
+                rng = np.random.default_rng([seed, row, column, index])
+                scores[row, column, index] = play_game(game, seated, deck, rng)
+                done += 1
+                if progress is not None:
+                    progress.update(done, {"mean_score": scores[row, column, :index + 1].mean()},
+                                    force=done == scores.size)
+    return scores
+
+
+def save_heatmap(path: str, means: np.ndarray, names: Sequence[str], max_score: int) -> None:
+    """The matrix of mean scores as an annotated heatmap PNG."""
+    figure, axes = common.new_figure(size=(1.6 + 1.1 * len(names), 1.2 + 1.0 * len(names)))
+    ax = axes[0, 0]
+    image = ax.imshow(means, vmin=0, vmax=max_score, cmap="viridis")
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("seat 1 (column agent)")
+    ax.set_ylabel("seat 0 (row agent)")
+    for (row, column), value in np.ndenumerate(means):
+        ax.text(column, row, f"{value:.2f}", ha="center", va="center", color="white")
+    figure.colorbar(image, ax=ax, label="mean score")
+    common.save_figure(figure, path)
+
+
+def main(argv: Sequence[str]) -> None:
+    del argv  # run_main refuses positional arguments
+    common.check_positive(num_games=FLAGS.num_games)
+    common.check_seed(FLAGS.seed)
+    common.check_unique("agents", FLAGS.agents)
+    loaded = load_agents(FLAGS.agents)
+    output_dir = common.prepare_output_dir(FLAGS.output_dir)
+    pairs = len(loaded) ** 2
+    scores = crossplay(loaded, FLAGS.num_games, FLAGS.seed, FLAGS.greedy,
+                       common.Progress(pairs * FLAGS.num_games))
+    means = scores.mean(-1)
+    stderr = (scores.std(-1, ddof=1) / np.sqrt(FLAGS.num_games) if FLAGS.num_games > 1
+              else np.zeros_like(means))
+    names = [os.path.basename(path) for path in FLAGS.agents]
+    if len(set(names)) < len(names):
+        names = list(FLAGS.agents)
+    config = loaded[0].config.game
+    common.write_json(os.path.join(output_dir, "results.json"), {
+        "agents": list(FLAGS.agents), "game": config.open_spiel_params(),
+        "num_games": FLAGS.num_games, "seed": FLAGS.seed, "greedy": FLAGS.greedy,
+        "mean_score": means, "score_stderr": stderr})
+    common.write_csv(os.path.join(output_dir, "crossplay.csv"),
+                     [{"agent": name, **dict(zip(names, row))} for name, row in zip(names, means)])
+    save_heatmap(os.path.join(output_dir, "crossplay.png"), means, names, config.max_score)
+    print(common.format_table([[name, *(f"{v:.2f}" for v in row)]
+                               for name, row in zip(names, means)], ["seat 0 \\ seat 1", *names]))
+
+
+if __name__ == "__main__":
+    common.run_main(main)

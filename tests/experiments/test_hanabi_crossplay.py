@@ -1,0 +1,67 @@
+"""experiments.hanabi_crossplay on tiny agents: outputs, same deals, refusals before any work."""
+
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from bad import agents, hanabi_network
+from bad.hanabi_agent import AgentConfig
+from experiments import common, hanabi_crossplay
+from games.hanabi_config import make_config
+
+
+def _agent_file(folder, name, preset="very_small", method="bad", seed=0) -> str:
+    config = AgentConfig(make_config(preset), method=method, hidden_sizes=(8,))
+    params = hanabi_network.init_params(config, jax.random.PRNGKey(seed))
+    path = os.path.join(folder, name)
+    agents.save_agent(path, agents.make_agent(config, params))
+    return path
+
+
+def _run(args):
+    try:
+        common.run_in_process(hanabi_crossplay.main, ["hanabi_crossplay", *args])
+    except SystemExit as exit_:
+        return exit_.code
+    return 0
+
+
+def test_crossplay_writes_the_matrix_and_is_deterministic(tmp_path, capsys):
+    files = [_agent_file(tmp_path, "a.npz"), _agent_file(tmp_path, "b.npz", method="ippo", seed=1)]
+    outputs = []
+    for run in ("one", "two"):
+        out = str(tmp_path / run)
+        assert _run([f"--agents={','.join(files)}", "--num_games=2", "--seed=3",
+                     f"--output_dir={out}"]) == 0
+        outputs.append(out)
+    results = json.load(open(os.path.join(outputs[0], "results.json")))
+    assert np.shape(results["mean_score"]) == (2, 2) and results["num_games"] == 2
+    assert results == json.load(open(os.path.join(outputs[1], "results.json")))
+    assert open(os.path.join(outputs[0], "crossplay.csv")).readline().strip() == "agent,a.npz,b.npz"
+    assert os.path.getsize(os.path.join(outputs[0], "crossplay.png")) > 0
+    assert "step 8/8" in capsys.readouterr().out
+
+
+def test_same_deals_for_every_pair_and_row_is_seat_zero(tmp_path):
+    files = [_agent_file(tmp_path, "a.npz"), _agent_file(tmp_path, "b.npz", seed=1)]
+    loaded = hanabi_crossplay.load_agents(files)
+    scores = hanabi_crossplay.crossplay(loaded, 2, seed=5, greedy=True)
+    alone = hanabi_crossplay.crossplay(loaded[1:], 2, seed=5, greedy=True)
+    np.testing.assert_array_equal(scores[1, 1], alone[0, 0])
+
+
+@pytest.mark.parametrize("problem", ["foreign_game", "bad_file", "no_agents", "num_games"])
+def test_refusals_are_one_line_before_any_work(tmp_path, capsys, problem):
+    good = _agent_file(tmp_path, "a.npz")
+    out = str(tmp_path / "out")
+    args = {"foreign_game": [f"--agents={good},{_agent_file(tmp_path, 's.npz', 'small')}"],
+            "bad_file": [f"--agents={good},{tmp_path / 'missing.npz'}"],
+            "no_agents": ["--agents="],
+            "num_games": [f"--agents={good}", "--num_games=0"]}[problem]
+    assert _run([*args, f"--output_dir={out}"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert not os.path.exists(out)
