@@ -28,7 +28,7 @@ from games import hanabi, tiny_hanabi
 
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", "runs/demo", "Where the demo runs write.")
 
-# Short versions of the README's full runs (see the README for those and their numbers).
+# Short versions of the full runs in docs/RESULTS.md (see there for those and their numbers).
 BAD_MATRIX_FLAGS = ("--methods=bad_cf,pg", "--num_seeds=100", "--num_updates=4000",
                     "--entropy_cost=3", "--eval_every=100")
 SHORTEST_PATH_FLAGS = ("--num_iterations=500", "--num_eval_graphs=200", "--log_every=50",
