@@ -26,7 +26,7 @@ game given by --preset/--players must be the one it was trained on):
 
 For a BAD agent, `--eval_likelihood_samples=K` makes either evaluation average its belief's
 likelihoods over K public samples instead of the number it was trained with: a better calibrated
-belief for the same network (see docs/RESULTS.md). On games of two players with two-card hands (small,
+belief for the same network (docs/RESULTS.md). On games of two players with two-card hands (small,
 very_small), `--exact_belief` trains BAD with the exact joint public belief instead of BB, and
 `--eval_exact_belief` evaluates any BAD agent with it.
 
