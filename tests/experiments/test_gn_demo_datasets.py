@@ -24,7 +24,9 @@ def test_geo_graph_matches_networkx_threshold_rule_and_spanning_tree(seed):
     geo = nx.geographical_threshold_graph(20, shortest_path.THETA, pos=pos, weight=weight)
     complete = nx.Graph()
     for i, j in itertools.combinations(range(20), 2):
-        complete.add_edge(i, j, weight=float(np.linalg.norm(graph.positions[i] - graph.positions[j])))
+        complete.add_edge(
+            i, j, weight=float(np.linalg.norm(graph.positions[i] - graph.positions[j]))
+        )
     tree = nx.minimum_spanning_tree(complete)
     expected = {frozenset(e) for e in geo.edges()} | {frozenset(e) for e in tree.edges()}
     got = {frozenset((int(i), int(j))) for i, j in zip(*np.nonzero(graph.adjacency))}
@@ -40,7 +42,8 @@ def test_shortest_path_labels_match_networkx(seed):
     for s, r, distance in zip(inputs.senders, inputs.receivers, inputs.edges[:, 0]):
         digraph.add_edge(int(s), int(r), distance=float(distance))
         np.testing.assert_allclose(
-            distance, np.linalg.norm(inputs.nodes[s, :2] - inputs.nodes[r, :2]), rtol=1e-5)
+            distance, np.linalg.norm(inputs.nodes[s, :2] - inputs.nodes[r, :2]), rtol=1e-5
+        )
     assert nx.is_strongly_connected(digraph)
     start = int(np.argmax(inputs.nodes[:, 3]))
     end = int(np.argmax(inputs.nodes[:, 4]))
@@ -48,8 +51,11 @@ def test_shortest_path_labels_match_networkx(seed):
     expected = nx.shortest_path(digraph, start, end, weight="distance")
     on_nodes = np.flatnonzero(targets.nodes[:, 1])
     assert sorted(on_nodes.tolist()) == sorted(expected)
-    on_edges = {(int(s), int(r)) for s, r, on in
-                zip(inputs.senders, inputs.receivers, targets.edges[:, 1]) if on}
+    on_edges = {
+        (int(s), int(r))
+        for s, r, on in zip(inputs.senders, inputs.receivers, targets.edges[:, 1])
+        if on
+    }
     assert on_edges == set(zip(expected[:-1], expected[1:]))
     np.testing.assert_allclose(targets.nodes.sum(-1), 1.0)
     np.testing.assert_allclose(targets.edges.sum(-1), 1.0)
@@ -70,8 +76,11 @@ def test_sort_labels_follow_sorted_order(seed):
     assert directed_edges(inputs) == set(itertools.product(range(9), repeat=2))
     first = int(np.argmax(targets.nodes[:, 1]))
     assert targets.nodes[:, 1].sum() == 1 and values[first] == values.min()
-    successor = {int(s): int(r) for s, r, on in
-                 zip(inputs.senders, inputs.receivers, targets.edges[:, 1]) if on}
+    successor = {
+        int(s): int(r)
+        for s, r, on in zip(inputs.senders, inputs.receivers, targets.edges[:, 1])
+        if on
+    }
     assert len(successor) == 9, "one marked outgoing edge per element"
     order = [first]
     while successor[order[-1]] != order[-1]:
@@ -85,7 +94,7 @@ def test_batches_are_reproducible_and_sized():
     jax.tree_util.tree_map(np.testing.assert_array_equal, a, b)
     assert all(8 <= n <= 10 for n in a[0].n_node)
     inputs, targets = sort.sample_batch(np.random.default_rng(3), 5, 2, 4)
-    assert np.all(inputs.n_edge == inputs.n_node ** 2)
+    assert np.all(inputs.n_edge == inputs.n_node**2)
 
 
 def loop_acceleration(nodes: np.ndarray, springs: np.ndarray, rest: float, gravity: float):
@@ -111,7 +120,9 @@ def test_simulator_matches_loop_forces_and_keeps_ends_fixed():
         np.testing.assert_allclose(
             physics.acceleration(current),
             loop_acceleration(states[t], springs, 0.4, float(graph.globals[0, 1])),
-            rtol=1e-4, atol=1e-4)
+            rtol=1e-4,
+            atol=1e-4,
+        )
     np.testing.assert_array_equal(states[:, [0, -1], :2], np.repeat(states[:1, [0, -1], :2], 31, 0))
     assert np.all(states[:, [0, -1], 2:4] == 0)
 
@@ -134,11 +145,17 @@ def test_simulator_conserves_energy_with_a_small_time_step():
 
 def test_simulator_ignores_padding():
     batch = physics.sample_batch(np.random.default_rng(2), 3, 4, 6)
-    padded = jraph.pad_with_graphs(batch, int(batch.n_node.sum()) + 5, int(batch.n_edge.sum()) + 7, 5)
+    padded = jraph.pad_with_graphs(
+        batch, int(batch.n_node.sum()) + 5, int(batch.n_edge.sum()) + 7, 5
+    )
     states = np.asarray(physics.rollout(padded, 10))
     assert np.all(np.isfinite(states))
-    np.testing.assert_allclose(states[:, : int(batch.n_node.sum())],
-                               np.asarray(physics.rollout(batch, 10)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        states[:, : int(batch.n_node.sum())],
+        np.asarray(physics.rollout(batch, 10)),
+        rtol=1e-5,
+        atol=1e-5,
+    )
 
 
 def test_batched_chains_have_the_layout_of_single_chains():
