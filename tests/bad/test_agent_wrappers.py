@@ -36,3 +36,71 @@ def test_rotated_public_observation_is_the_other_players(spec):
 def test_rotation_refuses_a_wrong_size():
     with pytest.raises(ValueError, match="public observation must have"):
         hanabi_views.rotate_public(make_config("very_small"), np.zeros(3), 1)
+
+
+# --------------------------------------------------------------------------------------------
+# HleAgent
+
+import functools  # noqa: E402
+
+import jax  # noqa: E402
+from hanabi_learning_environment import pyhanabi, rl_env  # noqa: E402
+
+from bad import agents, hanabi_network  # noqa: E402
+from bad.hanabi_agent import AgentConfig  # noqa: E402
+
+
+@functools.lru_cache(maxsize=None)
+def _agent(method: str) -> agents.Agent:
+    config = AgentConfig(make_config("very_small"), method=method, hidden_sizes=(8,))
+    return agents.make_agent(config, hanabi_network.init_params(config, jax.random.PRNGKey(1)))
+
+
+def _play_hle(seats, env):
+    """One rl_env game; every seat's `act` sees every turn, as `rl_env.Agent` prescribes."""
+    observations, done, evidences = env.reset(), False, []
+    while not done:
+        moves = [seat.act(observations["player_observations"][p]) for p, seat in enumerate(seats)]
+        evidences.append([np.asarray(seat.evidence) for seat in seats])
+        move = moves[observations["current_player"]]
+        assert sum(m is not None for m in moves) == 1 and move is not None
+        observations, _, done, _ = env.step(move)
+    return evidences
+
+
+@pytest.mark.parametrize("method", ["bad", "ippo"])
+def test_hle_agent_plays_the_open_spiel_policys_moves_on_the_same_deal(method):
+    agent = _agent(method)
+    env = rl_env.make("Hanabi-Very-Small", num_players=2)
+    seed = 4
+    seats = [agents.HleAgent(agent, greedy=True, seed=seed) for _ in range(2)]
+    for game_index in range(2):
+        evidences = _play_hle(seats, env)
+        for both in evidences:  # the seats agree on the public belief
+            np.testing.assert_array_equal(both[0], both[1])
+        # The same deal through OpenSpiel: the greedy policy plays every move HLE saw.
+        config = agent.config.game
+        game = pyspiel.load_game("hanabi", config.open_spiel_params())
+        policy = agents.OpenSpielPolicy(agent, game, greedy=True, game_key=jax.random.fold_in(
+            jax.random.PRNGKey(seed), game_index))
+        state, moves = game.new_initial_state(), 0
+        for item in env.state.move_history():
+            move = item.move()
+            if move.type() == pyhanabi.HanabiMoveType.DEAL:
+                if not state.is_terminal():  # HLE deals once more after a game-ending move
+                    state.apply_action(move.color() * config.ranks + move.rank())
+                continue
+            probs = policy.action_probabilities(state)
+            np.testing.assert_array_equal(np.asarray(policy.evidence(state)),
+                                          evidences[moves][0])
+            assert probs[env.game.get_move_uid(move)] == 1.0
+            state.apply_action(env.game.get_move_uid(move))
+            moves += 1
+        assert moves == len(evidences) and state.is_terminal()
+
+
+def test_hle_agent_refuses_another_game():
+    env = rl_env.make("Hanabi-Small", num_players=2)
+    seat = agents.HleAgent(_agent("bad"))
+    with pytest.raises(ValueError, match="agent's game"):
+        seat.act(env.reset()["player_observations"][0])
