@@ -130,6 +130,9 @@ def make_config(spec: ConfigSpec = "full") -> HanabiConfig:
         parameters (`players, colors, ranks, hand_size, max_information_tokens, max_life_tokens`),
         optionally with `preset` naming the preset the other entries override. A missing
         `hand_size` is 5 for 2-3 players and 4 for 4-5, as in the Hanabi Learning Environment.
+        Allowed: 2 to `MAX_PLAYERS` players, 1 to `MAX_COLORS` colours and 1 to `MAX_RANKS`
+        ranks, a hand size of at least 1 with every hand dealt from the deck, 1 to
+        `MAX_INFORMATION_TOKENS` information and 1 to `MAX_LIFE_TOKENS` life tokens.
 
     Raises:
       ValueError: unknown preset or parameter name, or a value of the wrong type or range.
