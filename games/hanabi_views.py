@@ -34,3 +34,45 @@ def rotate_public(config: HanabiConfig, public: np.ndarray, offset: int) -> np.n
         blocks = public[..., where].reshape(*batch, players, per_player)
         rotated[..., where] = np.roll(blocks, -shift, axis=-2).reshape(*batch, -1)
     return rotated
+
+
+COLOR_CHARS = "RYGWB"  # HLE's colour names, in colour index order
+
+
+def _one_hot_index(bits: np.ndarray) -> int | None:
+    """The set bit of a one-hot vector, None when all are zero."""
+    return int(np.argmax(bits)) if bits.any() else None
+
+
+def hle_observation_dict(config: HanabiConfig, observation: np.ndarray,
+                         current_player_offset: int) -> dict:
+    """The entries of an HLE `rl_env` observation dict that rule-based agents such as HLE's
+    `SimpleAgent` read (`current_player_offset`, `num_players`, `information_tokens`,
+    `fireworks`, `observed_hands`, `card_knowledge`), from a canonical observation [size]."""
+    layout = observation_layout(config)
+    players, hand, values = config.players, config.hand_size, config.num_values
+    partner_cards = observation[layout.partner_cards].reshape(players - 1, hand, values)
+    missing = observation[layout.missing_cards] > 0
+    knowledge = observation[layout.card_knowledge].reshape(players, hand, layout.knowledge_width)
+    fireworks = observation[layout.fireworks].reshape(config.colors, config.ranks)
+    hands, hints = [], []
+    for offset in range(players):
+        held = hand - int(missing[offset])
+        if offset == 0:
+            hands.append([{"color": None, "rank": -1} for _ in range(held)])
+        else:
+            cards = [divmod(int(np.argmax(card)), config.ranks)
+                     for card in partner_cards[offset - 1, :held]]
+            hands.append([{"color": COLOR_CHARS[colour], "rank": rank} for colour, rank in cards])
+        slots = [(_one_hot_index(block[layout.knowledge_color]),
+                  _one_hot_index(block[layout.knowledge_rank]))
+                 for block in knowledge[offset, :held]]
+        hints.append([{"color": None if colour is None else COLOR_CHARS[colour], "rank": rank}
+                      for colour, rank in slots])
+    return {
+        "current_player_offset": current_player_offset, "num_players": players,
+        "information_tokens": int(observation[layout.information_tokens].sum()),
+        "fireworks": {COLOR_CHARS[colour]: (_one_hot_index(row) + 1 if row.any() else 0)
+                      for colour, row in enumerate(fireworks)},
+        "observed_hands": hands, "card_knowledge": hints,
+    }

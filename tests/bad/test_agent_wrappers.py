@@ -104,3 +104,21 @@ def test_hle_agent_refuses_another_game():
     seat = agents.HleAgent(_agent("bad"))
     with pytest.raises(ValueError, match="agent's game"):
         seat.act(env.reset()["player_observations"][0])
+
+
+@pytest.mark.parametrize("name, spec", [("Hanabi-Full", "full"), ("Hanabi-Small", "small")])
+def test_hle_observation_dict_is_rl_envs(name, spec):
+    config = make_config(spec)
+    env = rl_env.make(name, num_players=2)
+    observations, done, rng, checked = env.reset(), False, np.random.default_rng(3), 0
+    keys = ("current_player_offset", "num_players", "information_tokens", "fireworks",
+            "observed_hands", "card_knowledge")
+    while not done:
+        for seen in observations["player_observations"]:
+            mine = hanabi_views.hle_observation_dict(
+                config, np.asarray(seen["vectorized"], np.float32), seen["current_player_offset"])
+            assert mine == {key: seen[key] for key in keys}
+            checked += 1
+        legal = observations["player_observations"][observations["current_player"]]
+        observations, _, done, _ = env.step(int(rng.choice(legal["legal_moves_as_int"])))
+    assert checked > 4
