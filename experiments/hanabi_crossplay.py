@@ -3,7 +3,9 @@
     python -m experiments.hanabi_crossplay --agents=a.npz,b.npz --num_games=100 --seed=0 \\
         --output_dir=runs/crossplay
 
-Every ordered pair of agents (self-play included) plays `--num_games` games on the same deals:
+Every ordered pair of agents (self-play included) plays `--num_games` games on the same deals
+(with `--simple_agent`, HLE's rule-based `SimpleAgent` is one more agent, named `simple`: it reads
+`games.hanabi_views.hle_observation_dict` of its OpenSpiel observation):
 seat 0 is the row agent, every other seat the column agent. Each agent is a
 `bad.agents.OpenSpielPolicy`; both agents of game `g` share its key `split(key(seed), N)[g]`,
 so their public samples agree. Writes `results.json` (mean scores and standard errors),
@@ -19,15 +21,19 @@ import jax
 import numpy as np
 import pyspiel
 from absl import flags
+from hanabi_learning_environment import pyhanabi
+from hanabi_learning_environment.agents.simple_agent import SimpleAgent
 
 from bad import agents
 from experiments import common
-from games import hanabi
+from games import hanabi, hanabi_views
+from games.hanabi_config import HanabiConfig
 
 flags.DEFINE_list("agents", [], "Agent files (bad.agents.save_agent), comma-separated.")
 flags.DEFINE_integer("num_games", 100, "Games per ordered pair of agents.")
 flags.DEFINE_integer("seed", 0, "Seed of the deals and of the agents' move keys.")
 flags.DEFINE_bool("greedy", False, "Agents play their most likely action instead of sampling.")
+flags.DEFINE_bool("simple_agent", False, "Add HLE's rule-based SimpleAgent as one more player.")
 flags.DEFINE_string("output_dir", "runs/hanabi_crossplay", "Where the results go.")
 FLAGS = flags.FLAGS
 
@@ -45,7 +51,38 @@ def load_agents(paths: Sequence[str]) -> list[agents.Agent]:
     return loaded
 
 
-def play_game(game, seated: Sequence[agents.OpenSpielPolicy], deck: np.ndarray,
+class SimplePolicy:
+    """HLE's `SimpleAgent` as a deterministic player of OpenSpiel `hanabi` states."""
+
+    def __init__(self, config: HanabiConfig):
+        self.config = config
+        self._agent = SimpleAgent({"players": config.players,
+                                   "information_tokens": config.max_information_tokens})
+        self._moves = pyhanabi.HanabiGame(dict(config.open_spiel_params()))
+
+    def action_probabilities(self, state) -> dict[int, float]:
+        """{the SimpleAgent's move: 1} of the player to move."""
+        observation = np.asarray(state.observation_tensor(state.current_player()), np.float32)
+        move = self._agent.act(hanabi_views.hle_observation_dict(self.config, observation, 0))
+        kind = move["action_type"]
+        if kind == "PLAY":
+            hle_move = pyhanabi.HanabiMove.get_play_move(move["card_index"])
+        elif kind == "DISCARD":
+            hle_move = pyhanabi.HanabiMove.get_discard_move(move["card_index"])
+        else:  # SimpleAgent hints colours only
+            hle_move = pyhanabi.HanabiMove.get_reveal_color_move(
+                move["target_offset"], hanabi_views.COLOR_CHARS.index(move["color"]))
+        return {int(self._moves.get_move_uid(hle_move)): 1.0}
+
+
+def _seat(player, game, greedy: bool, game_key):
+    """The OpenSpiel-policy of an `Agent` or `SimplePolicy` for one game."""
+    if isinstance(player, SimplePolicy):
+        return player
+    return agents.OpenSpielPolicy(player, game, greedy=greedy, game_key=game_key)
+
+
+def play_game(game, seated: Sequence, deck: np.ndarray,
               rng: np.random.Generator) -> int:
     """One game dealt from `deck`; seat `p` plays from `seated[p]`. Returns the score."""
     state, dealt = game.new_initial_state(), 0
@@ -60,10 +97,11 @@ def play_game(game, seated: Sequence[agents.OpenSpielPolicy], deck: np.ndarray,
     return int(state.returns()[0])
 
 
-def crossplay(loaded: Sequence[agents.Agent], num_games: int, seed: int, greedy: bool,
+def crossplay(loaded: Sequence, num_games: int, seed: int, greedy: bool,
               progress: common.Progress | None = None) -> np.ndarray:
-    """Scores [row agent, column agent, game] of every ordered pair on the same deals."""
-    config = loaded[0].config.game
+    """Scores [row agent, column agent, game] of every ordered pair on the same deals
+    (`loaded`: `Agent`s of one game, then optionally a `SimplePolicy` of it)."""
+    config = loaded[0].config.game if isinstance(loaded[0], agents.Agent) else loaded[0].config
     game = pyspiel.load_game("hanabi", config.open_spiel_params())
     decks = hanabi.random_decks(config, num_games, np.random.default_rng(seed))
     game_keys = jax.random.split(jax.random.PRNGKey(seed), num_games)
@@ -72,9 +110,8 @@ def crossplay(loaded: Sequence[agents.Agent], num_games: int, seed: int, greedy:
     for row, first in enumerate(loaded):
         for column, second in enumerate(loaded):
             for index, deck in enumerate(decks):
-                seated = [agents.OpenSpielPolicy(agent, game, greedy=greedy,
-                                                 game_key=game_keys[index])
-                          for agent in [first] + [second] * (config.players - 1)]
+                seated = [_seat(player, game, greedy, game_keys[index])
+                          for player in [first] + [second] * (config.players - 1)]
                 rng = np.random.default_rng([seed, row, column, index])
                 scores[row, column, index] = play_game(game, seated, deck, rng)
                 done += 1
@@ -105,9 +142,10 @@ def main(argv: Sequence[str]) -> None:
     common.check_seed(FLAGS.seed)
     common.check_unique("agents", FLAGS.agents)
     loaded = load_agents(FLAGS.agents)
+    players = loaded + ([SimplePolicy(loaded[0].config.game)] if FLAGS.simple_agent else [])
     output_dir = common.prepare_output_dir(FLAGS.output_dir)
-    pairs = len(loaded) ** 2
-    scores = crossplay(loaded, FLAGS.num_games, FLAGS.seed, FLAGS.greedy,
+    pairs = len(players) ** 2
+    scores = crossplay(players, FLAGS.num_games, FLAGS.seed, FLAGS.greedy,
                        common.Progress(pairs * FLAGS.num_games))
     means = scores.mean(-1)
     stderr = (scores.std(-1, ddof=1) / np.sqrt(FLAGS.num_games) if FLAGS.num_games > 1
@@ -115,9 +153,10 @@ def main(argv: Sequence[str]) -> None:
     names = [os.path.basename(path) for path in FLAGS.agents]
     if len(set(names)) < len(names):
         names = list(FLAGS.agents)
+    names += ["simple"] if FLAGS.simple_agent else []
     config = loaded[0].config.game
     common.write_json(os.path.join(output_dir, "results.json"), {
-        "agents": list(FLAGS.agents), "game": config.open_spiel_params(),
+        "agents": names, "files": list(FLAGS.agents), "game": config.open_spiel_params(),
         "num_games": FLAGS.num_games, "seed": FLAGS.seed, "greedy": FLAGS.greedy,
         "mean_score": means, "score_stderr": stderr})
     common.write_csv(os.path.join(output_dir, "crossplay.csv"),

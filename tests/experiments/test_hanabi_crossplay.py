@@ -5,7 +5,10 @@ import os
 
 import jax
 import numpy as np
+import pyspiel
 import pytest
+from hanabi_learning_environment import pyhanabi, rl_env
+from hanabi_learning_environment.agents.simple_agent import SimpleAgent
 
 from bad import agents, hanabi_network
 from bad.hanabi_agent import AgentConfig
@@ -65,3 +68,42 @@ def test_refusals_are_one_line_before_any_work(tmp_path, capsys, problem):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
     assert not os.path.exists(out)
+
+
+def test_simple_agent_joins_the_matrix_and_scores(tmp_path):
+    files = [_agent_file(tmp_path, "a.npz", preset="small")]
+    out = str(tmp_path / "out")
+    assert _run([f"--agents={files[0]}", "--simple_agent", "--num_games=3", "--seed=1",
+                 f"--output_dir={out}"]) == 0
+    results = json.load(open(os.path.join(out, "results.json")))
+    assert results["agents"] == ["a.npz", "simple"]
+    assert np.shape(results["mean_score"]) == (2, 2)
+
+
+def test_simple_policy_plays_simple_agents_moves_in_open_spiel():
+    """SimpleAgent in rl_env, then each of its games' deals and moves replayed in OpenSpiel:
+    `SimplePolicy` chooses every move SimpleAgent chose."""
+    config = make_config("full")
+    simple = hanabi_crossplay.SimplePolicy(config)
+    env = rl_env.make("Hanabi-Full", num_players=2)
+    game = pyspiel.load_game("hanabi", config.open_spiel_params())
+    checked = 0
+    for _ in range(3):
+        observations, done = env.reset(), False
+        seats = [SimpleAgent({"players": 2, "information_tokens": 8}) for _ in range(2)]
+        while not done:
+            player = observations["current_player"]
+            move = seats[player].act(observations["player_observations"][player])
+            observations, _, done, _ = env.step(move)
+        state = game.new_initial_state()
+        for item in env.state.move_history():
+            move = item.move()
+            if move.type() == pyhanabi.HanabiMoveType.DEAL:
+                if not state.is_terminal():  # HLE deals once more after a game-ending move
+                    state.apply_action(move.color() * config.ranks + move.rank())
+                continue
+            uid = env.game.get_move_uid(move)
+            assert simple.action_probabilities(state) == {uid: 1.0}
+            state.apply_action(uid)
+            checked += 1
+    assert checked > 10
