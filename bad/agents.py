@@ -1,6 +1,7 @@
 """Trained Hanabi agents anyone can play with: agent files and an OpenSpiel policy.
 
 * `save_agent(path, agent)` / `load_agent(path)`: `Agent` files (`bad.agent_files`).
+* `load_pretrained(name)`: a shipped agent file (`PRETRAINED`) from `PRETRAINED_DIR`.
 * `HleAgent(agent, greedy=False, seed=0)`: an `rl_env.Agent` for the Hanabi Learning
   Environment (see its docstring).
 * `OpenSpielPolicy(agent, game, greedy=False, seed=0)`: an `open_spiel.python.policy.Policy`
@@ -17,6 +18,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -32,8 +34,22 @@ from games import hanabi, hanabi_views
 from games.hanabi_config import PARAMETERS, HanabiConfig, make_config
 from games.hanabi_layout import action_layout, observation_layout
 
-__all__ = ["Agent", "HleAgent", "OpenSpielPolicy", "load_agent", "make_agent", "save_agent",
-           "game_config_of", "observation_from_open_spiel"]
+__all__ = ["Agent", "HleAgent", "OpenSpielPolicy", "load_agent", "load_pretrained", "make_agent",
+           "save_agent", "game_config_of", "observation_from_open_spiel"]
+
+
+PRETRAINED = ("very_small", "small", "full")
+PRETRAINED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained")
+
+
+def load_pretrained(name: str) -> Agent:
+    """The pretrained agent `name` (one of `PRETRAINED`), `PRETRAINED_DIR/<name>.npz`."""
+    if name not in PRETRAINED:
+        raise ValueError(f"pretrained agent must be one of {', '.join(PRETRAINED)}, got {name!r}.")
+    path = os.path.join(PRETRAINED_DIR, f"{name}.npz")
+    if not os.path.isfile(path):
+        raise ValueError(f"pretrained agent {name!r} is not installed: {path} is missing.")
+    return load_agent(path)
 
 
 def game_config_of(game: Any) -> HanabiConfig:

@@ -1,13 +1,10 @@
 """Agent files (`bad.agents.save_agent` / `load_agent`) and the OpenSpiel policy."""
 
 import functools
-import io
 import os
 import pickle
-import zipfile
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pyspiel
 import pytest
@@ -252,3 +249,14 @@ def test_policy_refuses_other_games_and_non_decision_nodes():
     policy = agents.OpenSpielPolicy(agent, _open_spiel_game(agent.config.game))
     with pytest.raises(ValueError, match="decision node"):
         policy.action_probabilities(policy.game.new_initial_state())
+
+
+def test_load_pretrained_reads_the_named_file_and_refuses_unknown_names(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="must be one of very_small, small, full"):
+        agents.load_pretrained("huge")
+    monkeypatch.setattr(agents, "PRETRAINED_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match="not installed"):
+        agents.load_pretrained("small")
+    agents.save_agent(str(tmp_path / "very_small.npz"), tiny_agent())
+    loaded = agents.load_pretrained("very_small")
+    assert loaded.config == tiny_agent().config and leaves_equal(loaded.params, tiny_agent().params)
