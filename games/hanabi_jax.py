@@ -46,7 +46,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import Mesh
 
 from games.hanabi_config import ConfigSpec, HanabiConfig, accepts_config_spec, as_config
 from games.hanabi_jax_observation import (
@@ -67,6 +67,7 @@ from games.hanabi_rules import (
 )
 from games.hanabi_rules import decode_action as _decode_action
 from games.hanabi_rules import remaining_counts as _remaining_counts
+from graphnets import parallel
 
 decode_action = accepts_config_spec(_decode_action)
 
@@ -434,19 +435,20 @@ def step_batch(config: HanabiConfig, state: HanabiState, actions: jax.Array, key
 class BatchedHanabi:
     """A batch of games stepped together (`step_batch`), sharded over devices.
 
-    The batch axis is split over `devices` (all of `jax.devices()` by default) with a
-    `NamedSharding`; the batch size must be a multiple of the number of devices.
+    The batch axis is split over the devices of `mesh` (`graphnets.parallel.data_mesh`, the
+    project's one mesh helper; by default over `devices`, all of `jax.devices()`); the batch size
+    must be a multiple of the number of devices.
     """
 
-    def __init__(self, config: ConfigSpec, batch_size: int, devices=None):
+    def __init__(self, config: ConfigSpec, batch_size: int, devices=None, mesh: Mesh | None = None):
         config = as_config(config)
-        devices = list(jax.devices() if devices is None else devices)
-        if batch_size % len(devices):
+        mesh = parallel.data_mesh(devices) if mesh is None else mesh
+        if batch_size % mesh.devices.size:
             raise ValueError(f"batch_size {batch_size} is not a multiple of the "
-                             f"{len(devices)} devices it is split over.")
+                             f"{mesh.devices.size} devices it is split over.")
         self.config = config
         self.batch_size = batch_size
-        self.sharding = NamedSharding(Mesh(np.array(devices), ("games",)), PartitionSpec("games"))
+        self.sharding = parallel.batch_sharding(mesh)
         self._reset = jax.jit(lambda k: reset_batch(config, k, batch_size),
                               out_shardings=self.sharding)
         self._step = jax.jit(lambda s, a, k: step_batch(config, s, a, k),
