@@ -28,6 +28,8 @@ import jax.numpy as jnp
 import jraph
 import numpy as np
 
+from graphnets import blocks
+
 SPRING_CONSTANT = 50.0
 GRAVITY = -10.0
 TIME_STEP = 0.1
@@ -115,13 +117,6 @@ def sample_batch(rng: np.random.Generator, batch_size: int, min_masses: int, max
         globals=np.stack([np.zeros(batch_size), gravity], axis=1).astype(np.float32))
 
 
-def node_graph_index(graph: jraph.GraphsTuple) -> jnp.ndarray:
-    """The graph each node belongs to (jit-friendly: the node count is static)."""
-    num_nodes = graph.nodes.shape[0]
-    return jnp.repeat(jnp.arange(len(graph.n_node)), graph.n_node,
-                      total_repeat_length=num_nodes)
-
-
 def acceleration(graph: jraph.GraphsTuple) -> jnp.ndarray:
     """Spring force plus gravity on every (unit) mass, zero for fixed masses; [N, 2]."""
     positions, fixed = graph.nodes[:, :2], graph.nodes[:, 4:5]
@@ -131,7 +126,7 @@ def acceleration(graph: jraph.GraphsTuple) -> jnp.ndarray:
     direction = offset / jnp.where(length > 0, length, 1.0)
     force = graph.edges[:, :1] * (length - graph.edges[:, 1:2]) * direction
     spring = jax.ops.segment_sum(force, graph.receivers, num_segments=positions.shape[0])
-    gravity = graph.globals[node_graph_index(graph)]
+    gravity = graph.globals[blocks.node_graph_index(graph)]
     return (spring + gravity) * (1.0 - fixed)
 
 
