@@ -1,4 +1,4 @@
-"""Trained Hanabi agents anyone can play with: agent files and an OpenSpiel policy.
+"""Trained Hanabi agents anyone can play with: agent files, OpenSpiel and HLE players.
 
 * `save_agent(path, agent)` / `load_agent(path)`: `Agent` files (`bad.agent_files`).
 * `load_pretrained(name)`: a shipped agent file (`PRETRAINED`) from `PRETRAINED_DIR`.
