@@ -99,6 +99,15 @@ def test_hle_agent_plays_the_open_spiel_policys_moves_on_the_same_deal(method):
         assert moves == len(evidences) and state.is_terminal()
 
 
+def test_sampling_hle_agents_complete_games_and_agree_on_the_belief():
+    env = rl_env.make("Hanabi-Very-Small", num_players=2)
+    seats = [agents.HleAgent(_agent("bad"), seed=7) for _ in range(2)]
+    for _ in range(3):
+        for both in _play_hle(seats, env):
+            np.testing.assert_array_equal(both[0], both[1])
+        assert env.state.is_terminal()
+
+
 def test_hle_agent_refuses_another_game():
     env = rl_env.make("Hanabi-Small", num_players=2)
     seat = agents.HleAgent(_agent("bad"))

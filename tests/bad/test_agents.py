@@ -238,6 +238,8 @@ def test_sampled_policy_is_the_softmax_over_legal_actions():
     probs = policy.action_probabilities(state)
     assert sorted(probs) == state.legal_actions()
     assert np.isclose(sum(probs.values()), 1.0) and all(p > 0 for p in probs.values())
+    greedy = agents.OpenSpielPolicy(agent, game, greedy=True, seed=3).action_probabilities(state)
+    assert greedy[max(probs, key=probs.get)] == 1.0  # the most likely action of the same policy
 
 
 def test_policy_refuses_other_games_and_non_decision_nodes():
