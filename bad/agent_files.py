@@ -128,8 +128,8 @@ def _check_arrays(path: str, arrays: Mapping[str, np.ndarray],
     for name, spec in expected.items():
         array = arrays[name]
         if array.shape != tuple(spec.shape) or not np.issubdtype(array.dtype, np.floating):
-            raise ValueError(f"agent file {path}: array {name!r} is {array.dtype}{list(array.shape)}"
-                             f", expected float{list(spec.shape)}.")
+            raise ValueError(f"agent file {path}: array {name!r} is "
+                             f"{array.dtype}{list(array.shape)}, expected float{list(spec.shape)}.")
         if not np.all(np.isfinite(array)):
             raise ValueError(f"agent file {path}: array {name!r} holds non-finite values.")
 
