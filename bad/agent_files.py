@@ -17,7 +17,7 @@ import json
 import os
 import tempfile
 import zipfile
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import jax
 import numpy as np
@@ -103,17 +103,31 @@ def save_agent(path: str, agent: Agent) -> None:
                                           agent.header.get("score"))}
     data = json.dumps(header, sort_keys=True, allow_nan=False).encode("utf-8")
     arrays[HEADER_ENTRY] = np.frombuffer(data, np.uint8)
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temp = tempfile.mkstemp(dir=folder, prefix=".agent-", suffix=".npz.tmp")
+    atomic_write(path, lambda stream: np.savez(stream, **arrays), "wb")
+
+
+def _file_mode() -> int:
+    """The mode `open` would give a new file: 0666 less the process umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def atomic_write(path: str, write: Callable[[Any], None], mode: str = "w") -> None:
+    """Calls `write(handle)` on a temporary file beside `path`, then renames it to `path`: a
+    reader never sees a half-written file. The file gets the mode the process umask gives."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, temp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
     try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
-            stream.flush()
-            os.fsync(stream.fileno())
+        os.fchmod(fd, _file_mode())  # mkstemp's files are 0600 whatever the umask
+        with os.fdopen(fd, mode) as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(temp, path)
     except BaseException:
         if os.path.exists(temp):
-            os.remove(temp)
+            os.unlink(temp)
         raise
 
 

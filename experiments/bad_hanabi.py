@@ -6,7 +6,8 @@ Train (resumes from `<output_dir>/checkpoint.npz` when one is there):
         --num_env_steps=20000000 --output_dir=runs/bad_very_small
 
 Writes `metrics.csv` (one row per logged chunk of updates), `results.json` (the final OpenSpiel
-evaluation and training figures), `score.png`, `belief_cross_entropy.png` and the checkpoint.
+evaluation and training figures), `score.png`, `belief_cross_entropy.png`, the checkpoint and the
+trained agent, `agent.npz` (`bad.agents.load_agent`; playable in OpenSpiel and the HLE).
 A run restarted after a kill continues from its last checkpoint with the same numbers as an
 uninterrupted run. With `--final_learning_rate_fraction` or `--final_entropy_fraction` below 1
 the learning rate and entropy weight fall linearly over the run (or over `--anneal_env_steps`),
@@ -45,7 +46,7 @@ import jax
 import numpy as np
 from absl import flags
 
-from bad import hanabi_evaluation, hanabi_learner
+from bad import agents, hanabi_evaluation, hanabi_learner
 from bad.hanabi_agent import METHODS, AgentConfig
 from experiments import common
 from games.hanabi import HanabiGame
@@ -99,6 +100,7 @@ flags.DEFINE_integer("eval_likelihood_samples", 0, "BAD: public samples the eval
                      "likelihoods average over; 0 keeps the agent's training setting.")
 
 EXPERIMENT = "bad_hanabi"
+AGENT_NAME = "agent.npz"  # the trained agent, written at the end of training
 LOSS_COLUMNS = ("policy_loss", "value_loss", "entropy")  # non-finite: the run diverged
 
 
@@ -364,6 +366,10 @@ def train_and_evaluate() -> None:
         results["open_spiel_evaluation"] = evaluate(evaluated, jax.device_get(state.params),
                                                     FLAGS.eval_games, FLAGS.seed, FLAGS.greedy)
         print_evaluation(results["open_spiel_evaluation"], "OpenSpiel evaluation")
+    score = results.get("open_spiel_evaluation", {}).get("mean_score")
+    agents.save_agent(os.path.join(output_dir, AGENT_NAME), agents.make_agent(
+        agent, jax.device_get(state.params), training_steps=int(rows[-1]["env_steps"]),
+        score=score, seed=FLAGS.seed))
     common.write_json(os.path.join(output_dir, "results.json"), results)
 
 

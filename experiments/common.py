@@ -35,6 +35,8 @@ import jax
 import numpy as np
 from absl import app, flags
 
+from bad.agent_files import atomic_write
+
 CHECKPOINT_NAME = "checkpoint.npz"
 METRICS_NAME = "metrics.csv"
 # The layout of a checkpoint's config: 2 stores the config dataclasses (`dataclasses.asdict`).
@@ -173,29 +175,6 @@ def prepare_output_dir(path: str) -> str:
     return path
 
 
-def _file_mode() -> int:
-    """The mode `open` would give a new file: 0666 less the process umask."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _atomic_write(path: str, write: Callable[[Any], None], mode: str = "w") -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        os.fchmod(fd, _file_mode())  # mkstemp's files are 0600 whatever the umask
-        with os.fdopen(fd, mode) as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _to_builtin(value: Any, finite_only: bool) -> Any:
     """Python lists, dicts and scalars; non-finite floats become None when `finite_only`."""
     if isinstance(value, Mapping):
@@ -214,7 +193,7 @@ def _to_builtin(value: Any, finite_only: bool) -> Any:
 def write_json(path: str, data: Mapping[str, Any]) -> None:
     """Writes `data` (numpy and JAX values allowed, non-finite floats as null) as JSON."""
     text = json.dumps(_to_builtin(data, finite_only=True), indent=2, sort_keys=False) + "\n"
-    _atomic_write(path, lambda handle: handle.write(text))
+    atomic_write(path, lambda handle: handle.write(text))
 
 
 def write_csv(path: str, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -229,7 +208,7 @@ def write_csv(path: str, rows: Sequence[Mapping[str, Any]]) -> None:
         for row in rows:
             writer.writerow({k: _to_builtin(v, finite_only=False) for k, v in row.items()})
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def read_csv(path: str) -> list[dict[str, float]]:
@@ -286,7 +265,7 @@ def save_checkpoint(path: str, tree: Any, config: Mapping[str, Any]) -> None:
     arrays["config"] = np.asarray(json.dumps(_to_builtin(config, finite_only=True),
                                              sort_keys=True))
     arrays["num_leaves"] = np.asarray(len(leaves))
-    _atomic_write(path, lambda handle: np.savez(handle, **arrays), mode="wb")
+    atomic_write(path, lambda handle: np.savez(handle, **arrays), mode="wb")
 
 
 class Checkpoint(NamedTuple):
@@ -487,7 +466,7 @@ def save_figure(figure: Any, path: str, dpi: int = 100) -> None:
     import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
 
     figure.tight_layout()
-    _atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=dpi), mode="wb")
+    atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=dpi), mode="wb")
     plt.close(figure)
 
 

@@ -14,7 +14,9 @@ import sys
 import numpy as np
 import pytest
 
+from bad import agents
 from experiments import common
+from games.hanabi_config import make_config
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 TINY = ["--method=bad", "--preset=very_small", "--num_envs=8", "--rollout_length=4",
@@ -53,7 +55,7 @@ def test_tiny_run_writes_every_output(full_run):
     umask = os.umask(0)
     os.umask(umask)
     for name in ["metrics.csv", "results.json", "score.png", "belief_cross_entropy.png",
-                 "checkpoint.npz"]:
+                 "checkpoint.npz", "agent.npz"]:
         assert (full_run / name).exists(), name
         assert stat.S_IMODE((full_run / name).stat().st_mode) == 0o666 & ~umask, name
     results = (full_run / "results.json").read_text()
@@ -61,6 +63,14 @@ def test_tiny_run_writes_every_output(full_run):
                 "perfect_fraction"]:
         assert key in results
     assert json.loads(results)["open_spiel_evaluation"]["likelihood_samples"] == 3
+
+
+def test_the_trained_agent_is_written_with_its_steps_and_score(full_run):
+    agent = agents.load_agent(full_run / "agent.npz")
+    results = json.loads((full_run / "results.json").read_text())
+    assert agent.header["training_steps"] == results["env_steps"]
+    assert agent.header["score"] == results["open_spiel_evaluation"]["mean_score"]
+    assert agent.config.game == make_config("very_small") and agent.config.method == "bad"
 
 
 def test_results_and_checkpoint_record_the_config_dataclasses(full_run):
