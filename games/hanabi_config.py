@@ -49,6 +49,11 @@ PARAMETERS = ("players", "colors", "ranks", "hand_size", "max_information_tokens
               "max_life_tokens")
 
 
+def _length(part: slice) -> int:
+    """Entries in a slice of the observation (`games.hanabi_layout`'s are all bounded)."""
+    return part.stop - part.start
+
+
 @dataclasses.dataclass(frozen=True)
 class HanabiConfig:
     """A valid Hanabi parameterisation and the sizes derived from it."""
@@ -87,14 +92,12 @@ class HanabiConfig:
     @property
     def private_size(self) -> int:
         """Entries of the observation holding the other players' cards."""
-        layout = observation_layout(self).private
-        return layout.stop - layout.start
+        return _length(observation_layout(self).private)
 
     @property
     def section_sizes(self) -> dict[str, int]:
         """Sizes of the canonical observation's sections, in order."""
-        return {name: field.stop - field.start
-                for name, field in observation_layout(self).sections.items()}
+        return {name: _length(field) for name, field in observation_layout(self).sections.items()}
 
     @property
     def observation_size(self) -> int:
@@ -102,8 +105,8 @@ class HanabiConfig:
 
     @property
     def public_size(self) -> int:
-        layout = observation_layout(self).public
-        return layout.stop - layout.start
+        """Entries of the observation every player sees alike (all but `private_size`)."""
+        return _length(observation_layout(self).public)
 
     def open_spiel_params(self) -> dict[str, int]:
         """Every parameter, spelled as OpenSpiel's and HLE's `hanabi` games take them."""
