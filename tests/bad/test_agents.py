@@ -9,7 +9,7 @@ import numpy as np
 import pyspiel
 import pytest
 
-from bad import agent_files, agents, hanabi_agent
+from bad import agent_files, agents, hanabi_agent, hanabi_evaluation
 from bad.hanabi_agent import AgentConfig
 from bad.hanabi_learner import TrainConfig, init_train_state, train_updates
 from games import hanabi
@@ -262,3 +262,13 @@ def test_load_pretrained_reads_the_named_file_and_refuses_unknown_names(tmp_path
     agents.save_agent(str(tmp_path / "very_small.npz"), tiny_agent())
     loaded = agents.load_pretrained("very_small")
     assert loaded.config == tiny_agent().config and leaves_equal(loaded.params, tiny_agent().params)
+
+
+def test_the_shipped_very_small_agent_plays_well_through_open_spiel():
+    """The pretrained very_small agent (package data) scores near its recorded figure."""
+    agent = agents.load_pretrained("very_small")
+    assert agent.header["training_steps"] >= 1_000_000 and agent.header["score"] > 4.0
+    game = hanabi.HanabiGame(agent.config.game, num_games=50, seed=7)
+    evaluation = hanabi_evaluation.play_open_spiel(agent.config, agent.params, game, None,
+                                                   jax.random.PRNGKey(7), greedy=False)
+    assert evaluation.scores.mean() > 4.0
