@@ -19,11 +19,12 @@ before the checkpoint that covers it, and a resume rewrites it to the checkpoint
 whose losses turn non-finite stops with one line, keeping the last finite checkpoint.
 `--greedy` makes the evaluation play every move's most likely action.
 
-Evaluate a checkpoint through OpenSpiel (the agent settings are read from the checkpoint; the
-game given by --preset/--players must be the one it was trained on):
+Evaluate a checkpoint or an agent file through OpenSpiel (the game and the agent settings are
+read from the file; --preset/--players, when given, must name the game it was trained on):
 
-    python -m experiments.bad_hanabi --preset=very_small \\
+    python -m experiments.bad_hanabi \\
         --evaluate_checkpoint=runs/bad_very_small/checkpoint.npz --num_games=1000 [--greedy]
+    python -m experiments.bad_hanabi --evaluate_checkpoint=runs/bad_very_small/agent.npz
 
 For a BAD agent, `--eval_likelihood_samples=K` makes either evaluation average its belief's
 likelihoods over K public samples instead of the number it was trained with: a better calibrated
@@ -41,12 +42,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from typing import Any
 
 import jax
 import numpy as np
 from absl import flags
 
-from bad import agents, hanabi_evaluation, hanabi_learner
+from bad import agent_files, agents, hanabi_evaluation, hanabi_learner
 from bad.hanabi_agent import METHODS, AgentConfig
 from experiments import common
 from games.hanabi import HanabiGame
@@ -90,7 +92,8 @@ flags.DEFINE_integer("updates_per_log", 10, "Updates per compiled call and metri
 flags.DEFINE_integer("checkpoint_every", 1_000_000,
                      "Environment steps between checkpoints (rounded up to logged chunks).")
 flags.DEFINE_integer("eval_games", 1000, "Games played through OpenSpiel after training.")
-flags.DEFINE_string("evaluate_checkpoint", None, "Evaluate this checkpoint instead of training.")
+flags.DEFINE_string("evaluate_checkpoint", None, "Evaluate this checkpoint or agent file "
+                    "(agent.npz) instead of training.")
 flags.DEFINE_bool("greedy", False, "Evaluation plays every move's most likely action instead of "
                   "sampling the policy (training always samples).")
 flags.DEFINE_integer("num_games", 1000, "Games for --evaluate_checkpoint.")
@@ -185,17 +188,12 @@ def checkpoint_config(config: hanabi_learner.TrainConfig, seed: int,
             "train": dataclasses.asdict(config), "seed": seed, "updates_per_log": updates_per_log}
 
 
-def config_of_checkpoint(path: str, saved: dict,
-                         game: HanabiConfig) -> tuple[hanabi_learner.TrainConfig, int]:
-    """The training configuration and seed of a checkpoint trained on `game`."""
+def config_of_checkpoint(path: str, saved: dict) -> tuple[hanabi_learner.TrainConfig, int]:
+    """The training configuration and seed of a checkpoint."""
     if saved.get("experiment") != EXPERIMENT:
         raise common.ExperimentError(f"checkpoint {path} was not written by {EXPERIMENT}.")
     config = common.dataclass_from_dict(hanabi_learner.TrainConfig, saved.get("train"), path,
                                         "train.")
-    if config.agent.game != game:
-        raise common.ExperimentError(
-            f"checkpoint {path} was trained on {config.agent.game.open_spiel_params()}, but "
-            f"--preset/--players give {game.open_spiel_params()}.")
     seed = saved.get("seed")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= common.SEED_MAX:
         raise common.ExperimentError(f"checkpoint {path} has seed={seed!r}, expected an int in "
@@ -244,6 +242,28 @@ def print_evaluation(summary: dict, title: str) -> None:
                                "fraction playable"]))
 
 
+def is_agent_file(path: str) -> bool:
+    """Whether `path` holds an agent file (`bad.agents.save_agent`) rather than a checkpoint;
+    `False` for anything unreadable, whose problem `common.read_checkpoint` names."""
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            return agent_files.HEADER_ENTRY in stored.files
+    except Exception:  # any unreadable file: read_checkpoint names its problem
+        return False
+
+
+def read_trained_agent(path: str) -> tuple[AgentConfig, Any, int]:
+    """The agent config, parameters and training steps of a checkpoint or an agent file."""
+    if is_agent_file(path):
+        agent = agents.load_agent(path)
+        return agent.config, agent.params, int(agent.header["training_steps"])
+    checkpoint = common.read_checkpoint(path)
+    config, seed = config_of_checkpoint(path, checkpoint.config)
+    template = hanabi_learner.init_train_state(config, jax.random.PRNGKey(seed))
+    state = common.restore(path, checkpoint, template)
+    return config.agent, state.params, int(state.update) * config.steps_per_update
+
+
 def evaluate_checkpoint() -> None:
     """--evaluate_checkpoint: load, play --num_games games through OpenSpiel, report."""
     path = FLAGS.evaluate_checkpoint
@@ -252,17 +272,18 @@ def evaluate_checkpoint() -> None:
     if FLAGS["likelihood_samples"].present:
         raise common.ExperimentError("--likelihood_samples is a training setting; evaluate a "
                                      "checkpoint's belief with --eval_likelihood_samples.")
-    game = game_from_flags()
-    checkpoint = common.read_checkpoint(path)
-    config, seed = config_of_checkpoint(path, checkpoint.config, game)
-    agent = evaluated_agent(config.agent, FLAGS.eval_likelihood_samples, FLAGS.eval_exact_belief)
-    template = hanabi_learner.init_train_state(config, jax.random.PRNGKey(seed))
-    state = common.restore(path, checkpoint, template)
+    trained, params, env_steps = read_trained_agent(path)
+    if FLAGS["preset"].present or FLAGS["players"].present:
+        game = game_from_flags()
+        if trained.game != game:
+            raise common.ExperimentError(
+                f"{path} was trained on {trained.game.open_spiel_params()}, but "
+                f"--preset/--players give {game.open_spiel_params()}.")
+    agent = evaluated_agent(trained, FLAGS.eval_likelihood_samples, FLAGS.eval_exact_belief)
     output_dir = common.prepare_output_dir(FLAGS.output_dir) if FLAGS.output_dir else None
     start = time.perf_counter()
-    summary = evaluate(agent, state.params, FLAGS.num_games, FLAGS.seed, FLAGS.greedy)
-    summary.update(checkpoint=os.path.abspath(path), method=agent.method,
-                   env_steps=int(state.update) * config.steps_per_update,
+    summary = evaluate(agent, params, FLAGS.num_games, FLAGS.seed, FLAGS.greedy)
+    summary.update(checkpoint=os.path.abspath(path), method=agent.method, env_steps=env_steps,
                    wall_seconds=time.perf_counter() - start)
     print_evaluation(summary, "figure")
     if output_dir:

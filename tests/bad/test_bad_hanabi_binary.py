@@ -128,12 +128,28 @@ def test_resume_after_a_kill_equals_the_uninterrupted_run(full_run, tmp_path):
 
 
 def test_evaluate_checkpoint_through_open_spiel(full_run):
-    result = run("--preset=very_small", f"--evaluate_checkpoint={full_run / 'checkpoint.npz'}",
-                 "--num_games=4", "--greedy")
+    # The game comes from the checkpoint: no --preset needed.
+    result = run(f"--evaluate_checkpoint={full_run / 'checkpoint.npz'}", "--num_games=4",
+                 "--greedy")
     assert result.returncode == 0, result.stderr
     assert "greedy" in result.stdout
     assert "cross_entropy_v1" in result.stdout and "mean_score" in result.stdout
     assert "fraction playable" in result.stdout  # the calibration table
+
+
+def test_evaluate_an_agent_file_like_its_checkpoint(full_run, tmp_path):
+    evaluations = {}
+    for name in ["checkpoint.npz", "agent.npz"]:
+        out = tmp_path / name
+        result = run(f"--evaluate_checkpoint={full_run / name}", "--num_games=4",
+                     f"--output_dir={out}")
+        assert result.returncode == 0, result.stderr
+        evaluations[name] = json.loads((out / "evaluation.json").read_text())
+    checkpoint, agent = evaluations["checkpoint.npz"], evaluations["agent.npz"]
+    assert agent["env_steps"] == checkpoint["env_steps"] == 2 * CHUNK
+    assert agent["mean_score"] == checkpoint["mean_score"]
+    assert_one_line_error(run("--preset=small", f"--evaluate_checkpoint={full_run / 'agent.npz'}"),
+                          "agent.npz", "trained on")
 
 
 def test_evaluate_checkpoint_with_more_likelihood_samples(full_run, tmp_path):
