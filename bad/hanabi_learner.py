@@ -6,17 +6,18 @@ The whole actor + learner loop is one compiled function (PureJaxRL style), read 
    acts (`hanabi_agent.act`, one shared key per game and move), its critic values the state, the
    game steps (finished games are dealt again) and the public belief's evidence follows.
 2. `gae`: generalised advantage estimates on the common-payoff reward (`rlax`).
-3. `update`: `num_epochs` passes of `num_minibatches` PPO steps: clipped surrogate
+3. `learn`: `num_epochs` passes of `num_minibatches` PPO steps: clipped surrogate
    (`rlax.clipped_surrogate_pg_loss`) on the decision's log-probability (for BAD including the
    counterfactual term), squared value error and an entropy bonus, Adam with gradient clipping.
    With `anneal_updates > 0` the learning rate and the entropy weight fall linearly to
    `final_learning_rate_fraction` and `final_entropy_fraction` of their initial values over that
    many updates (`annealed`), then stay there.
 
-`train_updates` scans `update` `num_updates` times. Where more than one device exists,
-`shard_over_devices` splits the games over them (the parameters are replicated and the compiled
-function all-reduces the gradients). Every random draw comes from `TrainState.key`, so the
-same seed gives the same numbers, and a `TrainState` restored from a checkpoint continues exactly.
+`update` is `rollout` then `learn`; `train_updates` scans it `num_updates` times. Where more
+than one device exists, `shard_over_devices` splits the games over them (the parameters are
+replicated and the compiled function all-reduces the gradients). Every random draw comes from
+`TrainState.key`, so the same seed gives the same numbers, and a `TrainState` restored from a
+checkpoint continues exactly.
 """
 
 from __future__ import annotations
@@ -254,6 +255,12 @@ def ppo_loss(config: TrainConfig, entropy_weight: jax.Array, params, batch: Tran
 def update(config: TrainConfig, state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
     """One rollout and its PPO epochs; returns the new state and the update's metrics."""
     state, transitions = rollout(config, state)
+    return learn(config, state, transitions)
+
+
+def learn(config: TrainConfig, state: TrainState,
+          transitions: Transition) -> tuple[TrainState, dict[str, jax.Array]]:
+    """The PPO epochs on a rollout's `transitions` (`state` is the state after the rollout)."""
     last_value = bootstrap_value(config.agent, state.params, state.games, state.log_likelihood)
     advantages, targets = gae(config, transitions, last_value)
     flat = jax.tree.map(lambda x: x.reshape(config.steps_per_update, *x.shape[2:]),

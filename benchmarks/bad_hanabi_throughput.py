@@ -13,16 +13,29 @@ the PPO learner); with `--exact_belief` BAD keeps the exact joint belief and its
 every joint hand of the partner. The first method listed is the reference of the ratios. The
 rate per CPU-second is the rate with the whole machine (XLA uses every core), so on a shared
 machine it is the steadier figure.
+
+`--parts` says where an update's time goes, for the first method listed: it times the update's
+two halves, `hanabi_learner.rollout` and `hanabi_learner.learn` (steps/s of each; an update takes
+the sum of their times), then the pieces of one move of every game, each compiled on its own
+(moves/s): the observation, the public context (belief and samples), the actor's decision, the
+public belief's update with the move (`observe`: BAD's counterfactual likelihoods), the critic's
+value and the environment step.
+
+    .venv/bin/python -m benchmarks.bad_hanabi_throughput --methods=bad --parts
 """
 
 from __future__ import annotations
 
+import functools
+from typing import Any, Callable
+
 import jax
 from absl import flags
 
-from bad import hanabi_learner
+from bad import hanabi_agent, hanabi_learner
 from bad.hanabi_agent import METHODS, AgentConfig
 from benchmarks import harness
+from games import hanabi_jax
 from games.hanabi_config import make_config
 
 _DEFAULTS = hanabi_learner.TrainConfig
@@ -45,6 +58,8 @@ _SAMPLES = flags.DEFINE_integer("likelihood_samples", 1,
 _EXACT = flags.DEFINE_bool("exact_belief", False, "BAD: the exact joint belief instead of BB "
                            "(2 players with 2-card hands).")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the training state.")
+_PARTS = flags.DEFINE_bool("parts", False, "Time the parts of an update of the first method "
+                           "instead of whole updates (see the module docstring).")
 _ROUNDS, _MIN_SECONDS = harness.define_round_flags(default_seconds=5.0)
 
 
@@ -73,9 +88,69 @@ def contender(method: str, config: hanabi_learner.TrainConfig) -> harness.Timed:
     return harness.Timed(method, call)
 
 
+def _repeat(name: str, call: Callable[[], Any], units: float) -> harness.Timed:
+    """A contender whose every call runs `call()` to completion and counts `units`."""
+    def timed() -> float:
+        jax.block_until_ready(call())
+        return units
+    return harness.Timed(name, timed)
+
+
+def update_halves(config: hanabi_learner.TrainConfig) -> list[harness.Timed]:
+    """The rollout and the learner of one update, each on the same state every call."""
+    state = hanabi_learner.init_train_state(config, jax.random.PRNGKey(_SEED.value))
+    rollout = jax.jit(functools.partial(hanabi_learner.rollout, config))
+    learn = jax.jit(functools.partial(hanabi_learner.learn, config))
+    after, transitions = rollout(state)
+    steps = float(config.steps_per_update)
+    return [_repeat("rollout", lambda: rollout(state), steps),
+            _repeat("learn", lambda: learn(after, transitions), steps)]
+
+
+def move_pieces(config: hanabi_learner.TrainConfig) -> list[harness.Timed]:
+    """The pieces of one move of every game, on games one rollout into training."""
+    agent, game = config.agent, config.agent.game
+    state = hanabi_learner.init_train_state(config, jax.random.PRNGKey(_SEED.value))
+    state, _ = jax.jit(functools.partial(hanabi_learner.rollout, config))(state)
+    params, games, evidence = state.params, state.games, state.log_likelihood
+    keys = jax.random.split(jax.random.PRNGKey(_SEED.value + 1), config.num_envs)
+    observation_of = jax.jit(jax.vmap(functools.partial(hanabi_agent.observation_from_state,
+                                                        game)))
+    context_of = jax.jit(jax.vmap(functools.partial(hanabi_agent.public_context, agent)))
+    decide = jax.jit(jax.vmap(functools.partial(hanabi_agent.decide, agent),
+                              in_axes=(None, 0, 0)))
+    observe = jax.jit(jax.vmap(functools.partial(hanabi_agent.observe, agent),
+                               in_axes=(None, 0, 0, 0)))
+    critic = jax.jit(functools.partial(hanabi_learner.bootstrap_value, agent))
+    step = jax.jit(functools.partial(hanabi_jax.step_batch, game))
+    observation = observation_of(games)
+    context = context_of(observation, evidence, keys)
+    action = decide(params, context, observation).action
+    moves = float(config.num_envs)
+    return [_repeat("observation", lambda: observation_of(games), moves),
+            _repeat("public context", lambda: context_of(observation, evidence, keys), moves),
+            _repeat("decide", lambda: decide(params, context, observation), moves),
+            _repeat("observe", lambda: observe(params, context, observation, action), moves),
+            _repeat("critic (+ its view)", lambda: critic(params, games, evidence), moves),
+            _repeat("environment step", lambda: step(games, action, keys[0]), moves)]
+
+
+def time_parts(method: str, config: hanabi_learner.TrainConfig) -> None:
+    """`--parts`: the update's halves, then a move's pieces (see the module docstring)."""
+    where = f"{method} on preset {_PRESET.value}, {config.num_envs} games"
+    harness.compare(f"Parts of an update: {where}", "steps", update_halves(config),
+                    _ROUNDS.value, _MIN_SECONDS.value)
+    harness.compare(f"Pieces of one move of every game: {where}", "moves", move_pieces(config),
+                    _ROUNDS.value, _MIN_SECONDS.value)
+
+
 def main() -> None:
     harness.check_choices("methods", _METHODS.value, METHODS)
     configs = {method: train_config(method) for method in _METHODS.value}
+    if _PARTS.value:
+        method = _METHODS.value[0]
+        time_parts(method, configs[method])
+        return
     title = (f"Hanabi learner, preset {_PRESET.value}, {_NUM_ENVS.value} games, "
              f"{_UPDATES.value} updates of {configs[_METHODS.value[0]].steps_per_update} steps "
              f"per call; jax {jax.__version__} on {jax.devices()[0].platform}")
