@@ -104,8 +104,8 @@ def _moves_of(config: hanabi_agent.AgentConfig) -> _Moves:
         logits = hanabi_network.masked(hanabi_network.policy_logits(
             config, params["policy"], context.public_input, observation.partner_hands),
             observation.legal_actions)
-        greedy = hanabi_agent.decide(config, params, context, observation, greedy=True)
-        return jax.nn.softmax(logits), greedy.action
+        # The greedy `decide`'s action, without its counterfactual logits.
+        return jax.nn.softmax(logits), jnp.argmax(logits).astype(jnp.int32)
 
     def decide(params, observation, evidence, key, greedy):
         context = hanabi_agent.public_context(config, observation, evidence, key)

@@ -144,9 +144,8 @@ def init_train_state(config: TrainConfig, key: jax.Array) -> TrainState:
     params = hanabi_network.init_params(config.agent, params_key)
     games = jax.vmap(lambda k: hanabi_jax.reset(game, k))(jax.random.split(games_key,
                                                                            config.num_envs))
-    log_likelihood = jnp.broadcast_to(hanabi_agent.initial_evidence(config.agent),
-                                      (config.num_envs,
-                                       *hanabi_agent.initial_evidence(config.agent).shape))
+    evidence = hanabi_agent.initial_evidence(config.agent)
+    log_likelihood = jnp.broadcast_to(evidence, (config.num_envs, *evidence.shape))
     return TrainState(params=params, opt_state=optimizer(config).init(params), games=games,
                       log_likelihood=log_likelihood, key=key, update=jnp.zeros((), jnp.int32))
 

@@ -136,12 +136,8 @@ def training_contender(name: str, model: hk.Transformed, loss, params: dict,
 
     state = (params, optimizer.init(params))
     step = step.lower(*state, graph).compile()
-    stats = step.memory_analysis()
-    note = ""
-    if stats is not None:
-        buffers = (stats.argument_size_in_bytes + stats.output_size_in_bytes
-                   + stats.temp_size_in_bytes - stats.alias_size_in_bytes)
-        note = f"{buffers / 2**20:.1f} MiB XLA buffers"
+    buffers = harness.xla_buffer_bytes(step)
+    note = "" if buffers is None else f"{buffers / 2**20:.1f} MiB XLA buffers"
 
     def call() -> float:
         nonlocal state
@@ -160,24 +156,19 @@ def compare_large(sizes: gn_workload.Sizes) -> None:
     ours, theirs = jax_models(sizes.hidden)
     jraph_params = theirs.init(jax.random.PRNGKey(0), graph)
     output_error, grad_error = agreement(ours, theirs, jraph_params, graph)
-    contenders: list[harness.Contender] = [
+    contenders = [
         training_contender("graphnets.GraphNetwork", ours, squared_loss,
                            jraph_params_as_ours(jraph_params), graph, 1, 1),
         training_contender("jraph.GraphNetwork", theirs, squared_loss, jraph_params, graph, 1, 1)]
     worker = harness.start_worker(
         "PyG", _TORCH_PYTHON.value, "benchmarks.pyg_worker", dataclasses.asdict(sizes),
         "python3 -m venv .bench_venv && .bench_venv/bin/pip install torch torch_geometric")
-    if worker is not None:
-        contenders += worker.contenders
     title = (f"GN training step (forward, backward, Adam): {sizes.num_graphs} graphs, "
              f"{sizes.num_nodes} nodes, {sizes.num_edges} edges, {sizes.features} features, "
              f"2-layer MLPs of {sizes.hidden} units; jax {jax.__version__} on "
              f"{jax.devices()[0].platform}")
-    try:
-        harness.compare(title, "steps", contenders, _ROUNDS.value, _MIN_SECONDS.value)
-    finally:
-        if worker is not None:
-            worker.close()
+    harness.compare_with_worker(title, "steps", contenders, worker, _ROUNDS.value,
+                                _MIN_SECONDS.value)
     within = "within" if max(output_error, grad_error) < TOLERANCE else "OUTSIDE"
     print(f"check: graphnets vs jraph with the same parameters: largest relative difference of "
           f"outputs {output_error:.1e}, of gradients {grad_error:.1e} ({within} float32 "

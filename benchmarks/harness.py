@@ -164,6 +164,17 @@ def machine_line(load_before: str, load_after: str) -> str:
             f"{load_before} before, {load_after} after")
 
 
+def xla_buffer_bytes(compiled: Any) -> int | None:
+    """Bytes of the buffers a compiled JAX computation holds while it runs: XLA's arguments,
+    outputs and temporaries, less the buffers aliased between them; None where the backend
+    gives no memory analysis."""
+    stats = compiled.memory_analysis()
+    if stats is None:
+        return None
+    return (stats.argument_size_in_bytes + stats.output_size_in_bytes + stats.temp_size_in_bytes
+            - stats.alias_size_in_bytes)
+
+
 def format_rate(rate: float) -> str:
     """A rate with thousands separators, or three significant digits below 100."""
     return f"{rate:,.0f}" if rate >= 100 else f"{rate:.3g}"
@@ -309,6 +320,18 @@ def start_worker(peer: str, python: str, module: str, spec: dict[str, Any],
     except (WorkerError, OSError) as error:
         print(f"note: {peer} unavailable: {error}; measuring ours only.", flush=True)
         return None
+
+
+def compare_with_worker(title: str, unit: str, contenders: Sequence[Contender],
+                        worker: Worker | None, rounds: int, min_seconds: float) -> list[Summary]:
+    """`compare` of `contenders` followed by `worker`'s (none when it is None), then closes
+    the worker, whatever happened."""
+    if worker is None:
+        return compare(title, unit, contenders, rounds, min_seconds)
+    try:
+        return compare(title, unit, [*contenders, *worker.contenders], rounds, min_seconds)
+    finally:
+        worker.close()
 
 
 def worker_spec(argv: Sequence[str]) -> dict:

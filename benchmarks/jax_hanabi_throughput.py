@@ -77,20 +77,14 @@ def compare_batch(batch_size: int, with_observations: bool) -> None:
     """One interleaved table: ours and, when its virtualenv is there, JaxMARL's two ways."""
     spec = {"batch_size": batch_size, "steps": _STEPS.value, "seed": _SEED.value,
             "with_observations": with_observations}
-    contenders: list[harness.Contender] = [
-        ours(batch_size, _STEPS.value, _SEED.value, with_observations)]
+    contender = ours(batch_size, _STEPS.value, _SEED.value, with_observations)
     worker = harness.start_worker("JaxMARL", _JAXMARL_PYTHON.value, "benchmarks.jaxmarl_worker",
                                   spec, INSTALL_HINT)
-    if worker is not None:
-        contenders += worker.contenders
     title = (f"2-player Hanabi-Full, {batch_size} games, {_STEPS.value} steps per call, random "
              f"legal moves, {'every observation computed' if with_observations else 'no obs'}; "
              f"jax {jax.__version__} on {jax.devices()[0].platform}")
-    try:
-        harness.compare(title, "steps", contenders, _ROUNDS.value, _MIN_SECONDS.value)
-    finally:
-        if worker is not None:
-            worker.close()
+    harness.compare_with_worker(title, "steps", [contender], worker, _ROUNDS.value,
+                                _MIN_SECONDS.value)
 
 
 def main() -> None:

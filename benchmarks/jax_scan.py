@@ -49,7 +49,7 @@ def scan_contender(name: str, one_step: Callable, state: Any, key: jax.Array, ba
 
     The scan is compiled here; each call starts from the same `state` and counts
     `batch_size * num_steps` steps. The note gives the state's bytes and the compiled scan's
-    peak (XLA's arguments, outputs and temporaries) per game."""
+    peak (`harness.xla_buffer_bytes`) per game."""
 
     def run(carry):
         games, run_key = carry
@@ -64,9 +64,7 @@ def scan_contender(name: str, one_step: Callable, state: Any, key: jax.Array, ba
 
     state_kib = sum(x.nbytes for x in jax.tree.leaves(state)) / batch_size / 1024
     note = f"state {state_kib:.2f} KiB/game"
-    memory = compiled.memory_analysis()
-    if memory is not None:
-        peak = (memory.argument_size_in_bytes + memory.output_size_in_bytes
-                + memory.temp_size_in_bytes)
+    peak = harness.xla_buffer_bytes(compiled)
+    if peak is not None:
         note += f", peak {peak / batch_size / 1024:.1f} KiB/game"
     return harness.Timed(name, call, note)

@@ -82,6 +82,16 @@ def _seat(player, game, greedy: bool, game_key):
     return agents.OpenSpielPolicy(player, game, greedy=greedy, game_key=game_key)
 
 
+def _seat_all(players: Sequence, game, greedy: bool, game_key) -> list:
+    """The policy of each seat (`_seat`) for one game; a player in several seats gets one
+    policy for all of them, so that its evidence (the same in every seat) is computed once."""
+    policies = {}
+    for player in players:
+        if id(player) not in policies:
+            policies[id(player)] = _seat(player, game, greedy, game_key)
+    return [policies[id(player)] for player in players]
+
+
 def play_game(game, seated: Sequence, deck: np.ndarray,
               rng: np.random.Generator) -> int:
     """One game dealt from `deck`; seat `p` plays from `seated[p]`. Returns the score."""
@@ -110,8 +120,8 @@ def crossplay(loaded: Sequence, num_games: int, seed: int, greedy: bool,
     for row, first in enumerate(loaded):
         for column, second in enumerate(loaded):
             for index, deck in enumerate(decks):
-                seated = [_seat(player, game, greedy, game_keys[index])
-                          for player in [first] + [second] * (config.players - 1)]
+                seated = _seat_all([first] + [second] * (config.players - 1), game, greedy,
+                                   game_keys[index])
                 rng = np.random.default_rng([seed, row, column, index])
                 scores[row, column, index] = play_game(game, seated, deck, rng)
                 done += 1

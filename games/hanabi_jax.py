@@ -194,19 +194,19 @@ def _hint_matches(config: HanabiConfig, hands: jax.Array, move: Move) -> jax.Arr
     return same & (hands >= 0)
 
 
-def _is_legal_move(config: HanabiConfig, state: HanabiState, move: Move) -> jax.Array:
+def _is_legal_move(config: HanabiConfig, state: HanabiState, move: Move,
+                   matches: jax.Array) -> jax.Array:
     """Whether `move` is legal in `state`: bool [].
 
     The rules of `legal_actions_mask` for this one move; a hint is legal when it touches a card
-    (`_hint_matches`, which applying the hint needs too). Looking the move up in the whole mask
-    would cost `step` 7% more operations.
+    (`matches`, the move's `_hint_matches`, which applying the hint needs too). Looking the move
+    up in the whole mask would cost `step` 7% more operations.
     """
     seat = _seat_mask(config, state.current_player)
     cards_held = jnp.sum((state.hands >= 0) & seat[:, None], dtype=jnp.int32)
     slot_ok = move.slot < cards_held
     target = _seat_mask(config, (state.current_player + move.offset) % config.players)
-    hint_ok = (state.information_tokens > 0) & jnp.any(
-        _hint_matches(config, state.hands, move) & target[:, None])
+    hint_ok = (state.information_tokens > 0) & jnp.any(matches & target[:, None])
     legal = ((move.is_play & slot_ok)
              | (move.is_discard & slot_ok
                 & (state.information_tokens < config.max_information_tokens))
@@ -214,11 +214,10 @@ def _is_legal_move(config: HanabiConfig, state: HanabiState, move: Move) -> jax.
     return legal & ~state.done
 
 
-def _apply_hint(config: HanabiConfig, state: HanabiState, move: Move,
+def _apply_hint(config: HanabiConfig, state: HanabiState, move: Move, matches: jax.Array,
                 apply: jax.Array) -> HanabiState:
-    """The state after the hint in `move` if `apply`, else `state`."""
+    """The state after the hint in `move` (touching `matches`) if `apply`, else `state`."""
     target = _seat_mask(config, (state.current_player + move.offset) % config.players)
-    matches = _hint_matches(config, state.hands, move)
     touched = target[:, None] & matches & apply
     in_target = target[:, None] & apply
     color_bit = (jnp.int8(1) << move.color.astype(jnp.int8))
@@ -250,7 +249,8 @@ def step(config: HanabiConfig, state: HanabiState,
       changed; see the module docstring).
     """
     move = decode_action(config, jnp.asarray(action, jnp.int32))
-    legal = _is_legal_move(config, state, move)
+    matches = _hint_matches(config, state.hands, move)
+    legal = _is_legal_move(config, state, move, matches)
     p, c, v = config.players, config.colors, config.num_values
     seat = _seat_mask(config, state.current_player)
     slot = jnp.arange(config.hand_size) == move.slot
@@ -267,7 +267,8 @@ def step(config: HanabiConfig, state: HanabiState,
     completes = scored & (card_rank == config.ranks - 1)
     information_gained = completes & (state.information_tokens < config.max_information_tokens)
 
-    hinted = _apply_hint(config, state, move, legal & (move.is_color_hint | move.is_rank_hint))
+    hinted = _apply_hint(config, state, move, matches,
+                         legal & (move.is_color_hint | move.is_rank_hint))
     fireworks = state.fireworks + (color_mask & scored).astype(jnp.int8)
     life_tokens = state.life_tokens - lost_life.astype(jnp.int8)
     deck_was_empty = state.cards_dealt >= config.deck_size

@@ -189,28 +189,34 @@ def _features(config: HanabiConfig, state: HanabiState, player: jax.Array) -> ja
     ])
 
 
+def _observation_entries(config: HanabiConfig, state: HanabiState, player: jax.Array,
+                         entries: slice, dtype) -> jax.Array:
+    """`observation(config, state, player, dtype)[entries]`, computing only those bits."""
+    source, test, constant = (table[entries] for table in _encoding(config))
+    values = _features(config, state, player)[source]
+    bits = jnp.where(
+        test == _EQUALS, values == constant,
+        jnp.where(test == _GREATER, values > constant,
+                  ((values >> np.maximum(constant, 0)) & 1) == 1))
+    return bits.astype(dtype)
+
+
 @accepts_config_spec
 def observation(config: HanabiConfig, state: HanabiState, player: jax.Array,
                 dtype=jnp.float32) -> jax.Array:
     """OpenSpiel's `observation_tensor(player)`: [observation_size] of 0/1 in `dtype`."""
-    encoding = _encoding(config)
-    values = _features(config, state, player)[encoding.source]
-    bits = jnp.where(
-        encoding.test == _EQUALS, values == encoding.constant,
-        jnp.where(encoding.test == _GREATER, values > encoding.constant,
-                  ((values >> np.maximum(encoding.constant, 0)) & 1) == 1))
-    return bits.astype(dtype)
+    return _observation_entries(config, state, player, slice(None), dtype)
 
 
 @accepts_config_spec
 def private_observation(config: HanabiConfig, state: HanabiState, player: jax.Array,
                         dtype=jnp.float32) -> jax.Array:
     """The other players' cards as `player` sees them: the first `private_size` entries."""
-    return observation(config, state, player, dtype)[observation_layout(config).private]
+    return _observation_entries(config, state, player, observation_layout(config).private, dtype)
 
 
 @accepts_config_spec
 def public_observation(config: HanabiConfig, state: HanabiState, player: jax.Array,
                        dtype=jnp.float32) -> jax.Array:
     """Everything of the observation but the other players' cards: [public_size]."""
-    return observation(config, state, player, dtype)[observation_layout(config).public]
+    return _observation_entries(config, state, player, observation_layout(config).public, dtype)

@@ -166,6 +166,13 @@ def present_fields(graph: jraph.GraphsTuple) -> set[str]:
     return {field for field in utils.FEATURE_FIELDS if getattr(graph, field) is not None}
 
 
+def _require_a_switch(switches: dict[str, tuple[bool, str]]) -> None:
+    """Raises a ValueError naming every `use_*` switch of a block when all of them are off."""
+    if not any(on for on, _ in switches.values()):
+        *others, last = switches
+        raise ValueError(f"At least one of {', '.join(others)} or {last} must be True.")
+
+
 def _check_inputs(
     graph: jraph.GraphsTuple, block: str, switches: dict[str, tuple[bool, str]]
 ) -> None:
@@ -256,16 +263,12 @@ class EdgeBlock(hk.Module):
           ValueError: if every `use_*` switch is off.
         """
         super().__init__(name=name)
-        if not (use_edges or use_receiver_nodes or use_sender_nodes or use_globals):
-            raise ValueError(
-                "At least one of use_edges, use_receiver_nodes, use_sender_nodes or use_globals "
-                "must be True."
-            )
         self._edge_model_fn = edge_model_fn
         self._use_edges = use_edges
         self._use_receiver_nodes = use_receiver_nodes
         self._use_sender_nodes = use_sender_nodes
         self._use_globals = use_globals
+        _require_a_switch(self.switches())
 
     def switches(self) -> dict[str, tuple[bool, str]]:
         """Each `use_*` switch: (whether it is on, the field it reads)."""
@@ -319,16 +322,12 @@ class NodeBlock(hk.Module):
           ValueError: if every `use_*` switch is off.
         """
         super().__init__(name=name)
-        if not (use_received_edges or use_sent_edges or use_nodes or use_globals):
-            raise ValueError(
-                "At least one of use_received_edges, use_sent_edges, use_nodes or use_globals "
-                "must be True."
-            )
         self._node_model_fn = node_model_fn
         self._use_received_edges = use_received_edges
         self._use_sent_edges = use_sent_edges
         self._use_nodes = use_nodes
         self._use_globals = use_globals
+        _require_a_switch(self.switches())
         self._received_edges_reducer = resolve_reducer(
             received_edges_reducer, "received_edges_reducer"
         )
@@ -385,12 +384,11 @@ class GlobalBlock(hk.Module):
           ValueError: if every `use_*` switch is off.
         """
         super().__init__(name=name)
-        if not (use_edges or use_nodes or use_globals):
-            raise ValueError("At least one of use_edges, use_nodes or use_globals must be True.")
         self._global_model_fn = global_model_fn
         self._use_edges = use_edges
         self._use_nodes = use_nodes
         self._use_globals = use_globals
+        _require_a_switch(self.switches())
         self._edges_reducer = resolve_reducer(edges_reducer, "edges_reducer")
         self._nodes_reducer = resolve_reducer(nodes_reducer, "nodes_reducer")
 

@@ -153,7 +153,6 @@ class InteractionNetwork(hk.Module):
         self._edge_block = blocks.EdgeBlock(edge_model_fn, use_globals=False)
         self._node_block = blocks.NodeBlock(
             node_model_fn,
-            use_sent_edges=False,
             use_globals=False,
             received_edges_reducer=resolve_reducer(reducer, "reducer"),
         )
@@ -179,16 +178,9 @@ class RelationNetwork(hk.Module):
         reducer: reduces each graph's relations.
         """
         super().__init__(name=name)
-        self._edge_block = blocks.EdgeBlock(
-            edge_model_fn,
-            use_edges=False,
-            use_receiver_nodes=True,
-            use_sender_nodes=True,
-            use_globals=False,
-        )
+        self._edge_block = blocks.EdgeBlock(edge_model_fn, use_edges=False, use_globals=False)
         self._global_block = blocks.GlobalBlock(
             global_model_fn,
-            use_edges=True,
             use_nodes=False,
             use_globals=False,
             edges_reducer=resolve_reducer(reducer, "reducer"),
@@ -215,17 +207,10 @@ class DeepSets(hk.Module):
         reducer: reduces each graph's nodes.
         """
         super().__init__(name=name)
-        self._node_block = blocks.NodeBlock(
-            node_model_fn,
-            use_received_edges=False,
-            use_sent_edges=False,
-            use_nodes=True,
-            use_globals=True,
-        )
+        self._node_block = blocks.NodeBlock(node_model_fn, use_received_edges=False)
         self._global_block = blocks.GlobalBlock(
             global_model_fn,
             use_edges=False,
-            use_nodes=True,
             use_globals=False,
             nodes_reducer=resolve_reducer(reducer, "reducer"),
         )
@@ -260,25 +245,16 @@ class CommNet(hk.Module):
         """
         super().__init__(name=name)
         self._edge_block = blocks.EdgeBlock(
-            edge_model_fn,
-            use_edges=False,
-            use_receiver_nodes=False,
-            use_sender_nodes=True,
-            use_globals=False,
+            edge_model_fn, use_edges=False, use_receiver_nodes=False, use_globals=False
         )
         self._node_encoder_block = blocks.NodeBlock(
             node_encoder_model_fn,
             use_received_edges=False,
-            use_sent_edges=False,
-            use_nodes=True,
             use_globals=False,
             name="node_encoder_block",
         )
         self._node_block = blocks.NodeBlock(
             node_model_fn,
-            use_received_edges=True,
-            use_sent_edges=False,
-            use_nodes=True,
             use_globals=False,
             received_edges_reducer=resolve_reducer(reducer, "reducer"),
         )

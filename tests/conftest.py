@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -25,3 +26,27 @@ def run_on_two_host_devices():
         return done.stdout
 
     return run
+
+
+def _replay_hle_game(env, state, ranks: int) -> Iterator[int]:
+    """Applies the game `env` (an HLE `rl_env`) last played to the OpenSpiel `state`, deals
+    included; yields each player move's action id just before applying it."""
+    from hanabi_learning_environment import pyhanabi  # pylint: disable=import-outside-toplevel
+
+    for item in env.state.move_history():
+        move = item.move()
+        if move.type() == pyhanabi.HanabiMoveType.DEAL:
+            if not state.is_terminal():  # HLE deals once more after a game-ending move
+                state.apply_action(move.color() * ranks + move.rank())
+            continue
+        action = env.game.get_move_uid(move)
+        yield action
+        state.apply_action(action)
+
+
+@pytest.fixture
+def replay_hle_game():
+    """`replay_hle_game(env, state, ranks)`: an HLE game's deals and moves applied to an
+    OpenSpiel state, yielding each move's action id before it is applied (see `_replay_hle_game`).
+    """
+    return _replay_hle_game

@@ -1,9 +1,16 @@
-"""`games.hanabi_views`: another player's public observation, checked against OpenSpiel."""
+"""`bad.agents.HleAgent` and the `games.hanabi_views` it rests on (another player's public
+observation, rl_env's observation dict), checked against OpenSpiel and rl_env."""
 
+import functools
+
+import jax
 import numpy as np
 import pyspiel
 import pytest
+from hanabi_learning_environment import rl_env
 
+from bad import agents, hanabi_network
+from bad.hanabi_agent import AgentConfig
 from games import hanabi_views
 from games.hanabi_config import make_config
 from games.hanabi_layout import observation_layout
@@ -41,14 +48,6 @@ def test_rotation_refuses_a_wrong_size():
 # --------------------------------------------------------------------------------------------
 # HleAgent
 
-import functools  # noqa: E402
-
-import jax  # noqa: E402
-from hanabi_learning_environment import pyhanabi, rl_env  # noqa: E402
-
-from bad import agents, hanabi_network  # noqa: E402
-from bad.hanabi_agent import AgentConfig  # noqa: E402
-
 
 @functools.lru_cache(maxsize=None)
 def _agent(method: str) -> agents.Agent:
@@ -69,7 +68,7 @@ def _play_hle(seats, env):
 
 
 @pytest.mark.parametrize("method", ["bad", "ippo"])
-def test_hle_agent_plays_the_open_spiel_policys_moves_on_the_same_deal(method):
+def test_hle_agent_plays_the_open_spiel_policys_moves_on_the_same_deal(method, replay_hle_game):
     agent = _agent(method)
     env = rl_env.make("Hanabi-Very-Small", num_players=2)
     seed = 4
@@ -84,17 +83,11 @@ def test_hle_agent_plays_the_open_spiel_policys_moves_on_the_same_deal(method):
         policy = agents.OpenSpielPolicy(agent, game, greedy=True, game_key=jax.random.fold_in(
             jax.random.PRNGKey(seed), game_index))
         state, moves = game.new_initial_state(), 0
-        for item in env.state.move_history():
-            move = item.move()
-            if move.type() == pyhanabi.HanabiMoveType.DEAL:
-                if not state.is_terminal():  # HLE deals once more after a game-ending move
-                    state.apply_action(move.color() * config.ranks + move.rank())
-                continue
+        for action in replay_hle_game(env, state, config.ranks):
             probs = policy.action_probabilities(state)
             np.testing.assert_array_equal(np.asarray(policy.evidence(state)),
                                           evidences[moves][0])
-            assert probs[env.game.get_move_uid(move)] == 1.0
-            state.apply_action(env.game.get_move_uid(move))
+            assert probs[action] == 1.0
             moves += 1
         assert moves == len(evidences) and state.is_terminal()
 

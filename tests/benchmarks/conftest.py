@@ -41,6 +41,13 @@ def _reports(stdout: str) -> list[dict]:
     return reports
 
 
+def _assert_helpfull_lists(module: str, *flags: str) -> None:
+    result = _run(module, "--helpfull")
+    assert "Traceback" not in result.stderr, result.stderr
+    for flag in flags:
+        assert flag in result.stdout, (flag, result.stdout)
+
+
 def _assert_one_line_error(result: subprocess.CompletedProcess, word: str) -> None:
     assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr, result.stderr
@@ -65,3 +72,9 @@ def read_reports():
 def assert_one_line_error():
     """`assert_one_line_error(result, word)`: exit 1, one `error:` line naming `word`."""
     return _assert_one_line_error
+
+
+@pytest.fixture
+def assert_helpfull_lists():
+    """`assert_helpfull_lists(module, *flags)`: `--helpfull` runs and lists every flag."""
+    return _assert_helpfull_lists

@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pyspiel
 import pytest
-from hanabi_learning_environment import pyhanabi, rl_env
+from hanabi_learning_environment import rl_env
 from hanabi_learning_environment.agents.simple_agent import SimpleAgent
 
 from bad import agents, hanabi_network
@@ -80,7 +80,7 @@ def test_simple_agent_joins_the_matrix_and_scores(tmp_path):
     assert np.shape(results["mean_score"]) == (2, 2)
 
 
-def test_simple_policy_plays_simple_agents_moves_in_open_spiel():
+def test_simple_policy_plays_simple_agents_moves_in_open_spiel(replay_hle_game):
     """SimpleAgent in rl_env, then each of its games' deals and moves replayed in OpenSpiel:
     `SimplePolicy` chooses every move SimpleAgent chose."""
     config = make_config("full")
@@ -96,14 +96,7 @@ def test_simple_policy_plays_simple_agents_moves_in_open_spiel():
             move = seats[player].act(observations["player_observations"][player])
             observations, _, done, _ = env.step(move)
         state = game.new_initial_state()
-        for item in env.state.move_history():
-            move = item.move()
-            if move.type() == pyhanabi.HanabiMoveType.DEAL:
-                if not state.is_terminal():  # HLE deals once more after a game-ending move
-                    state.apply_action(move.color() * config.ranks + move.rank())
-                continue
-            uid = env.game.get_move_uid(move)
-            assert simple.action_probabilities(state) == {uid: 1.0}
-            state.apply_action(uid)
+        for action in replay_hle_game(env, state, config.ranks):
+            assert simple.action_probabilities(state) == {action: 1.0}
             checked += 1
     assert checked > 10

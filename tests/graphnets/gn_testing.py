@@ -42,3 +42,12 @@ def module_params(params: dict, fragment: str) -> dict:
 def all_finite(tree) -> bool:
     """Whether every leaf of a pytree is finite."""
     return all(np.all(np.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(tree))
+
+
+def assert_graphs_equal(a: jraph.GraphsTuple, b: jraph.GraphsTuple) -> None:
+    """Asserts that two graphs have the same fields present, with equal values."""
+    for field in jraph.GraphsTuple._fields:
+        x, y = getattr(a, field), getattr(b, field)
+        assert (x is None) == (y is None), field
+        if x is not None:
+            np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=field)

@@ -41,14 +41,6 @@ EDGE_CASES = {
 VALID = gn_testing.random_graph(np.random.default_rng(0), [3, 2], [2, 1])
 
 
-def _assert_graphs_equal(a, b):
-    for field in jraph.GraphsTuple._fields:
-        x, y = getattr(a, field), getattr(b, field)
-        assert (x is None) == (y is None), field
-        if x is not None:
-            np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=field)
-
-
 def _apply(fn, graph):
     net = hk.without_apply_rng(hk.transform(fn))
     return net.apply(net.init(jax.random.PRNGKey(0), graph), graph)
@@ -61,11 +53,11 @@ def _apply(fn, graph):
 def test_edge_cases_pass_every_conversion(name):
     graph = EDGE_CASES[name]
     utils.validate(graph)
-    _assert_graphs_equal(
+    gn_testing.assert_graphs_equal(
         utils.data_dicts_to_graphs_tuple(utils.graphs_tuple_to_data_dicts(graph)), graph
     )
     (single,) = utils.unbatch(graph)
-    _assert_graphs_equal(single, graph)
+    gn_testing.assert_graphs_equal(single, graph)
     other = VALID if graph.edges is not None else VALID._replace(edges=None)
     batched = utils.batch([graph, other, graph])
     utils.validate(jax.tree_util.tree_map(np.asarray, batched))
@@ -395,7 +387,9 @@ def test_reducer_names_are_the_reducers():
     )
     params = net.init(jax.random.PRNGKey(0), VALID, gn.segment_max)
     for name, reducer in gn.REDUCERS.items():
-        _assert_graphs_equal(net.apply(params, VALID, name), net.apply(params, VALID, reducer))
+        gn_testing.assert_graphs_equal(
+            net.apply(params, VALID, name), net.apply(params, VALID, reducer)
+        )
 
 
 def test_multi_head_gat_has_one_attention_vector_per_head():

@@ -104,10 +104,7 @@ def test_relation_network(graph):
     p = lambda name: gn_testing.module_params(params, name)
     edges = ref.edge_block(graph, p("edge_block"), use_edges=False, use_globals=False)
     expected = ref.global_block(
-        graph._replace(edges=edges),
-        p("global_block"),
-        use_nodes=False,
-        use_globals=False,
+        graph._replace(edges=edges), p("global_block"), use_nodes=False, use_globals=False,
         edges_reducer="max",
     )
     np.testing.assert_allclose(out.globals, expected, **TOL)
@@ -121,10 +118,7 @@ def test_deep_sets(graph):
     nodes = ref.node_block(graph, p("node_block"), use_received_edges=False)
     np.testing.assert_allclose(out.nodes, nodes, **TOL)
     expected = ref.global_block(
-        graph._replace(nodes=nodes),
-        p("global_block"),
-        use_edges=False,
-        use_globals=False,
+        graph._replace(nodes=nodes), p("global_block"), use_edges=False, use_globals=False,
         nodes_reducer="mean",
     )
     np.testing.assert_allclose(out.globals, expected, **TOL)

@@ -15,20 +15,12 @@ def _graph(seed=0, n_node=(3, 0, 4), n_edge=(4, 0, 2)):
     return gn_testing.random_graph(np.random.default_rng(seed), list(n_node), list(n_edge))
 
 
-def _assert_graphs_equal(a, b):
-    for field in jraph.GraphsTuple._fields:
-        x, y = getattr(a, field), getattr(b, field)
-        assert (x is None) == (y is None), field
-        if x is not None:
-            np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=field)
-
-
 def test_data_dicts_round_trip():
     graph = _graph()
     dicts = utils.graphs_tuple_to_data_dicts(graph)
     assert [d["n_node"] for d in dicts] == [3, 0, 4]
     assert dicts[2]["senders"].max() < 4 and dicts[0]["globals"].shape == (4,)
-    _assert_graphs_equal(utils.data_dicts_to_graphs_tuple(dicts), graph)
+    gn_testing.assert_graphs_equal(utils.data_dicts_to_graphs_tuple(dicts), graph)
 
 
 def test_data_dicts_without_optional_fields():
@@ -47,7 +39,7 @@ def test_networkx_round_trip():
     graph = _graph(1)
     networkxs = utils.graphs_tuple_to_networkxs(graph)
     assert [g.number_of_nodes() for g in networkxs] == [3, 0, 4]
-    _assert_graphs_equal(utils.networkxs_to_graphs_tuple(networkxs), graph)
+    gn_testing.assert_graphs_equal(utils.networkxs_to_graphs_tuple(networkxs), graph)
 
 
 def test_networkx_node_ids_are_sorted():
@@ -67,13 +59,13 @@ def test_batch_unbatch_and_feature_concat():
     np.testing.assert_array_equal(batched.n_node, [2, 3, 4])
     np.testing.assert_array_equal(batched.senders[5:], b.senders + 5)
     parts = utils.unbatch(batched)
-    _assert_graphs_equal(parts[2], b)
-    _assert_graphs_equal(utils.batch(parts[:2]), a)
+    gn_testing.assert_graphs_equal(parts[2], b)
+    gn_testing.assert_graphs_equal(utils.batch(parts[:2]), a)
     joined = utils.concat([a, a], axis=-1)
     assert joined.nodes.shape == (5, 6) and joined.globals.shape == (2, 8)
     np.testing.assert_array_equal(joined.senders, a.senders)
     jitted = jax.jit(utils.batch)([a, b])
-    _assert_graphs_equal(jitted, batched)
+    gn_testing.assert_graphs_equal(jitted, batched)
 
 
 @pytest.mark.parametrize("exclude_self_edges", [False, True])
@@ -103,7 +95,7 @@ def test_pad_to_is_jittable_and_numpy_stays_numpy():
     jitted = jax.jit(utils.pad_to, static_argnums=(1, 2, 3))(
         jax.tree_util.tree_map(jnp.asarray, graph), 10, 8, 5
     )
-    _assert_graphs_equal(jitted, padded)
+    gn_testing.assert_graphs_equal(jitted, padded)
     mask = jax.jit(utils.node_mask)(jitted, jnp.asarray(3))
     np.testing.assert_array_equal(mask, [True] * 7 + [False] * 3)
 
