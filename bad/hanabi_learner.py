@@ -152,7 +152,8 @@ def init_train_state(config: TrainConfig, key: jax.Array) -> TrainState:
 
 def shard_over_devices(state: TrainState, mesh: Mesh | None = None) -> TrainState:
     """Splits the games over the mesh's devices (default: `graphnets.parallel.data_mesh()`, all
-    devices) and replicates the rest; no-op on one device."""
+    devices) and replicates the rest; no-op on one device. The mesh may span processes
+    (`jax.distributed`): each process passes the same whole state and keeps its devices' games."""
     mesh = parallel.data_mesh() if mesh is None else mesh
     if mesh.devices.size == 1:
         return state

@@ -18,12 +18,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, NamedTuple, Protocol, Sequence
 
 # Lines of the worker protocol start with this, so that anything else a peer library prints
 # on stdout is skipped.
@@ -205,6 +206,33 @@ def format_report(title: str, unit: str, summaries: Sequence[Summary], rounds: i
         cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:-1], widths[1:-1])]
         lines.append("  ".join(cells + [row[-1]]).rstrip())
     return "\n".join(lines)
+
+
+class Report(NamedTuple):
+    """What `parse_reports` reads back of one printed `format_report`."""
+
+    title: str
+    unit: str  # what the rates count
+    medians: dict[str, str]  # contender -> median rate as printed
+
+
+def parse_reports(text: str) -> list[Report]:
+    """Every `format_report` block in a benchmark's output, in order."""
+    lines = text.splitlines()
+    reports = []
+    for start, line in enumerate(lines):
+        if not line.startswith("== ") or len(lines) < start + 5:
+            continue
+        header = re.split(r"\s{2,}", lines[start + 4].strip())
+        unit = header[1].removeprefix("median ").removesuffix("/s") if len(header) > 1 else ""
+        medians = {}
+        for row in lines[start + 5:]:
+            cells = re.split(r"\s{2,}", row.strip())
+            if not row or row.startswith(("== ", "note: ", "check: ")) or len(cells) < 2:
+                break
+            medians[cells[0]] = cells[1]
+        reports.append(Report(line[3:], unit, medians))
+    return reports
 
 
 def compare(title: str, unit: str, contenders: Sequence[Contender], rounds: int,

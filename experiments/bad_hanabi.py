@@ -50,11 +50,13 @@ from absl import flags
 
 from bad import agent_files, agents, hanabi_evaluation, hanabi_learner
 from bad.hanabi_agent import METHODS, AgentConfig
-from experiments import common
+from experiments import common, distributed
 from games.hanabi import HanabiGame
 from games.hanabi_config import PRESETS, HanabiConfig, make_config
+from graphnets import parallel
 
 FLAGS = flags.FLAGS
+flags.adopt_module_key_flags(distributed)
 flags.DEFINE_enum("method", "bad", METHODS, "bad: public belief and partial policies; ippo: "
                   "independent actor-critic on the players' own observations.")
 flags.DEFINE_string("preset", "very_small", f"Hanabi preset: {', '.join(PRESETS)}.")
@@ -150,9 +152,6 @@ def train_config_from_flags() -> tuple[hanabi_learner.TrainConfig, Chunks]:
                           discount=FLAGS.discount, gae_lambda=FLAGS.gae_lambda,
                           v2_alpha=FLAGS.v2_alpha)
     common.check_seed(FLAGS.seed)
-    if FLAGS.num_envs % jax.device_count():
-        raise common.ExperimentError(f"--num_envs must be a multiple of the {jax.device_count()} "
-                                     "devices it is split over.")
     if FLAGS.method != "bad" and (FLAGS.v2_alpha or FLAGS.likelihood_samples != 1
                                   or FLAGS.exact_belief):
         raise common.ExperimentError("--v2_alpha, --likelihood_samples and --exact_belief apply "
@@ -333,12 +332,15 @@ def train(config: hanabi_learner.TrainConfig, chunks: Chunks, seed: int,
     common.check_resumable(checkpoint_path, saved_config)
     state = hanabi_learner.init_train_state(config, jax.random.PRNGKey(seed))
     rows: list[dict] = []
+    writer = distributed.is_writer()
     if os.path.exists(checkpoint_path):
         state = common.load_checkpoint(checkpoint_path, state, saved_config)
         rows = resumed_rows(metrics_path, int(state.update) // chunks.updates, chunks.steps)
-        common.write_csv(metrics_path, rows)
+        if writer:
+            common.write_csv(metrics_path, rows)
         print(f"resuming from {checkpoint_path} at {len(rows) * chunks.steps} environment steps",
               flush=True)
+    distributed.check_same_everywhere(int(state.update), "the update to resume from")
     state = hanabi_learner.shard_over_devices(state)
 
     chunk = int(state.update) // chunks.updates
@@ -347,34 +349,36 @@ def train(config: hanabi_learner.TrainConfig, chunks: Chunks, seed: int,
     while chunk < chunks.total:
         state, metrics = hanabi_learner.train_updates(config, state, chunks.updates)
         chunk += 1
-        row = metrics_row(jax.device_get(metrics), chunk, chunks)
+        row = metrics_row(parallel.to_host(metrics), chunk, chunks)
         rows.append(row)
-        common.write_csv(metrics_path, rows)
+        if writer:
+            common.write_csv(metrics_path, rows)
         common.require_finite(row, LOSS_COLUMNS, f"{row['env_steps']} environment steps")
         if chunk % chunks.per_checkpoint == 0 or chunk == chunks.total:
-            common.save_checkpoint(checkpoint_path, jax.device_get(state), saved_config)
+            host_state = parallel.to_host(state)
+            if writer:
+                common.save_checkpoint(checkpoint_path, host_state, saved_config)
         progress.update(row["env_steps"], {"mean_score": row["mean_score"]},
                         force=chunk == chunks.total)
     return state, rows, time.perf_counter() - start
 
 
 def train_and_evaluate() -> None:
-    """Training (resumed when the output directory has a checkpoint), plots, evaluation."""
+    """Training (resumed when the output directory has a checkpoint), plots, evaluation.
+
+    Every process of a multi-process run trains and evaluates; only process 0 writes files.
+    """
     if not FLAGS.output_dir:
         raise common.ExperimentError("--output_dir is required for training.")
     config, chunks = train_config_from_flags()
+    distributed.join_from_flags()
+    if config.num_envs % jax.device_count():
+        raise common.ExperimentError(f"--num_envs must be a multiple of the {jax.device_count()} "
+                                     "devices it is split over.")
     output_dir = common.prepare_output_dir(FLAGS.output_dir)
     state, rows, train_seconds = train(config, chunks, FLAGS.seed, output_dir)
+    params = parallel.to_host(state.params)
     agent = config.agent
-    title = f"{agent.method} on Hanabi {FLAGS.preset}"
-    common.plot_learning_curves(os.path.join(output_dir, "score.png"), rows, "env_steps",
-                                ["mean_score"], f"{title}: mean score of the training games",
-                                "environment steps")
-    common.plot_learning_curves(
-        os.path.join(output_dir, "belief_cross_entropy.png"), rows, "env_steps",
-        ["belief_cross_entropy"],
-        f"{title}: per-card cross-entropy of the {agent.belief_name.upper()} belief",
-        "environment steps")
     results = {
         "method": agent.method, "preset": FLAGS.preset, "game": agent.game.open_spiel_params(),
         "env_steps": rows[-1]["env_steps"], "train_seconds_this_run": train_seconds,
@@ -384,19 +388,33 @@ def train_and_evaluate() -> None:
     }
     if FLAGS.eval_games:
         evaluated = evaluated_agent(agent, FLAGS.eval_likelihood_samples, FLAGS.eval_exact_belief)
-        results["open_spiel_evaluation"] = evaluate(evaluated, jax.device_get(state.params),
-                                                    FLAGS.eval_games, FLAGS.seed, FLAGS.greedy)
+        results["open_spiel_evaluation"] = evaluate(evaluated, params, FLAGS.eval_games,
+                                                    FLAGS.seed, FLAGS.greedy)
         print_evaluation(results["open_spiel_evaluation"], "OpenSpiel evaluation")
+    if not distributed.is_writer():
+        return
+    title = f"{agent.method} on Hanabi {FLAGS.preset}"
+    common.plot_learning_curves(os.path.join(output_dir, "score.png"), rows, "env_steps",
+                                ["mean_score"], f"{title}: mean score of the training games",
+                                "environment steps")
+    common.plot_learning_curves(
+        os.path.join(output_dir, "belief_cross_entropy.png"), rows, "env_steps",
+        ["belief_cross_entropy"],
+        f"{title}: per-card cross-entropy of the {agent.belief_name.upper()} belief",
+        "environment steps")
     score = results.get("open_spiel_evaluation", {}).get("mean_score")
     agents.save_agent(os.path.join(output_dir, AGENT_NAME), agents.make_agent(
-        agent, jax.device_get(state.params), training_steps=int(rows[-1]["env_steps"]),
-        score=score, seed=FLAGS.seed))
+        agent, params, training_steps=int(rows[-1]["env_steps"]), score=score, seed=FLAGS.seed))
     common.write_json(os.path.join(output_dir, "results.json"), results)
 
 
 def main(argv) -> None:
     del argv  # run_main refuses positional arguments
     if FLAGS.evaluate_checkpoint:
+        if distributed.cluster_from_flags():
+            raise common.ExperimentError(
+                "--evaluate_checkpoint runs in one process; drop --coordinator_address, "
+                "--num_processes and --process_id.")
         evaluate_checkpoint()
     else:
         train_and_evaluate()

@@ -3,10 +3,15 @@
 * flags every demo has (`define_training_flags`), checked into a `TrainingConfig`; each demo's
   own config dataclass holds it and every other flag that changes the data or the model, and
   `checkpoint_config` of it is what the checkpoint and `results.json` record,
-* per-iteration randomness derived from (seed, iteration), so a resumed run sees the same data,
+* per-iteration randomness derived from (seed, iteration, shard), so a resumed run sees the
+  same data,
 * padding batches to a few fixed shapes (`graphnets.utils.pad_to`) so `jax.jit` compiles rarely,
 * the EncodeProcessDecode network, the classification loss and metrics of the two labelling
   demos, the training loop with progress lines, checkpoints and exact resume,
+* data parallelism (`graphnets.parallel`): each iteration's `--batch_size_train` graphs are split
+  into one padded batch per device of every process (`experiments.distributed`); a shard's
+  graphs come from (seed, iteration, shard) alone, so a run on two processes of one device each
+  gives the numbers of one process with two devices. Only process 0 writes files,
 * plots: learning curves and a graph drawn with true and predicted labels.
 """
 
@@ -25,10 +30,11 @@ import numpy as np
 import optax
 from absl import flags
 
-from experiments import common
-from graphnets import blocks, models, utils
+from experiments import common, distributed
+from graphnets import blocks, models, parallel, utils
 
 FLAGS = flags.FLAGS
+flags.adopt_module_key_flags(distributed)
 
 Batch = Any
 Params = Any
@@ -150,9 +156,10 @@ class LabellingConfig:
     sizes: NodeRanges
 
 
-def checkpoint_config(demo: str, config: Any) -> dict[str, Any]:
-    """What the checkpoint and results.json record of a demo's config dataclass."""
-    return {"format_version": common.FORMAT_VERSION, "demo": demo,
+def checkpoint_config(demo: str, config: Any, data_shards: int) -> dict[str, Any]:
+    """What the checkpoint and results.json record of a demo's config dataclass; the training
+    batches depend on the number of `data_shards` (devices over all processes) too."""
+    return {"format_version": common.FORMAT_VERSION, "demo": demo, "data_shards": data_shards,
             **dataclasses.asdict(config)}
 
 
@@ -161,17 +168,44 @@ def rng_for(seed: int, stream: int, index: int = 0) -> np.random.Generator:
     return np.random.default_rng([seed, stream, index])
 
 
+def train_rng(seed: int, iteration: int, shard: int, num_shards: int) -> np.random.Generator:
+    """The randomness of one shard of an iteration's training batch (one shard: as `rng_for`)."""
+    return rng_for(seed, TRAIN_STREAM, iteration * num_shards + shard)
+
+
+def shard_size(training: TrainingConfig, num_shards: int) -> int:
+    """Training graphs per shard; raises `ExperimentError` unless the shards split evenly."""
+    if training.batch_size_train % num_shards:
+        raise common.ExperimentError(
+            f"--batch_size_train ({training.batch_size_train}) must be a multiple of the "
+            f"{num_shards} devices it is split over.")
+    return training.batch_size_train // num_shards
+
+
+def edge_budget(graphs: Sequence[jraph.GraphsTuple], min_edges: int = 0) -> int:
+    """The edges `pad_graphs` pads `graphs` to: `min_edges`, or where the graphs have more, the
+    next power of two above their count (so a run sees few shapes)."""
+    real_edges = int(np.sum(graphs[0].n_edge))
+    return max(min_edges, MIN_PADDED_EDGES, utils.next_power_of_two(real_edges + 1))
+
+
 def pad_graphs(graphs: Sequence[jraph.GraphsTuple], num_nodes: int,
                min_edges: int = 0) -> list[jraph.GraphsTuple]:
     """Pads graphs sharing one structure (e.g. inputs and targets) to `num_nodes` nodes.
 
-    The edge count is padded to `min_edges`, or where the graphs have more, to the next power of
-    two above their count (so a run sees few shapes); `PADDING_GRAPHS` graph is added.
+    The edges are padded to `edge_budget(graphs, min_edges)`; `PADDING_GRAPHS` graph is added.
     """
-    real_edges = int(np.sum(graphs[0].n_edge))
-    num_edges = max(min_edges, MIN_PADDED_EDGES, utils.next_power_of_two(real_edges + 1))
     num_graphs = len(graphs[0].n_node) + PADDING_GRAPHS
-    return [utils.pad_to(g, num_nodes, num_edges, num_graphs) for g in graphs]
+    return [utils.pad_to(g, num_nodes, edge_budget(graphs, min_edges), num_graphs)
+            for g in graphs]
+
+
+def pad_shards(shards: Sequence[Sequence[jraph.GraphsTuple]], num_nodes: int,
+               min_edges: int) -> list[list[jraph.GraphsTuple]]:
+    """`pad_graphs` of this process's shards of a batch, all to the largest edge budget of any
+    shard of any process, so that they stack (every process calls it together)."""
+    budget = parallel.largest_over_processes(max(edge_budget(s, min_edges) for s in shards))
+    return [pad_graphs(s, num_nodes, budget) for s in shards]
 
 
 def real_graphs(graph: jraph.GraphsTuple) -> int:
@@ -273,22 +307,32 @@ def learning_rate_schedule(training: TrainingConfig) -> optax.Schedule:
                                        alpha=training.final_learning_rate_fraction)
 
 
+ShardBatches = Callable[[int, Sequence[int], int], list[Batch]]
+
+
 def train(*, training: TrainingConfig, checkpoint_every: int,
           loss_fn: Callable[[Params, Batch], jnp.ndarray], init_params: Params,
-          batch_for_iteration: Callable[[int], Batch],
+          batches_for_iteration: ShardBatches,
           evaluate: Callable[[Params], Mapping[str, float]], columns: Sequence[str],
           output_dir: str, config: Mapping[str, Any]) -> tuple[Params, list[dict[str, float]]]:
-    """Adam (rate from `learning_rate_schedule`) on `loss_fn`, resuming from a checkpoint.
+    """Data-parallel Adam (rate from `learning_rate_schedule`) on `loss_fn`, resuming from a
+    checkpoint.
 
-    The checkpoint is `output_dir`'s, when there is one; `config` is what it must have been
-    written with. Every `log_every` iterations a row (step, training loss, then
-    `evaluate(params)`, whose keys are `columns`) is added to the log, which the checkpoint
-    holds. Every `checkpoint_every` iterations and at the end, metrics.csv is written from the
-    log and then the checkpoint, so a kill between the two leaves metrics.csv ahead of the
-    checkpoint; a resume rewrites it from the checkpoint's log first. A non-finite training
-    loss stops the run with an `ExperimentError` after writing metrics.csv, keeping the last
-    checkpoint. Returns the final parameters and the metrics rows.
+    `batches_for_iteration(iteration, shards, num_shards)` is this process's padded batches of
+    an iteration, one per entry of `shards` (its positions on the mesh of all `num_shards`
+    devices, `graphnets.parallel.process_shards`); the step minimises the mean of `loss_fn` over
+    the shards. The checkpoint is `output_dir`'s, when there is one; `config` is what it must
+    have been written with. Every `log_every` iterations a row (step, training loss, then
+    `evaluate(params)` of host copies of the parameters, whose keys are `columns`) is added to
+    the log, which the checkpoint holds. Every `checkpoint_every` iterations and at the end,
+    metrics.csv is written from the log and then the checkpoint, so a kill between the two
+    leaves metrics.csv ahead of the checkpoint; a resume rewrites it from the checkpoint's log
+    first. Only process 0 writes. A non-finite training loss stops the run with an
+    `ExperimentError` after writing metrics.csv, keeping the last checkpoint. Returns the final
+    parameters (on the host) and the metrics rows.
     """
+    mesh = parallel.data_mesh()
+    shards, num_shards = parallel.process_shards(mesh), mesh.devices.size
     optimizer = optax.adam(learning_rate_schedule(training))
     steps = log_rows(training.num_iterations, training.log_every)
     header = ["step", "loss", *columns]
@@ -296,39 +340,45 @@ def train(*, training: TrainingConfig, checkpoint_every: int,
                        np.full((len(steps), len(header)), np.nan))
     path = os.path.join(output_dir, common.CHECKPOINT_NAME)
     metrics_path = os.path.join(output_dir, common.METRICS_NAME)
+    writer = distributed.is_writer()
     if os.path.exists(path):
         state = common.load_checkpoint(path, state, config)
-        common.write_csv(metrics_path, logged_rows(state.log, header))
+        if writer:
+            common.write_csv(metrics_path, logged_rows(state.log, header))
         print(f"resumed from {path} at iteration {int(state.iteration)}", flush=True)
-
-    @jax.jit
-    def update(params: Params, opt_state: optax.OptState,
-               batch: Batch) -> tuple[Params, optax.OptState, jnp.ndarray]:
-        loss, grads = jax.value_and_grad(loss_fn)(params, batch)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss
-
-    params, opt_state, log = state.params, state.opt_state, state.log.copy()
     start = int(state.iteration)
+    distributed.check_same_everywhere(start, "the iteration to resume from")
+
+    update = parallel.data_parallel_train_step(loss_fn, optimizer, mesh)
+    params, opt_state = parallel.replicate((state.params, state.opt_state), mesh)
+    log = state.log.copy()
     progress = common.Progress(training.num_iterations, start=start)
     for iteration in range(start, training.num_iterations):
-        params, opt_state, loss = update(params, opt_state, batch_for_iteration(iteration))
+        batches = parallel.shard_graphs(batches_for_iteration(iteration, shards, num_shards),
+                                        mesh)
+        params, opt_state, loss = update(params, opt_state, batches)
         done = iteration + 1
         logged = done in steps
         checkpointed = done % checkpoint_every == 0 or done == training.num_iterations
+        if not (logged or checkpointed):
+            continue
+        loss = float(parallel.to_host(loss))
         if logged:
-            row = {"step": done, "loss": float(loss), **evaluate(params)}
+            row = {"step": done, "loss": loss, **evaluate(parallel.to_host(params))}
             log[steps.index(done)] = [row[name] for name in header]
             progress.update(done, {k: v for k, v in row.items() if k != "step"},
                             force=done == training.num_iterations)
-        if (logged or checkpointed) and not np.isfinite(float(loss)):
-            common.write_csv(metrics_path, logged_rows(log, header))
-            common.require_finite({"loss": float(loss)}, ["loss"], f"iteration {done}")
+        if not np.isfinite(loss):
+            if writer:
+                common.write_csv(metrics_path, logged_rows(log, header))
+            common.require_finite({"loss": loss}, ["loss"], f"iteration {done}")
         if checkpointed:
-            common.write_csv(metrics_path, logged_rows(log, header))
-            common.save_checkpoint(
-                path, TrainState(params, opt_state, np.asarray(done, np.int64), log), config)
-    return params, logged_rows(log, header)
+            host_params, host_opt_state = parallel.to_host((params, opt_state))
+            if writer:
+                common.write_csv(metrics_path, logged_rows(log, header))
+                common.save_checkpoint(path, TrainState(
+                    host_params, host_opt_state, np.asarray(done, np.int64), log), config)
+    return parallel.to_host(params), logged_rows(log, header)
 
 
 def logged_rows(log: np.ndarray, header: Sequence[str]) -> list[dict[str, float]]:
@@ -419,20 +469,28 @@ def run_labelling_demo(name: str, config: LabellingConfig, *, output_dir: str,
     `network_inputs(inputs)` (jittable, on padded batches) is what the network sees of the inputs.
     """
     training = config.training
+    num_shards = jax.device_count()
+    size = shard_size(training, num_shards)
     output_dir = common.prepare_output_dir(output_dir)
-    recorded = checkpoint_config(name, config)
+    recorded = checkpoint_config(name, config, num_shards)
     common.check_resumable(os.path.join(output_dir, common.CHECKPOINT_NAME), recorded)
     timer = Timer()
     network = make_network(training, 2, 2, None)
 
-    def padded_batch(rng: np.random.Generator, split: str, batch_size: int) -> list[Any]:
-        low, high = config.sizes.of(split)
-        return pad_graphs(sample_batch(rng, batch_size, low, high), batch_size * high + 1,
-                          batch_size * high * edges_per_node(high) + 1)
+    def budget(split: str, batch_size: int) -> tuple[int, int]:
+        """(nodes, fewest edges) a padded batch of `batch_size` graphs of `split` has."""
+        high = config.sizes.of(split)[1]
+        return batch_size * high + 1, batch_size * high * edges_per_node(high) + 1
 
-    def batch_for_iteration(iteration: int) -> list[Any]:
-        rng = rng_for(training.seed, TRAIN_STREAM, iteration)
-        return padded_batch(rng, "train", training.batch_size_train)
+    def padded_batch(rng: np.random.Generator, split: str, batch_size: int) -> list[Any]:
+        return pad_graphs(sample_batch(rng, batch_size, *config.sizes.of(split)),
+                          *budget(split, batch_size))
+
+    def batches_for_iteration(iteration: int, shards: Sequence[int],
+                              num_shards: int) -> list[list[Any]]:
+        samples = [sample_batch(train_rng(training.seed, iteration, shard, num_shards), size,
+                                *config.sizes.of("train")) for shard in shards]
+        return pad_shards(samples, *budget("train", size))
 
     def loss_fn(params: Params, batch: Sequence[jraph.GraphsTuple]) -> jnp.ndarray:
         inputs, targets = batch
@@ -462,12 +520,13 @@ def run_labelling_demo(name: str, config: LabellingConfig, *, output_dir: str,
             row[f"{split}_solved"] = scores["solved"]
         return row
 
+    # The parameters' shapes depend on the feature sizes only, the same in every batch.
     init_params = network.init(jax.random.PRNGKey(training.seed),
-                               network_inputs(batch_for_iteration(0)[0]))
+                               network_inputs(monitor["train"][0]))
     params, rows = train(
         training=training, checkpoint_every=checkpoint_every, loss_fn=loss_fn,
-        init_params=init_params, batch_for_iteration=batch_for_iteration, evaluate=evaluate,
-        output_dir=output_dir, config=recorded,
+        init_params=init_params, batches_for_iteration=batches_for_iteration,
+        evaluate=evaluate, output_dir=output_dir, config=recorded,
         columns=[f"{split}_{m}" for split in SPLITS for m in ("node_accuracy", "solved")])
 
     figures = {}
@@ -480,6 +539,8 @@ def run_labelling_demo(name: str, config: LabellingConfig, *, output_dir: str,
     results = {"demo": name, "iterations": training.num_iterations,
                "train_range": figures["train"], "generalisation_range": figures["test"],
                "seconds_this_process": round(timer.seconds(), 1), "config": recorded}
+    if not distributed.is_writer():
+        return
     common.write_json(os.path.join(output_dir, "results.json"), results)
     plot_metrics(rows, os.path.join(output_dir, "learning_curves.png"), name)
     inputs, targets = eval_batches("test", 1)[0]

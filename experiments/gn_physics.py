@@ -28,7 +28,7 @@ import jraph
 import numpy as np
 from absl import flags
 
-from experiments import common, gn_common
+from experiments import common, distributed, gn_common
 from graphnets import blocks, utils
 from graphnets.datasets import physics
 
@@ -87,14 +87,23 @@ def config_from_flags() -> PhysicsConfig:
                          FLAGS.max_rest_length, FLAGS.rollout_steps)
 
 
+def chains(rng: np.random.Generator, config: PhysicsConfig, batch_size: int,
+           min_masses: int, max_masses: int) -> jraph.GraphsTuple:
+    """A batch of perturbed chains (unpadded)."""
+    return physics.sample_batch(rng, batch_size, min_masses, max_masses,
+                                config.min_rest_length, config.max_rest_length)
+
+
+def chain_budget(batch_size: int, max_masses: int) -> tuple[int, int]:
+    """(nodes, fewest edges) of a padded batch: the largest possible size of the batch."""
+    return batch_size * max_masses + 1, batch_size * 2 * (max_masses - 2) + 1
+
+
 def padded_chains(rng: np.random.Generator, config: PhysicsConfig, batch_size: int,
                   min_masses: int, max_masses: int) -> jraph.GraphsTuple:
     """A batch of perturbed chains padded to the largest possible size of the batch."""
-    graph = physics.sample_batch(rng, batch_size, min_masses, max_masses,
-                                 config.min_rest_length, config.max_rest_length)
-    max_edges = 2 * (max_masses - 2)
-    return gn_common.pad_graphs([graph], batch_size * max_masses + 1,
-                                batch_size * max_edges + 1)[0]
+    return gn_common.pad_graphs([chains(rng, config, batch_size, min_masses, max_masses)],
+                                *chain_budget(batch_size, max_masses))[0]
 
 
 def states_at(states: jnp.ndarray, graph: jraph.GraphsTuple, times: jnp.ndarray) -> jnp.ndarray:
@@ -128,8 +137,10 @@ def network_inputs(graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
 def run(config: PhysicsConfig, output_dir: str, checkpoint_every: int) -> None:
     """Trains, evaluates and writes results, metrics and plots to `output_dir`."""
     training, steps = config.training, config.rollout_steps
+    num_shards = jax.device_count()
+    size = gn_common.shard_size(training, num_shards)
     output_dir = common.prepare_output_dir(output_dir)
-    recorded = gn_common.checkpoint_config("physics", config)
+    recorded = gn_common.checkpoint_config("physics", config, num_shards)
     common.check_resumable(os.path.join(output_dir, common.CHECKPOINT_NAME), recorded)
     timer = gn_common.Timer()
     network = gn_common.make_network(training, None, 2, None)
@@ -138,12 +149,18 @@ def run(config: PhysicsConfig, output_dir: str, checkpoint_every: int) -> None:
         change = network.apply(params, network_inputs(graph))[-1].nodes
         return graph.nodes[:, 2:4] + change
 
-    def batch_for_iteration(iteration: int) -> tuple[jraph.GraphsTuple, np.ndarray]:
-        rng = gn_common.rng_for(training.seed, gn_common.TRAIN_STREAM, iteration)
-        graph = padded_chains(rng, config, training.batch_size_train, config.min_masses_train,
-                              config.max_masses_train)
-        times = rng.integers(0, steps, size=len(graph.n_node)).astype(np.int32)
-        return graph, times
+    def batches_for_iteration(iteration: int, shards: list[int],
+                              num_shards: int) -> list[tuple[jraph.GraphsTuple, np.ndarray]]:
+        """Each shard's chains and the step of its trajectory each chain is trained on."""
+        samples, times = [], []
+        for shard in shards:
+            rng = gn_common.train_rng(training.seed, iteration, shard, num_shards)
+            samples.append([chains(rng, config, size, config.min_masses_train,
+                                   config.max_masses_train)])
+            times.append(rng.integers(0, steps, size=size + gn_common.PADDING_GRAPHS)
+                         .astype(np.int32))
+        padded = gn_common.pad_shards(samples, *chain_budget(size, config.max_masses_train))
+        return [(graph, shard_times) for (graph,), shard_times in zip(padded, times)]
 
     def loss_fn(params: Any, batch: tuple[jraph.GraphsTuple, jnp.ndarray]) -> jnp.ndarray:
         graph, times = batch
@@ -206,16 +223,20 @@ def run(config: PhysicsConfig, output_dir: str, checkpoint_every: int) -> None:
             row[f"rollout_error_{masses}"] = result["model_rollout_position_error"]
         return row
 
+    # The parameters' shapes depend on the feature sizes only, the same in every batch.
     init_params = network.init(jax.random.PRNGKey(training.seed),
-                               network_inputs(batch_for_iteration(0)[0]))
+                               network_inputs(monitor[sizes[0]][0]))
     params, rows = gn_common.train(
         training=training, checkpoint_every=checkpoint_every, loss_fn=loss_fn,
-        init_params=init_params, batch_for_iteration=batch_for_iteration, evaluate=evaluate,
+        init_params=init_params, batches_for_iteration=batches_for_iteration,
+        evaluate=evaluate,
         output_dir=output_dir, config=recorded,
         columns=[f"{kind}_{m}" for m in sizes for kind in ("velocity_mse", "rollout_error")])
 
     results = {f"{masses}_masses": figures(params, eval_batches(masses, training.num_eval_graphs))
                for masses in sizes}
+    if not distributed.is_writer():
+        return
     common.write_json(os.path.join(output_dir, "results.json"), {
         "demo": "physics", "iterations": training.num_iterations,
         "num_chains_per_size": training.num_eval_graphs, "rollout_steps": steps,
@@ -254,7 +275,9 @@ def plot_rollouts(path: str, rollouts: dict[int, tuple[np.ndarray, np.ndarray, i
 
 def main(argv):
     del argv
-    run(config_from_flags(), FLAGS.output_dir, FLAGS.checkpoint_every)
+    config = config_from_flags()
+    distributed.join_from_flags()
+    run(config, FLAGS.output_dir, FLAGS.checkpoint_every)
 
 
 if __name__ == "__main__":

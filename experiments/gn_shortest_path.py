@@ -17,7 +17,7 @@ import dataclasses
 
 from absl import flags
 
-from experiments import common, gn_common
+from experiments import common, distributed, gn_common
 from graphnets.datasets import shortest_path
 
 gn_common.define_size_flags(train_range=(8, 16), test_range=(16, 32))
@@ -51,6 +51,7 @@ def config_from_flags() -> ShortestPathConfig:
 def main(argv):
     del argv
     config = config_from_flags()
+    distributed.join_from_flags()
     gn_common.run_labelling_demo(
         "shortest_path", config, output_dir=FLAGS.output_dir,
         checkpoint_every=FLAGS.checkpoint_every,

@@ -22,7 +22,7 @@ import jraph
 import numpy as np
 from absl import flags
 
-from experiments import common, gn_common
+from experiments import common, distributed, gn_common
 from graphnets import blocks
 from graphnets.datasets import sort
 
@@ -62,8 +62,10 @@ def network_inputs(graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
 
 def main(argv):
     del argv
+    config = config_from_flags()
+    distributed.join_from_flags()
     gn_common.run_labelling_demo(
-        "sort", config_from_flags(), output_dir=FLAGS.output_dir,
+        "sort", config, output_dir=FLAGS.output_dir,
         checkpoint_every=FLAGS.checkpoint_every, sample_batch=sort.sample_batch,
         edges_per_node=lambda max_nodes: max_nodes,
         plot_positions=lambda graph: np.stack(

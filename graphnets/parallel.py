@@ -13,6 +13,12 @@ applies the same optimizer update, so parameters stay replicated.
 
 To try it on a CPU-only machine, set
 `XLA_FLAGS=--xla_force_host_platform_device_count=N` before importing jax.
+
+The mesh may span the devices of several processes (after `jax.distributed.initialize`,
+`jax.devices()` lists them all). Each process then passes `shard_graphs` only its own batches,
+one per device it holds (`process_shards` says which), and the arrays are global
+(`jax.make_array_from_process_local_data`); `to_host` reads any of them back whole. Every
+process must make these calls together, in the same order.
 """
 
 from collections.abc import Callable, Sequence
@@ -23,6 +29,7 @@ import jax.numpy as jnp
 import jraph
 import numpy as np
 import optax
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 DATA_AXIS = "data"
@@ -58,17 +65,46 @@ def stack_graphs(graphs: Sequence[jraph.GraphsTuple]) -> jraph.GraphsTuple:
     )
 
 
-def shard_graphs(graphs: Sequence[jraph.GraphsTuple], mesh: Mesh) -> jraph.GraphsTuple:
-    """Stacks padded graph batches and splits the stack over the mesh's devices.
+def process_shards(mesh: Mesh) -> list[int]:
+    """Positions along the mesh's `DATA_AXIS` of the devices this process holds (all of them in
+    a single-process run)."""
+    return [i for i, device in enumerate(mesh.devices.flat)
+            if device.process_index == jax.process_index()]
 
-    The number of batches must be a multiple of the number of devices.
+
+def shard_graphs(graphs: Sequence[jraph.GraphsTuple], mesh: Mesh) -> jraph.GraphsTuple:
+    """Stacks this process's padded graph batches and splits the global stack over the mesh.
+
+    Process by process, the batches follow the order of `process_shards`; their number must be
+    a multiple of the number of mesh devices the process holds (in a single-process run: all
+    batches, a multiple of the number of devices). Any pytree of arrays stacks the same way.
     """
-    num_devices = mesh.devices.size
+    num_devices = len(process_shards(mesh))
     if len(graphs) % num_devices:
         raise ValueError(
             f"{len(graphs)} graph batches cannot be split evenly over {num_devices} devices."
         )
-    return jax.device_put(stack_graphs(graphs), batch_sharding(mesh))
+    sharding = batch_sharding(mesh)
+    return jax.tree_util.tree_map(
+        lambda leaf: jax.make_array_from_process_local_data(sharding, leaf),
+        stack_graphs(graphs))
+
+
+def largest_over_processes(value: int) -> int:
+    """The largest `value` any process passes (e.g. a padding budget all shards must share)."""
+    if jax.process_count() == 1:
+        return value
+    return int(np.max(multihost_utils.process_allgather(np.asarray([value]), tiled=True)))
+
+
+def to_host(tree: Any) -> Any:
+    """Numpy copies of a pytree's arrays, each whole, wherever its shards are."""
+    def gather(leaf):
+        if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
+            return multihost_utils.process_allgather(leaf, tiled=True)
+        return np.asarray(leaf)
+
+    return jax.tree_util.tree_map(gather, tree)
 
 
 def replicate(tree: Any, mesh: Mesh) -> Any:

@@ -12,7 +12,7 @@ TRAINING = gn_common.TrainingConfig(
     num_iterations=8, batch_size_train=1, batch_size_test=1, num_processing_steps=1,
     latent_size=1, num_layers=1, aggregation="sum", learning_rate=0.1,
     final_learning_rate_fraction=0.5, seed=0, log_every=2, num_eval_graphs=1)
-CONFIG = gn_common.checkpoint_config("toy", TRAINING)
+CONFIG = gn_common.checkpoint_config("toy", TRAINING, data_shards=1)
 
 
 class Killed(BaseException):
@@ -25,7 +25,8 @@ def train(output_dir, targets=None, **overrides):
     return gn_common.train(
         training=TRAINING, checkpoint_every=overrides.pop("checkpoint_every", 4),
         loss_fn=lambda params, target: jnp.sum((params["w"] - target) ** 2),
-        init_params={"w": jnp.zeros(3)}, batch_for_iteration=lambda i: targets[i],
+        init_params={"w": jnp.zeros(3)},
+        batches_for_iteration=lambda i, shards, num_shards: [targets[i]] * len(shards),
         evaluate=lambda params: {"w0": float(params["w"][0])}, columns=["w0"],
         output_dir=str(output_dir), config=CONFIG)
 
