@@ -188,7 +188,10 @@ def flat_inputs(batch: Batch) -> np.ndarray:
 def to_graphs_tuple(batch: Batch) -> jraph.GraphsTuple:
     """The examples as one batch of graphs: objects as nodes, fully connected with self edges,
     no edge features, the question as the global."""
-    graphs = utils.data_dicts_to_graphs_tuple(
-        [{"nodes": objects, "globals": question}
-         for objects, question in zip(batch.objects, batch.questions)])
-    return utils.fully_connect_graph(graphs, exclude_self_edges=False)
+    num_graphs = len(batch.objects)
+    no_edges = np.zeros(0, np.int32)
+    objects = jraph.GraphsTuple(
+        nodes=batch.objects.reshape(-1, OBJECT_SIZE), edges=None, globals=batch.questions,
+        senders=no_edges, receivers=no_edges, n_node=np.full(num_graphs, NUM_OBJECTS, np.int32),
+        n_edge=np.zeros(num_graphs, np.int32))
+    return utils.fully_connect_graph(objects, exclude_self_edges=False)
