@@ -35,7 +35,7 @@ from graphnets.datasets import sort_of_clevr as clevr
 
 flags.DEFINE_float("min_distance", clevr.MIN_DISTANCE,
                    "Smallest distance between two objects of a scene (in the unit square).")
-gn_common.define_training_flags(num_iterations=20_000, batch_size_train=64, batch_size_test=500,
+gn_common.define_training_flags(num_iterations=40_000, batch_size_train=64, batch_size_test=500,
                                 num_processing_steps=None, log_every=500, num_eval_graphs=10_000,
                                 output_dir="runs/rn_sort_of_clevr", latent_size=128, num_layers=3,
                                 final_learning_rate_fraction=0.05, aggregation="sum")
