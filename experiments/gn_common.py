@@ -45,19 +45,22 @@ MIN_PADDED_EDGES = 64
 
 
 def define_training_flags(*, num_iterations: int, batch_size_train: int, batch_size_test: int,
-                          num_processing_steps: int, log_every: int, num_eval_graphs: int,
+                          num_processing_steps: int | None, log_every: int, num_eval_graphs: int,
                           output_dir: str, latent_size: int = 16, num_layers: int = 2,
                           learning_rate: float = 1e-3, final_learning_rate_fraction: float = 1.0,
                           aggregation: str = "sum") -> None:
     """Defines the flags every demo shares, with the demo's defaults.
 
     A demo calls `flags.adopt_module_key_flags(gn_common)` so that its `--help` lists them.
+    `num_processing_steps=None` leaves out `--num_processing_steps`, for a model that makes one
+    pass (the config then records None).
     """
     flags.DEFINE_integer("num_iterations", num_iterations, "Training iterations.")
     flags.DEFINE_integer("batch_size_train", batch_size_train, "Graphs per training batch.")
     flags.DEFINE_integer("batch_size_test", batch_size_test, "Graphs per evaluation batch.")
-    flags.DEFINE_integer("num_processing_steps", num_processing_steps,
-                         "Message-passing steps of the EncodeProcessDecode core.")
+    if num_processing_steps is not None:
+        flags.DEFINE_integer("num_processing_steps", num_processing_steps,
+                             "Message-passing steps of the EncodeProcessDecode core.")
     flags.DEFINE_integer("latent_size", latent_size, "Units per MLP layer.")
     flags.DEFINE_integer("num_layers", num_layers, "Layers per MLP.")
     flags.DEFINE_enum("aggregation", aggregation, sorted(REDUCERS),
@@ -86,7 +89,7 @@ class TrainingConfig:
     num_iterations: int
     batch_size_train: int
     batch_size_test: int
-    num_processing_steps: int
+    num_processing_steps: int | None  # None: the demo has no --num_processing_steps
     latent_size: int
     num_layers: int
     aggregation: str
@@ -99,16 +102,20 @@ class TrainingConfig:
 
 def training_config_from_flags() -> TrainingConfig:
     """The checked shared flags (`--checkpoint_every` included, though it is not a setting)."""
+    steps = ({"num_processing_steps": FLAGS.num_processing_steps}
+             if "num_processing_steps" in FLAGS else {})
     common.check_positive(
         num_iterations=FLAGS.num_iterations, batch_size_train=FLAGS.batch_size_train,
-        batch_size_test=FLAGS.batch_size_test, num_processing_steps=FLAGS.num_processing_steps,
+        batch_size_test=FLAGS.batch_size_test, **steps,
         latent_size=FLAGS.latent_size, num_layers=FLAGS.num_layers,
         learning_rate=FLAGS.learning_rate, log_every=FLAGS.log_every,
         num_eval_graphs=FLAGS.num_eval_graphs, checkpoint_every=FLAGS.checkpoint_every)
     common.check_fraction(final_learning_rate_fraction=FLAGS.final_learning_rate_fraction)
     common.check_seed(FLAGS.seed)
     return TrainingConfig(**{field.name: FLAGS[field.name].value
-                             for field in dataclasses.fields(TrainingConfig)})
+                             for field in dataclasses.fields(TrainingConfig)
+                             if field.name != "num_processing_steps"},
+                          num_processing_steps=steps.get("num_processing_steps"))
 
 
 def define_size_flags(train_range: tuple[int, int], test_range: tuple[int, int]) -> None:

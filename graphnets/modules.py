@@ -170,15 +170,20 @@ class RelationNetwork(hk.Module):
         edge_model_fn: ModelFn,
         global_model_fn: ModelFn,
         reducer: Reducer | str = segment_sum,
+        use_globals: bool = False,
         name: str = "relation_network",
     ):
         """Args:
-        edge_model_fn: factory of the relation model, applied to [receiver, sender] of each edge.
+        edge_model_fn: factory of the relation model, applied to [receiver, sender] of each edge,
+          or to [receiver, sender, globals] with `use_globals`.
         global_model_fn: factory of the global model, applied to the reduced relations.
         reducer: reduces each graph's relations.
+        use_globals: condition every relation on its graph's globals, as Santoro et al.'s
+          question answering model conditions g on the question (graph_nets' module does not).
         """
         super().__init__(name=name)
-        self._edge_block = blocks.EdgeBlock(edge_model_fn, use_edges=False, use_globals=False)
+        self._edge_block = blocks.EdgeBlock(edge_model_fn, use_edges=False,
+                                            use_globals=use_globals)
         self._global_block = blocks.GlobalBlock(
             global_model_fn,
             use_nodes=False,

@@ -639,21 +639,24 @@ def fully_connect_graph(
     Edges are sender-major within each graph. Host-side: needs a concrete, valid graph.
     """
     validate(graph)
-    n_node = np.asarray(graph.n_node)
-    senders, receivers, n_edge = [], [], []
-    offset = 0
-    for count in n_node:
-        s, r = np.meshgrid(np.arange(count), np.arange(count), indexing="ij")
-        keep = (s != r) if exclude_self_edges else np.ones_like(s, bool)
-        senders.append(s[keep] + offset)
-        receivers.append(r[keep] + offset)
-        n_edge.append(int(keep.sum()))
-        offset += count
+    n_node = np.asarray(graph.n_node, np.int64)
+    pairs = n_node**2
+    # Pair k of a graph with n nodes joins local nodes (k // n, k % n): sender-major.
+    pair_graph = np.repeat(np.arange(len(n_node)), pairs)
+    first_pair = np.cumsum(pairs) - pairs
+    first_node = np.cumsum(n_node) - n_node
+    local_senders, local_receivers = np.divmod(
+        np.arange(int(pairs.sum())) - first_pair[pair_graph], n_node[pair_graph]
+    )
+    keep = local_senders != local_receivers if exclude_self_edges else slice(None)
+    offsets = first_node[pair_graph]
+    senders, receivers = (local_senders + offsets)[keep], (local_receivers + offsets)[keep]
+    n_edge = pairs - n_node if exclude_self_edges else pairs
     result = graph._replace(
         edges=None,
-        senders=np.concatenate(senders + [np.zeros(0, np.int32)]).astype(np.int32),
-        receivers=np.concatenate(receivers + [np.zeros(0, np.int32)]).astype(np.int32),
-        n_edge=np.asarray(n_edge, np.int32),
+        senders=senders.astype(np.int32),
+        receivers=receivers.astype(np.int32),
+        n_edge=n_edge.astype(np.int32),
     )
     validate(result)
     return result

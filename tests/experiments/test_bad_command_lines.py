@@ -78,6 +78,12 @@ CASES = {
         (["--min_rest_length=2"], ["--min_rest_length (2.0) is above --max_rest_length"]),
         (["--rollout_steps=0"], ["--rollout_steps must be positive"]),
     ],
+    "rn_sort_of_clevr": GN_SHARED + [
+        (["--min_distance=-0.1"], ["--min_distance must be at least 0"]),
+        (["--min_distance=0.3"], ["--min_distance must be at most 0.25"]),
+        (["--min_distance=nan"], ["--min_distance must be a finite number"]),
+        (["--num_processing_steps=2"], ["num_processing_steps"]),
+    ],
     "bad_matrix_game": [
         (["--methods=bad_cf,sad"], ["--methods must be"]),
         (["--methods="], ["--methods must be"]),
@@ -152,7 +158,8 @@ CASES = {
 TABLE = [(binary, index) for binary, cases in CASES.items() for index in range(len(cases))]
 # Also run in each table's interpreter: `--help` must list every flag, shared ones included.
 HELP = {"gn_shortest_path": ["--theta", "--min_nodes_train"], "gn_sort": ["--min_nodes_test"],
-        "gn_physics": ["--test_masses", "--max_rest_length"]}
+        "gn_physics": ["--test_masses", "--max_rest_length"],
+        "rn_sort_of_clevr": ["--min_distance"]}
 SHARED_FLAGS = ["--num_iterations", "--learning_rate", "--aggregation", "--seed", "--output_dir",
                 "--checkpoint_every"]
 

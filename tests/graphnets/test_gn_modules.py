@@ -97,12 +97,16 @@ def test_interaction_network(graph):
     np.testing.assert_array_equal(out.globals, graph.globals)
 
 
-def test_relation_network(graph):
+@pytest.mark.parametrize("use_globals", [False, True])
+def test_relation_network(graph, use_globals):
     out, params = _apply(
-        lambda: gn.RelationNetwork(linear_fn, linear_fn, reducer=gn.segment_max), graph
+        lambda: gn.RelationNetwork(
+            linear_fn, linear_fn, reducer=gn.segment_max, use_globals=use_globals
+        ),
+        graph,
     )
     p = lambda name: gn_testing.module_params(params, name)
-    edges = ref.edge_block(graph, p("edge_block"), use_edges=False, use_globals=False)
+    edges = ref.edge_block(graph, p("edge_block"), use_edges=False, use_globals=use_globals)
     expected = ref.global_block(
         graph._replace(edges=edges), p("global_block"), use_nodes=False, use_globals=False,
         edges_reducer="max",
