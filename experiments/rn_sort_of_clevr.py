@@ -29,8 +29,8 @@ import numpy as np
 import optax
 from absl import flags
 
-from experiments import common, gn_common
-from graphnets import layers, modules
+from experiments import common, distributed, gn_common
+from graphnets import layers, modules, parallel
 from graphnets.datasets import sort_of_clevr as clevr
 
 flags.DEFINE_float("min_distance", clevr.MIN_DISTANCE,
@@ -128,14 +128,18 @@ def run(config: ClevrConfig, output_dir: str, checkpoint_every: int) -> None:
     """Trains both models, evaluates them and writes results, metrics and plots."""
     training = config.training
     output_dir = common.prepare_output_dir(output_dir)
-    recorded = gn_common.checkpoint_config("rn_sort_of_clevr", config)
+    num_shards = parallel.data_mesh().devices.size
+    recorded = gn_common.checkpoint_config("rn_sort_of_clevr", config, num_shards)
     common.check_resumable(os.path.join(output_dir, common.CHECKPOINT_NAME), recorded)
+    size = gn_common.shard_size(training, num_shards)
     timer = gn_common.Timer()
 
-    def batch_for_iteration(iteration: int) -> dict[str, Any]:
-        rng = gn_common.rng_for(training.seed, gn_common.TRAIN_STREAM, iteration)
-        return model_inputs(clevr.sample_batch(rng, training.batch_size_train,
-                                               config.min_distance))
+    def batches_for_iteration(iteration: int, shards: list[int],
+                              num_shards: int) -> list[dict[str, Any]]:
+        """One batch per shard; every scene has the same size, so none needs padding."""
+        return [model_inputs(clevr.sample_batch(
+            gn_common.train_rng(training.seed, iteration, shard, num_shards), size,
+            config.min_distance)) for shard in shards]
 
     def test_batches(num_questions: int) -> list[dict[str, Any]]:
         sizes = [min(training.batch_size_test, num_questions - start)
@@ -145,7 +149,7 @@ def run(config: ClevrConfig, output_dir: str, checkpoint_every: int) -> None:
             config.min_distance)) for k, size in enumerate(sizes)]
 
     relation_network, mlp_of_width = make_models(training)
-    example = batch_for_iteration(0)
+    (example,) = batches_for_iteration(0, [0], 1)
     rn_key, mlp_key = jax.random.split(jax.random.PRNGKey(training.seed))
     rn_params = relation_network.init(rn_key, example["relation_network"])
     mlp = mlp_of_width(matching_mlp_width(count_parameters(rn_params), training.num_layers + 1))
@@ -185,11 +189,13 @@ def run(config: ClevrConfig, output_dir: str, checkpoint_every: int) -> None:
 
     params, rows = gn_common.train(
         training=training, checkpoint_every=checkpoint_every, loss_fn=loss_fn,
-        init_params=init_params, batch_for_iteration=batch_for_iteration, evaluate=evaluate,
+        init_params=init_params, batches_for_iteration=batches_for_iteration, evaluate=evaluate,
         output_dir=output_dir, config=recorded,
         columns=[f"{name}_{kind}" for name in MODELS for kind in KINDS])
 
     results = scores(params, test_batches(training.num_eval_graphs))
+    if not distributed.is_writer():
+        return
     common.write_json(os.path.join(output_dir, "results.json"), {
         "demo": "rn_sort_of_clevr", "iterations": training.num_iterations,
         "num_test_questions": training.num_eval_graphs, "parameters": parameters, **results,
@@ -230,7 +236,9 @@ def plot_question_types(path: str, results: Mapping[str, Mapping[str, Any]]) -> 
 
 def main(argv):
     del argv
-    run(config_from_flags(), FLAGS.output_dir, FLAGS.checkpoint_every)
+    config = config_from_flags()
+    distributed.join_from_flags()
+    run(config, FLAGS.output_dir, FLAGS.checkpoint_every)
 
 
 if __name__ == "__main__":
