@@ -31,3 +31,14 @@ def test_bad_flags_give_one_line(run_benchmark, assert_one_line_error, flag, wor
 
 def test_helpfull_lists_the_flags(assert_helpfull_lists):
     assert_helpfull_lists(MODULE, "--num_envs", "--min_round_seconds")
+
+
+def test_parts_time_the_update_halves_and_the_pieces_of_a_move(run_benchmark, read_reports):
+    result = run_benchmark(MODULE, *TINY, "--methods=bad", "--parts")
+    assert result.returncode == 0, result.stderr
+    halves, pieces = read_reports(result.stdout)
+    assert list(halves["rows"]) == ["rollout", "learn"]
+    assert list(pieces["rows"]) == ["observation", "public context", "decide", "observe",
+                                    "critic (+ its view)", "environment step"]
+    assert all(float(cells[0].replace(",", "")) > 0 for report in (halves, pieces)
+               for cells in report["rows"].values())
