@@ -44,6 +44,17 @@ def read(path) -> str:
         return handle.read()
 
 
+def kill_at_first_checkpoint(demo: str, output_dir, *flags: str) -> None:
+    """Starts `demo` and kills it (SIGKILL) as soon as its first checkpoint exists."""
+    process = subprocess.Popen(command(demo, output_dir, *flags), cwd=ROOT, env=ENV,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = os.path.join(output_dir, "checkpoint.npz")
+    while not os.path.exists(checkpoint) and process.poll() is None:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+
 def headline(output_dir) -> dict:
     results = json.loads(read(os.path.join(output_dir, "results.json")))
     return {k: v for k, v in results.items() if k != "seconds_this_process"}
@@ -72,14 +83,7 @@ def test_shortest_path_writes_results_metrics_plots(shortest_path_run):
 
 def test_resume_after_kill_gives_the_uninterrupted_numbers(shortest_path_run, tmp_path):
     reference_dir, _ = shortest_path_run
-    process = subprocess.Popen(command("gn_shortest_path", tmp_path, *LABELLING_FLAGS),
-                               cwd=ROOT, env=ENV,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    checkpoint = tmp_path / "checkpoint.npz"
-    while not checkpoint.exists() and process.poll() is None:
-        time.sleep(0.01)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    kill_at_first_checkpoint("gn_shortest_path", tmp_path, *LABELLING_FLAGS)
     resumed = run("gn_shortest_path", tmp_path, *LABELLING_FLAGS)
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed from" in resumed.stdout

@@ -4,12 +4,9 @@ Bad command lines are in test_bad_command_lines.py.
 """
 
 import os
-import signal
-import subprocess
-import time
 
 import pytest
-from test_gn_demo_binaries import ENV, ROOT, command, flag_list, headline, read, run
+from test_gn_demo_binaries import flag_list, headline, kill_at_first_checkpoint, read, run
 
 TINY = dict(num_iterations=12, batch_size_train=8, batch_size_test=16, num_eval_graphs=40,
             latent_size=16, num_layers=1, log_every=3, checkpoint_every=3)
@@ -53,13 +50,7 @@ def test_the_mlp_has_about_the_relation_networks_parameters(tiny_run):
 
 def test_resume_after_kill_gives_the_uninterrupted_numbers(tiny_run, tmp_path):
     reference_dir, _ = tiny_run
-    process = subprocess.Popen(command(DEMO, tmp_path, *TINY_FLAGS), cwd=ROOT, env=ENV,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    checkpoint = tmp_path / "checkpoint.npz"
-    while not checkpoint.exists() and process.poll() is None:
-        time.sleep(0.01)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    kill_at_first_checkpoint(DEMO, tmp_path, *TINY_FLAGS)
     resumed = run(DEMO, tmp_path, *TINY_FLAGS)
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed from" in resumed.stdout
