@@ -251,13 +251,24 @@ def is_agent_file(path: str) -> bool:
         return False
 
 
-def read_trained_agent(path: str) -> tuple[AgentConfig, Any, int]:
-    """The agent config, parameters and training steps of a checkpoint or an agent file."""
+def check_trained_game(path: str, trained: HanabiConfig, game: HanabiConfig | None) -> None:
+    """Refuses a file trained on another game than the one `--preset/--players` name."""
+    if game is not None and trained != game:
+        raise common.ExperimentError(
+            f"{path} was trained on {trained.open_spiel_params()}, but "
+            f"--preset/--players give {game.open_spiel_params()}.")
+
+
+def read_trained_agent(path: str, game: HanabiConfig | None) -> tuple[AgentConfig, Any, int]:
+    """The agent config, parameters and training steps of a checkpoint or an agent file,
+    refused before its parameters are read if it was trained on another game than `game`."""
     if is_agent_file(path):
         agent = agents.load_agent(path)
+        check_trained_game(path, agent.config.game, game)
         return agent.config, agent.params, int(agent.header["training_steps"])
     checkpoint = common.read_checkpoint(path)
     config, seed = config_of_checkpoint(path, checkpoint.config)
+    check_trained_game(path, config.agent.game, game)
     template = hanabi_learner.init_train_state(config, jax.random.PRNGKey(seed))
     state = common.restore(path, checkpoint, template)
     return config.agent, state.params, int(state.update) * config.steps_per_update
@@ -271,13 +282,8 @@ def evaluate_checkpoint() -> None:
     if FLAGS["likelihood_samples"].present:
         raise common.ExperimentError("--likelihood_samples is a training setting; evaluate a "
                                      "checkpoint's belief with --eval_likelihood_samples.")
-    trained, params, env_steps = read_trained_agent(path)
-    if FLAGS["preset"].present or FLAGS["players"].present:
-        game = game_from_flags()
-        if trained.game != game:
-            raise common.ExperimentError(
-                f"{path} was trained on {trained.game.open_spiel_params()}, but "
-                f"--preset/--players give {game.open_spiel_params()}.")
+    named = FLAGS["preset"].present or FLAGS["players"].present
+    trained, params, env_steps = read_trained_agent(path, game_from_flags() if named else None)
     agent = evaluated_agent(trained, FLAGS.eval_likelihood_samples, FLAGS.eval_exact_belief)
     output_dir = common.prepare_output_dir(FLAGS.output_dir) if FLAGS.output_dir else None
     start = time.perf_counter()
