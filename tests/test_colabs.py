@@ -10,6 +10,8 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "colabs").glob("*.ipynb"))
+# Executed under `-m slow` only: their training runs are the binaries' own, tested by default.
+SLOW_NOTEBOOKS = {"bad_matrix_game", "relation_network_sort_of_clevr"}
 
 
 def load_executor():
@@ -26,7 +28,9 @@ def repository_url() -> str:
     return config["metadata"]["url"]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", [
+    pytest.param(p, id=p.stem, marks=[pytest.mark.slow] if p.stem in SLOW_NOTEBOOKS else [])
+    for p in NOTEBOOKS])
 def test_notebook_executes_and_stays_as_saved(path, monkeypatch):
     executor = load_executor()
     for name, value in executor.SMALL_SETTINGS.items():

@@ -152,6 +152,7 @@ def test_evaluate_an_agent_file_like_its_checkpoint(full_run, tmp_path):
                           "agent.npz", "trained on")
 
 
+@pytest.mark.slow  # a binary run each; the in-process tests cover these paths
 def test_evaluate_checkpoint_with_more_likelihood_samples(full_run, tmp_path):
     result = run("--preset=very_small", f"--evaluate_checkpoint={full_run / 'checkpoint.npz'}",
                  "--num_games=4", "--eval_likelihood_samples=5", f"--output_dir={tmp_path}")
@@ -165,6 +166,7 @@ def test_evaluate_checkpoint_with_more_likelihood_samples(full_run, tmp_path):
                               flag.split("=")[0])
 
 
+@pytest.mark.slow  # a binary run each; the in-process tests cover these paths
 def test_evaluate_a_bb_checkpoint_with_the_exact_belief(full_run, tmp_path):
     result = run("--preset=very_small", f"--evaluate_checkpoint={full_run / 'checkpoint.npz'}",
                  "--num_games=4", "--eval_exact_belief", f"--output_dir={tmp_path}")
@@ -173,6 +175,7 @@ def test_evaluate_a_bb_checkpoint_with_the_exact_belief(full_run, tmp_path):
     assert "cross_entropy_exact" in evaluation and "cross_entropy_bb" not in evaluation
 
 
+@pytest.mark.slow  # a binary run each; the in-process tests cover these paths
 def test_tiny_exact_belief_run_trains_and_evaluates(tmp_path):
     flags = [f for f in TINY if not f.startswith("--likelihood_samples")]
     result = run(*flags, "--exact_belief", f"--num_env_steps={CHUNK - 1}", "--eval_games=4",
@@ -186,6 +189,7 @@ def test_tiny_exact_belief_run_trains_and_evaluates(tmp_path):
                               f"--output_dir={tmp_path}"), "checkpoint")
 
 
+@pytest.mark.slow  # a binary run each; the in-process tests cover these paths
 def test_checkpoint_with_a_misshapen_or_missing_array_is_refused(full_run, tmp_path):
     with np.load(full_run / "checkpoint.npz") as checkpoint:
         arrays = {name: checkpoint[name] for name in checkpoint.files}

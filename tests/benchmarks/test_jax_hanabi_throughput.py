@@ -90,6 +90,7 @@ def test_without_jaxmarl_ours_is_measured_alone(run_benchmark, read_reports):
     assert "KiB/game" in reports[0]["rows"]["hanabi_jax"][-1]
 
 
+@pytest.mark.slow  # compiles the stand-in JaxMARL twice
 def test_the_jaxmarl_worker_adds_both_of_its_rows(run_benchmark, read_reports,
                                                  stand_in_jaxmarl):
     result = run_benchmark(MODULE, *TINY, f"--jaxmarl_python={sys.executable}",

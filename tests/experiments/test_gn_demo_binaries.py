@@ -81,6 +81,7 @@ def test_shortest_path_writes_results_metrics_plots(shortest_path_run):
     assert "node acc" in result.stdout and "step 30/30" in result.stdout
 
 
+@pytest.mark.slow  # rn_sort_of_clevr's kill test covers the same gn_common loop
 def test_resume_after_kill_gives_the_uninterrupted_numbers(shortest_path_run, tmp_path):
     reference_dir, _ = shortest_path_run
     kill_at_first_checkpoint("gn_shortest_path", tmp_path, *LABELLING_FLAGS)
