@@ -6,6 +6,8 @@
 2. BAD on the two-step matrix game: BAD with counterfactual gradients against plain policy
    gradient, many seeds in one compiled run (`experiments.bad_matrix_game`).
 3. Graph networks: a short shortest-path run (`experiments.gn_shortest_path`).
+4. The pretrained two-player Full BAD agent (`bad.agents.load_pretrained("full")`) plays a few
+   games with itself through OpenSpiel (`bad.hanabi_evaluation.play_open_spiel`).
 
 Each binary writes its `results.json`, `metrics.csv` and plots under `--output_dir`
 (default `runs/demo`).
@@ -20,9 +22,11 @@ import sys
 import time
 from typing import Sequence
 
+import jax
 import numpy as np
 from absl import flags
 
+from bad import agents, hanabi_evaluation
 from experiments import common
 from games import hanabi, tiny_hanabi
 
@@ -33,6 +37,7 @@ BAD_MATRIX_FLAGS = ("--methods=bad_cf,pg", "--num_seeds=100", "--num_updates=400
                     "--entropy_cost=3", "--eval_every=100")
 SHORTEST_PATH_FLAGS = ("--num_iterations=500", "--num_eval_graphs=200", "--log_every=50",
                        "--checkpoint_every=500")
+PRETRAINED_GAMES = 10  # its 1,000-game score is in its header and docs/RESULTS.md
 
 
 def _run_binary(module: str, output_dir: str, extra_flags: Sequence[str]) -> dict:
@@ -75,6 +80,18 @@ def games_section() -> list[list]:
     return rows
 
 
+def pretrained_section(name: str = "full", num_games: int = PRETRAINED_GAMES) -> list[list]:
+    """The pretrained agent `name` in greedy self-play through OpenSpiel, on seeded deals."""
+    agent = agents.load_pretrained(name)
+    start = time.perf_counter()
+    game = hanabi.HanabiGame(agent.config.game, num_games, seed=0)
+    scores = hanabi_evaluation.play_open_spiel(agent.config, agent.params, game, None,
+                                               jax.random.PRNGKey(1), greedy=True).scores
+    what = f"pretrained '{name}' agent, {num_games} games through OpenSpiel (greedy)"
+    return [[what, "mean score", float(scores.mean()), f"{time.perf_counter() - start:.1f}s"],
+            [what, "its header's score", agent.header["score"], "-"]]
+
+
 def main(argv: Sequence[str]) -> None:
     del argv  # run_main refuses positional arguments
     output_dir = common.prepare_output_dir(_OUTPUT_DIR.value)
@@ -94,6 +111,7 @@ def main(argv: Sequence[str]) -> None:
                      f"{sp[split]['node_accuracy']:.3f} / {sp[split]['solved']:.3f}",
                      f"{sp['seconds_this_process']:.0f}s"])
 
+    rows += pretrained_section()
     print("\n" + common.format_table(rows, ["what", "figure", "value", "time"]))
 
 

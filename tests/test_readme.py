@@ -14,7 +14,7 @@ RESULTS = REPO / "docs" / "RESULTS.md"
 MAX_README_LINES = 200
 MAX_LINE_LENGTH = 100
 # Quickstarts under these headings train an agent: over 20 s, so they run with `make test-slow`.
-SLOW_QUICKSTARTS = ("A Hanabi agent",)
+SLOW_QUICKSTARTS = ()
 
 FENCE = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 HEADING = re.compile(r"^#+ (.+)$", re.MULTILINE)
