@@ -265,6 +265,7 @@ def test_load_pretrained_reads_the_named_file_and_refuses_unknown_names(tmp_path
 
 
 @pytest.mark.parametrize("name, steps, floor, num_games", [("very_small", 1_000_000, 4.0, 50),
+                                                         ("small", 48_000_000, 7.5, 20),
                                                          ("full", 50_000_000, 20.0, 20)])
 def test_a_shipped_agent_plays_well_through_open_spiel(name, steps, floor, num_games):
     """A pretrained agent (package data) scores near its recorded figure (`full`: 21.44 greedy
