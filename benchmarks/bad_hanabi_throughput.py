@@ -22,10 +22,18 @@ public belief's update with the move (`observe`: BAD's counterfactual likelihood
 value and the environment step.
 
     .venv/bin/python -m benchmarks.bad_hanabi_throughput --methods=bad --parts
+
+`--cost` times nothing: it prints XLA's cost analysis of the first method's update, per
+environment step, for its two halves (one move of every game; one PPO minibatch step, of which
+an update runs `num_epochs * num_minibatches`), and each half's largest matrix products. With
+the machine's measured matrix-product rate it gives the update's compute floor.
+
+    .venv/bin/python -m benchmarks.bad_hanabi_throughput --methods=bad --cost
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Any, Callable
 
@@ -60,6 +68,8 @@ _EXACT = flags.DEFINE_bool("exact_belief", False, "BAD: the exact joint belief i
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the training state.")
 _PARTS = flags.DEFINE_bool("parts", False, "Time the parts of an update of the first method "
                            "instead of whole updates (see the module docstring).")
+_COST = flags.DEFINE_bool("cost", False, "Print XLA's cost analysis of an update of the first "
+                          "method instead of timing it (see the module docstring).")
 _ROUNDS, _MIN_SECONDS = harness.define_round_flags(default_seconds=5.0)
 
 
@@ -144,9 +154,67 @@ def time_parts(method: str, config: hanabi_learner.TrainConfig) -> None:
                     _ROUNDS.value, _MIN_SECONDS.value)
 
 
+def _half_costs(config: hanabi_learner.TrainConfig) -> list[tuple[str, int, Any]]:
+    """(name, runs per update, compiled) of one move of every game and of one minibatch step.
+
+    Each is compiled with loops that run once, since XLA's cost analysis counts a loop body
+    once: the rollout at `rollout_length=1`, and the learner on one minibatch's worth of games
+    with one epoch of one minibatch (its advantage estimate and bootstrap value are an update's,
+    on fewer games: a small overcount)."""
+    one_move = dataclasses.replace(config, rollout_length=1, num_minibatches=1)
+    state = hanabi_learner.init_train_state(one_move, jax.random.PRNGKey(_SEED.value))
+    rollout = jax.jit(functools.partial(hanabi_learner.rollout, one_move)).lower(state).compile()
+    one_step = dataclasses.replace(config, num_envs=config.num_envs // config.num_minibatches,
+                                   num_epochs=1, num_minibatches=1)
+    state = hanabi_learner.init_train_state(one_step, jax.random.PRNGKey(_SEED.value))
+    after, transitions = jax.eval_shape(functools.partial(hanabi_learner.rollout, one_step),
+                                        state)
+    learn = jax.jit(functools.partial(hanabi_learner.learn, one_step)).lower(
+        after, transitions).compile()
+    return [("one move of every game", config.rollout_length, rollout),
+            ("one PPO minibatch step", config.num_epochs * config.num_minibatches, learn)]
+
+
+def _matmul_rate() -> float:
+    """The machine's median matrix-product rate (FLOP/s) on a [8192, 1024] x [1024, 256] f32
+    product, about the learner's largest, interleaved rounds as every benchmark times."""
+    lhs = jax.random.normal(jax.random.PRNGKey(0), (8192, 1024))
+    rhs = jax.random.normal(jax.random.PRNGKey(1), (1024, 256))
+    product = jax.jit(lambda a, b: a @ b)
+    gigaflops = 2.0 * 8192 * 1024 * 256 / 1e9
+    (summary,) = harness.compare("Matrix product rate, [8192, 1024] x [1024, 256] f32", "GFLOP",
+                                 [_repeat("matmul", lambda: product(lhs, rhs), gigaflops)],
+                                 _ROUNDS.value, _MIN_SECONDS.value)
+    return summary.median * 1e9
+
+
+def print_costs(method: str, config: hanabi_learner.TrainConfig) -> None:
+    """`--cost`: FLOPs and bytes per environment step of each half, its largest products, and
+    the update's compute floor at the measured matrix-product rate."""
+    if config.num_envs % config.num_minibatches:
+        raise harness.FlagError("--cost needs --num_envs to be a multiple of --num_minibatches.")
+    steps = config.steps_per_update
+    print(f"XLA cost analysis: {method} on preset {_PRESET.value}, {config.num_envs} games, "
+          f"{steps} steps per update")
+    total = 0.0
+    for name, runs, compiled in _half_costs(config):
+        flops, bytes_accessed = harness.xla_flops_and_bytes(compiled)
+        total += flops * runs
+        print(f"{name} (x{runs} per update): {flops * runs / steps / 1e6:.2f} MFLOP and "
+              f"{bytes_accessed * runs / steps / 1e3:.1f} kB accessed per step")
+        for product in harness.matrix_products(compiled)[:8]:
+            print(f"  {product.flops * runs / steps / 1e6:8.3f} MFLOP/step  {product.shapes}")
+    rate = _matmul_rate()
+    print(f"\nupdate: {total / steps / 1e6:.2f} MFLOP per step; at {rate / 1e9:.1f} GFLOP/s (the "
+          f"matrix-product median) the floor is {rate * steps / total:,.0f} steps/s")
+
+
 def main() -> None:
     harness.check_choices("methods", _METHODS.value, METHODS)
     configs = {method: train_config(method) for method in _METHODS.value}
+    if _COST.value:
+        print_costs(_METHODS.value[0], configs[_METHODS.value[0]])
+        return
     if _PARTS.value:
         method = _METHODS.value[0]
         time_parts(method, configs[method])

@@ -176,6 +176,56 @@ def xla_buffer_bytes(compiled: Any) -> int | None:
             - stats.alias_size_in_bytes)
 
 
+class MatrixProduct(NamedTuple):
+    """One `dot` of a compiled XLA computation: its shapes as printed and its multiply-adds x 2."""
+
+    shapes: str  # "f32[32000,20] = f32[32000,256] x f32[256,20]"
+    flops: float
+
+
+_HLO_VALUE = re.compile(r"\s*(?:ROOT )?(%[\w.\-]+) = (\w+\[[\d,]*\])")
+_HLO_DOT = re.compile(r"= (\w+\[[\d,]*\])\S* dot\((%[\w.\-]+), (%[\w.\-]+)\)")
+_LHS_CONTRACTING = re.compile(r"lhs_contracting_dims=\{([\d,]*)\}")
+
+
+def _dims(shape: str) -> list[int]:
+    inside = shape[shape.index("[") + 1:-1]
+    return [int(d) for d in inside.split(",")] if inside else []
+
+
+def matrix_products(compiled: Any) -> list[MatrixProduct]:
+    """Every `dot` of a compiled JAX computation (`jit(f).lower(...).compile()`), largest first.
+
+    A loop body's products are listed once, however many times the loop runs."""
+    text = compiled.as_text()
+    shapes = {m.group(1): m.group(2) for m in map(_HLO_VALUE.match, text.splitlines()) if m}
+    products = []
+    for line in text.splitlines():
+        dot = _HLO_DOT.search(line)
+        if not dot:
+            continue
+        out, lhs, rhs = dot.group(1), shapes.get(dot.group(2), "?"), shapes.get(dot.group(3), "?")
+        contracting = _LHS_CONTRACTING.search(line)
+        size = 1
+        if contracting and contracting.group(1) and lhs != "?":
+            for axis in contracting.group(1).split(","):
+                size *= _dims(lhs)[int(axis)]
+        flops = 2.0 * size
+        for d in _dims(out):
+            flops *= d
+        products.append(MatrixProduct(f"{out} = {lhs} x {rhs}", flops))
+    return sorted(products, key=lambda p: -p.flops)
+
+
+def xla_flops_and_bytes(compiled: Any) -> tuple[float, float]:
+    """XLA's cost analysis of a compiled computation: (FLOPs, bytes accessed); a loop body is
+    counted once, so pass a computation whose loops run once."""
+    cost = compiled.cost_analysis()
+    if isinstance(cost, (list, tuple)):
+        cost = cost[0]
+    return float(cost.get("flops", 0.0)), float(cost.get("bytes accessed", 0.0))
+
+
 def format_rate(rate: float) -> str:
     """A rate with thousands separators, or three significant digits below 100."""
     return f"{rate:,.0f}" if rate >= 100 else f"{rate:.3g}"

@@ -42,3 +42,19 @@ def test_parts_time_the_update_halves_and_the_pieces_of_a_move(run_benchmark, re
                                     "critic (+ its view)", "environment step"]
     assert all(float(cells[0].replace(",", "")) > 0 for report in (halves, pieces)
                for cells in report["rows"].values())
+
+
+def test_cost_prints_flops_per_step_of_both_halves_and_the_floor(run_benchmark, read_reports):
+    result = run_benchmark(MODULE, *TINY, "--methods=bad", "--cost")
+    assert result.returncode == 0, result.stderr
+    assert "one move of every game (x2 per update)" in result.stdout
+    assert "one PPO minibatch step (x8 per update)" in result.stdout
+    assert "MFLOP/step  f32[" in result.stdout
+    (matmul,) = read_reports(result.stdout)
+    assert list(matmul["rows"]) == ["matmul"]
+    assert "the floor is" in result.stdout.splitlines()[-1]
+
+
+def test_cost_refuses_games_that_minibatches_do_not_divide(run_benchmark, assert_one_line_error):
+    assert_one_line_error(run_benchmark(MODULE, *TINY, "--cost", "--num_minibatches=8"),
+                          "--num_envs")
