@@ -33,6 +33,7 @@ def test_helpfull_lists_the_flags(assert_helpfull_lists):
     assert_helpfull_lists(MODULE, "--num_envs", "--min_round_seconds")
 
 
+@pytest.mark.slow  # compiles several more functions (20-40 s); the timed update is tested above
 def test_parts_time_the_update_halves_and_the_pieces_of_a_move(run_benchmark, read_reports):
     result = run_benchmark(MODULE, *TINY, "--methods=bad", "--parts")
     assert result.returncode == 0, result.stderr
@@ -44,6 +45,7 @@ def test_parts_time_the_update_halves_and_the_pieces_of_a_move(run_benchmark, re
                for cells in report["rows"].values())
 
 
+@pytest.mark.slow  # compiles several more functions (20-40 s); the timed update is tested above
 def test_cost_prints_flops_per_step_of_both_halves_and_the_floor(run_benchmark, read_reports):
     result = run_benchmark(MODULE, *TINY, "--methods=bad", "--cost")
     assert result.returncode == 0, result.stderr
