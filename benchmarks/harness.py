@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 import statistics
@@ -197,23 +198,18 @@ def matrix_products(compiled: Any) -> list[MatrixProduct]:
     """Every `dot` of a compiled JAX computation (`jit(f).lower(...).compile()`), largest first.
 
     A loop body's products are listed once, however many times the loop runs."""
-    text = compiled.as_text()
-    shapes = {m.group(1): m.group(2) for m in map(_HLO_VALUE.match, text.splitlines()) if m}
+    lines = compiled.as_text().splitlines()
+    shapes = {m.group(1): m.group(2) for m in map(_HLO_VALUE.match, lines) if m}
     products = []
-    for line in text.splitlines():
+    for line in lines:
         dot = _HLO_DOT.search(line)
         if not dot:
             continue
         out, lhs, rhs = dot.group(1), shapes.get(dot.group(2), "?"), shapes.get(dot.group(3), "?")
         contracting = _LHS_CONTRACTING.search(line)
-        size = 1
-        if contracting and contracting.group(1) and lhs != "?":
-            for axis in contracting.group(1).split(","):
-                size *= _dims(lhs)[int(axis)]
-        flops = 2.0 * size
-        for d in _dims(out):
-            flops *= d
-        products.append(MatrixProduct(f"{out} = {lhs} x {rhs}", flops))
+        axes = contracting.group(1).split(",") if contracting and contracting.group(1) else []
+        size = math.prod(_dims(lhs)[int(a)] for a in axes) if lhs != "?" else 1
+        products.append(MatrixProduct(f"{out} = {lhs} x {rhs}", 2.0 * size * math.prod(_dims(out))))
     return sorted(products, key=lambda p: -p.flops)
 
 
