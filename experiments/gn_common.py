@@ -118,12 +118,19 @@ def training_config_from_flags() -> TrainingConfig:
                           num_processing_steps=steps.get("num_processing_steps"))
 
 
-def define_size_flags(train_range: tuple[int, int], test_range: tuple[int, int]) -> None:
-    """`--min_nodes_train/--max_nodes_train/--min_nodes_test/--max_nodes_test`."""
+def define_labelling_flags(train_range: tuple[int, int], test_range: tuple[int, int],
+                           num_processing_steps_test: int | None = None) -> None:
+    """`--min_nodes_train/--max_nodes_train/--min_nodes_test/--max_nodes_test` and
+    `--num_processing_steps_test` (None: as many steps as training)."""
     flags.DEFINE_integer("min_nodes_train", train_range[0], "Fewest nodes of a training graph.")
     flags.DEFINE_integer("max_nodes_train", train_range[1], "Most nodes of a training graph.")
     flags.DEFINE_integer("min_nodes_test", test_range[0], "Fewest nodes of a generalisation graph.")
     flags.DEFINE_integer("max_nodes_test", test_range[1], "Most nodes of a generalisation graph.")
+    flags.DEFINE_integer("num_processing_steps_test", num_processing_steps_test,
+                         "Message-passing steps when evaluating (unset: --num_processing_steps). "
+                         "The core is one function applied at every step, so it can run more "
+                         "steps than in training: larger graphs have longer paths for "
+                         "information to travel along.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,7 +151,8 @@ SPLITS = ("train", "test")
 
 
 def node_ranges_from_flags(smallest: int) -> NodeRanges:
-    """The checked `define_size_flags` flags; no graph may have fewer than `smallest` nodes."""
+    """The checked size flags of `define_labelling_flags`; no graph may have fewer than
+    `smallest` nodes."""
     for split in SPLITS:
         low, high = FLAGS[f"min_nodes_{split}"].value, FLAGS[f"max_nodes_{split}"].value
         common.check_range(f"nodes_{split}", low, high)
@@ -161,6 +169,18 @@ class LabellingConfig:
 
     training: TrainingConfig
     sizes: NodeRanges
+    num_processing_steps_test: int  # the core's steps when evaluating
+
+
+def labelling_fields_from_flags(smallest: int) -> tuple[TrainingConfig, NodeRanges, int]:
+    """The checked `define_training_flags` and `define_labelling_flags` flags, as
+    `LabellingConfig`'s fields; no graph may have fewer than `smallest` nodes."""
+    training = training_config_from_flags()
+    steps_test = FLAGS.num_processing_steps_test
+    if steps_test is None:
+        steps_test = training.num_processing_steps
+    common.check_positive(num_processing_steps_test=steps_test)
+    return training, node_ranges_from_flags(smallest), steps_test
 
 
 def checkpoint_config(demo: str, config: Any, data_shards: int) -> dict[str, Any]:
@@ -221,16 +241,21 @@ def real_graphs(graph: jraph.GraphsTuple) -> int:
 
 
 def make_network(training: TrainingConfig, edge_output_size: int | None,
-                 node_output_size: int | None,
-                 global_output_size: int | None) -> hk.Transformed:
-    """EncodeProcessDecode: `apply(params, graph) -> list of output graphs`."""
+                 node_output_size: int | None, global_output_size: int | None,
+                 num_processing_steps: int | None = None) -> hk.Transformed:
+    """EncodeProcessDecode: `apply(params, graph) -> list of output graphs`.
+
+    It makes `num_processing_steps` core steps (default: the training's); the parameters do not
+    depend on the number.
+    """
+    steps = training.num_processing_steps if num_processing_steps is None else num_processing_steps
 
     def forward(graph: jraph.GraphsTuple) -> list[jraph.GraphsTuple]:
         model = models.EncodeProcessDecode(
             edge_output_size, node_output_size, global_output_size,
             latent_size=training.latent_size, num_layers=training.num_layers,
             reducer=REDUCERS[training.aggregation])
-        return model(graph, training.num_processing_steps)
+        return model(graph, steps)
 
     return hk.without_apply_rng(hk.transform(forward))
 
@@ -483,6 +508,7 @@ def run_labelling_demo(name: str, config: LabellingConfig, *, output_dir: str,
     common.check_resumable(os.path.join(output_dir, common.CHECKPOINT_NAME), recorded)
     timer = Timer()
     network = make_network(training, 2, 2, None)
+    evaluation_network = make_network(training, 2, 2, None, config.num_processing_steps_test)
 
     def budget(split: str, batch_size: int) -> tuple[int, int]:
         """(nodes, fewest edges) a padded batch of `batch_size` graphs of `split` has."""
@@ -507,8 +533,9 @@ def run_labelling_demo(name: str, config: LabellingConfig, *, output_dir: str,
     @jax.jit
     def counts(params: Params, batch: Sequence[jraph.GraphsTuple]) -> dict[str, jnp.ndarray]:
         inputs, targets = batch
-        return classification_counts(network.apply(params, network_inputs(inputs))[-1], targets,
-                                     real_graphs(targets))
+        return classification_counts(
+            evaluation_network.apply(params, network_inputs(inputs))[-1], targets,
+            real_graphs(targets))
 
     def eval_batches(split: str, num_graphs: int) -> list[list[Any]]:
         sizes = [min(training.batch_size_test, num_graphs - start)
@@ -551,7 +578,7 @@ def run_labelling_demo(name: str, config: LabellingConfig, *, output_dir: str,
     common.write_json(os.path.join(output_dir, "results.json"), results)
     plot_metrics(rows, os.path.join(output_dir, "learning_curves.png"), name)
     inputs, targets = eval_batches("test", 1)[0]
-    output = network.apply(params, network_inputs(inputs))[-1]
+    output = evaluation_network.apply(params, network_inputs(inputs))[-1]
     example = [unpad_first_graph(g) for g in (inputs, targets, output)]
     plot_prediction(os.path.join(output_dir, "generalisation_example.png"),
                     plot_positions(example[0]), *example,

@@ -26,7 +26,7 @@ from experiments import common, distributed, gn_common
 from graphnets import blocks
 from graphnets.datasets import sort
 
-gn_common.define_size_flags(train_range=(8, 16), test_range=(16, 32))
+gn_common.define_labelling_flags(train_range=(8, 16), test_range=(16, 32))
 gn_common.define_training_flags(num_iterations=10_000, batch_size_train=32, batch_size_test=100,
                                 num_processing_steps=10, log_every=100, num_eval_graphs=1000,
                                 output_dir="runs/gn_sort", learning_rate=3e-4,
@@ -44,8 +44,7 @@ class SortConfig(gn_common.LabellingConfig):
 
 def config_from_flags() -> SortConfig:
     """The checked flags."""
-    return SortConfig(gn_common.training_config_from_flags(),
-                      gn_common.node_ranges_from_flags(SMALLEST_LIST))
+    return SortConfig(*gn_common.labelling_fields_from_flags(SMALLEST_LIST))
 
 
 def network_inputs(graph: jraph.GraphsTuple) -> jraph.GraphsTuple:

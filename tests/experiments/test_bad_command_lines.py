@@ -60,6 +60,7 @@ CASES = {
         (["--min_nodes_train=9", "--max_nodes_train=4"], ["--min_nodes_train (9)"]),
         (["--min_nodes_test=1"], ["--min_nodes_test must be at least 2"]),
         (["--theta=0"], ["--theta must be positive"]),
+        (["--num_processing_steps_test=0"], ["--num_processing_steps_test must be positive"]),
         (["--theta=-inf"], ["--theta must be a finite number"]),
     ],
     "gn_sort": GN_SHARED + [
@@ -157,7 +158,8 @@ CASES = {
 }
 TABLE = [(binary, index) for binary, cases in CASES.items() for index in range(len(cases))]
 # Also run in each table's interpreter: `--help` must list every flag, shared ones included.
-HELP = {"gn_shortest_path": ["--theta", "--min_nodes_train"], "gn_sort": ["--min_nodes_test"],
+HELP = {"gn_shortest_path": ["--theta", "--min_nodes_train"],
+        "gn_sort": ["--min_nodes_test", "--num_processing_steps_test"],
         "gn_physics": ["--test_masses", "--max_rest_length"],
         "rn_sort_of_clevr": ["--min_distance"]}
 SHARED_FLAGS = ["--num_iterations", "--learning_rate", "--aggregation", "--seed", "--output_dir",

@@ -15,7 +15,8 @@ from graphnets.datasets import shortest_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LABELLING = dict(num_iterations=30, batch_size_train=48, batch_size_test=8, num_eval_graphs=8,
-                 num_processing_steps=2, latent_size=8, log_every=5, checkpoint_every=5,
+                 num_processing_steps=2, num_processing_steps_test=3, latent_size=8, log_every=5,
+                 checkpoint_every=5,
                  min_nodes_train=12, max_nodes_train=16, min_nodes_test=6, max_nodes_test=8)
 PHYSICS = dict(num_iterations=4, batch_size_train=8, batch_size_test=3, num_eval_graphs=3,
                latent_size=8, log_every=2, checkpoint_every=2, rollout_steps=5, test_masses="4,6")
@@ -78,6 +79,7 @@ def test_shortest_path_writes_results_metrics_plots(shortest_path_run):
         assert set(results[split]) >= {"node_accuracy", "edge_accuracy", "solved"}
         assert 0 <= results[split]["solved"] <= 1
     assert read(os.path.join(output_dir, "metrics.csv")).count("\n") == 1 + 30 // 5
+    assert results["config"]["num_processing_steps_test"] == 3
     assert "node acc" in result.stdout and "step 30/30" in result.stdout
 
 
