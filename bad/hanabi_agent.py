@@ -245,13 +245,17 @@ def _counterfactual_samples(samples: jax.Array) -> jax.Array:
     return samples[:1]
 
 
-def _cf_logits(config: AgentConfig, policy: Params, public_input: jax.Array,
-               legal_actions: jax.Array, sample_hands: jax.Array) -> list[jax.Array]:
-    """Masked logits of each counterfactual sample (a static count of 0 or 1)."""
-    return [hanabi_network.masked(
-        hanabi_network.policy_logits(config, policy, public_input, hands),
-        hanabi_likelihood.hand_legal_actions(config.game, legal_actions, hands))
-        for hands in sample_hands]
+def _decision_logits(config: AgentConfig, policy: Params, public_input: jax.Array,
+                     legal_actions: jax.Array, partner_hands: jax.Array,
+                     sample_hands: jax.Array) -> tuple[jax.Array, list[jax.Array]]:
+    """Masked logits of the real hands and of each counterfactual sample (a static count of 0
+    or 1), sharing one public pre-activation (`hanabi_network.hands_logits`)."""
+    logits, *sample_logits = hanabi_network.hands_logits(
+        config, policy, public_input, [partner_hands, *sample_hands])
+    return (hanabi_network.masked(logits, legal_actions),
+            [hanabi_network.masked(
+                logits_s, hanabi_likelihood.hand_legal_actions(config.game, legal_actions, hands))
+             for logits_s, hands in zip(sample_logits, sample_hands)])
 
 
 def _decision_log_prob(config: AgentConfig, logits: jax.Array, action: jax.Array,
@@ -271,10 +275,9 @@ def decide(config: AgentConfig, params: Params, context: PublicContext,
     """
     check_observation(config, observation)
     policy, legal = params["policy"], observation.legal_actions
-    logits = hanabi_network.masked(hanabi_network.policy_logits(
-        config, policy, context.public_input, observation.partner_hands), legal)
     sample_hands = _counterfactual_samples(context.samples)
-    sample_logits = _cf_logits(config, policy, context.public_input, legal, sample_hands)
+    logits, sample_logits = _decision_logits(config, policy, context.public_input, legal,
+                                             observation.partner_hands, sample_hands)
     gumbel = (jnp.zeros(legal.shape) if greedy
               else jax.random.gumbel(context.noise_key, legal.shape))
     action = jnp.argmax(logits + gumbel).astype(jnp.int32)
@@ -311,9 +314,8 @@ def log_prob(config: AgentConfig, params: Params, public_input: jax.Array,
              sample_hands: jax.Array, sample_action: jax.Array) -> tuple[jax.Array, jax.Array]:
     """(log-probability of the decision, entropy of the real policy); see the module docstring."""
     policy = params["policy"]
-    logits = hanabi_network.masked(
-        hanabi_network.policy_logits(config, policy, public_input, partner_hands), legal_actions)
-    sample_logits = _cf_logits(config, policy, public_input, legal_actions, sample_hands)
+    logits, sample_logits = _decision_logits(config, policy, public_input, legal_actions,
+                                             partner_hands, sample_hands)
     log_probs = jax.nn.log_softmax(logits)
     entropy = -jnp.sum(jnp.exp(log_probs) * jnp.where(legal_actions, log_probs, 0.0))
     return _decision_log_prob(config, logits, action, sample_logits, sample_action), entropy

@@ -16,6 +16,7 @@ Parameters are a plain dict (see `init_params`); every function is pure and per 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import jax
@@ -119,17 +120,35 @@ def _slot_rows(rows: jax.Array, hands: jax.Array) -> jax.Array:
     return jnp.where((hands >= 0)[..., None], picked, 0.0)
 
 
-def policy_logits(config: AgentConfig, policy: Params, public_input: jax.Array,
-                  partner_hands: jax.Array) -> jax.Array:
-    """Action logits [num_actions] for the given partners' hands: one whole forward pass."""
+def private_preactivation(config: AgentConfig, policy: Params, public_input: jax.Array,
+                          partner_hands: jax.Array) -> jax.Array:
+    """The first layer's part [h1] from the partners' hands and their cards' statuses."""
     status = card_status_of(config, public_input)[jnp.maximum(partner_hands, 0)]
     # With one row per slot the einsum is the fast form (broadcast multiply-adds measured
     # several times slower in the learner's backward pass).
     private = (_slot_rows(_value_weights(config, policy), partner_hands)
                + jnp.where((partner_hands >= 0)[..., None],
                            jnp.einsum("ois,oish->oih", status, policy["status"]), 0.0))
-    return apply_layers(policy["layers"],
-                        public_preactivation(policy, public_input) + private.sum((0, 1)))
+    return private.sum((0, 1))
+
+
+def policy_logits(config: AgentConfig, policy: Params, public_input: jax.Array,
+                  partner_hands: jax.Array) -> jax.Array:
+    """Action logits [num_actions] for the given partners' hands: one whole forward pass."""
+    return hands_logits(config, policy, public_input, [partner_hands])[0]
+
+
+def hands_logits(config: AgentConfig, policy: Params, public_input: jax.Array,
+                 hands: Sequence[jax.Array]) -> list[jax.Array]:
+    """`policy_logits` of each of `hands` at one public input.
+
+    The public pre-activation is one value shared by all of them, so a gradient sums its
+    cotangents first and makes one weight-gradient product for `public`, not one per hand.
+    """
+    public = public_preactivation(policy, public_input)
+    return [apply_layers(policy["layers"],
+                         public + private_preactivation(config, policy, public_input, h))
+            for h in hands]
 
 
 def counterfactual_logits(config: AgentConfig, policy: Params, public_input: jax.Array,

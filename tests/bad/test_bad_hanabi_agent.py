@@ -1,6 +1,7 @@
 """The BAD agent's rank-one counterfactuals, their legal actions, the likelihood tracking and the
 decision step."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -87,6 +88,27 @@ def test_rank_one_logits_equal_whole_forward_passes(name):
                                                                      h)))
     slow = forward(changed.reshape(-1, *hands.shape)).reshape(fast.shape)
     np.testing.assert_allclose(fast, slow, rtol=1e-4, atol=1e-4)
+
+
+def test_hands_logits_share_the_public_part_and_equal_separate_passes():
+    config = AgentConfig(make_config(GAMES["full"]), hidden_sizes=(32, 16))
+    params_key, input_key, hands_key, other_key = jax.random.split(jax.random.PRNGKey(1), 4)
+    policy = hanabi_network.init_params(config, params_key)["policy"]
+    public_input = jax.random.uniform(input_key, (config.public_input_size,))
+    hands = [_random_hands(config, hands_key), _random_hands(config, other_key)]
+
+    def total(policy, logits_of):
+        return sum(jnp.sum(jnp.sin(logits)) for logits in logits_of(policy))
+
+    def together(policy):
+        return hanabi_network.hands_logits(config, policy, public_input, hands)
+
+    def apart(policy):
+        return [hanabi_network.policy_logits(config, policy, public_input, h) for h in hands]
+
+    np.testing.assert_allclose(together(policy), apart(policy), rtol=1e-6, atol=1e-6)
+    shared, separate = (jax.grad(total)(policy, f) for f in (together, apart))
+    chex.assert_trees_all_close(shared, separate, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", GAMES)
