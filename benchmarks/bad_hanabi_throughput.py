@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Callable
+from typing import Any
 
 import jax
 from absl import flags
@@ -43,6 +43,7 @@ from absl import flags
 from bad import hanabi_agent, hanabi_learner
 from bad.hanabi_agent import METHODS, AgentConfig
 from benchmarks import harness
+from benchmarks.machine_rates import matmul_rate, repeat
 from games import hanabi_jax
 from games.hanabi_config import make_config
 
@@ -98,14 +99,6 @@ def contender(method: str, config: hanabi_learner.TrainConfig) -> harness.Timed:
     return harness.Timed(method, call)
 
 
-def _repeat(name: str, call: Callable[[], Any], units: float) -> harness.Timed:
-    """A contender whose every call runs `call()` to completion and counts `units`."""
-    def timed() -> float:
-        jax.block_until_ready(call())
-        return units
-    return harness.Timed(name, timed)
-
-
 def update_halves(config: hanabi_learner.TrainConfig) -> list[harness.Timed]:
     """The rollout and the learner of one update, each on the same state every call."""
     state = hanabi_learner.init_train_state(config, jax.random.PRNGKey(_SEED.value))
@@ -113,8 +106,8 @@ def update_halves(config: hanabi_learner.TrainConfig) -> list[harness.Timed]:
     learn = jax.jit(functools.partial(hanabi_learner.learn, config))
     after, transitions = rollout(state)
     steps = float(config.steps_per_update)
-    return [_repeat("rollout", lambda: rollout(state), steps),
-            _repeat("learn", lambda: learn(after, transitions), steps)]
+    return [repeat("rollout", lambda: rollout(state), steps),
+            repeat("learn", lambda: learn(after, transitions), steps)]
 
 
 def move_pieces(config: hanabi_learner.TrainConfig) -> list[harness.Timed]:
@@ -137,12 +130,12 @@ def move_pieces(config: hanabi_learner.TrainConfig) -> list[harness.Timed]:
     context = context_of(observation, evidence, keys)
     action = decide(params, context, observation).action
     moves = float(config.num_envs)
-    return [_repeat("observation", lambda: observation_of(games), moves),
-            _repeat("public context", lambda: context_of(observation, evidence, keys), moves),
-            _repeat("decide", lambda: decide(params, context, observation), moves),
-            _repeat("observe", lambda: observe(params, context, observation, action), moves),
-            _repeat("critic (+ its view)", lambda: critic(params, games, evidence), moves),
-            _repeat("environment step", lambda: step(games, action, keys[0]), moves)]
+    return [repeat("observation", lambda: observation_of(games), moves),
+            repeat("public context", lambda: context_of(observation, evidence, keys), moves),
+            repeat("decide", lambda: decide(params, context, observation), moves),
+            repeat("observe", lambda: observe(params, context, observation, action), moves),
+            repeat("critic (+ its view)", lambda: critic(params, games, evidence), moves),
+            repeat("environment step", lambda: step(games, action, keys[0]), moves)]
 
 
 def time_parts(method: str, config: hanabi_learner.TrainConfig) -> None:
@@ -175,19 +168,6 @@ def _half_costs(config: hanabi_learner.TrainConfig) -> list[tuple[str, int, Any]
             ("one PPO minibatch step", config.num_epochs * config.num_minibatches, learn)]
 
 
-def _matmul_rate() -> float:
-    """The machine's median matrix-product rate (FLOP/s) on a [8192, 1024] x [1024, 256] f32
-    product, about the learner's largest, interleaved rounds as every benchmark times."""
-    lhs = jax.random.normal(jax.random.PRNGKey(0), (8192, 1024))
-    rhs = jax.random.normal(jax.random.PRNGKey(1), (1024, 256))
-    product = jax.jit(lambda a, b: a @ b)
-    gigaflops = 2.0 * 8192 * 1024 * 256 / 1e9
-    (summary,) = harness.compare("Matrix product rate, [8192, 1024] x [1024, 256] f32", "GFLOP",
-                                 [_repeat("matmul", lambda: product(lhs, rhs), gigaflops)],
-                                 _ROUNDS.value, _MIN_SECONDS.value)
-    return summary.median * 1e9
-
-
 def print_costs(method: str, config: hanabi_learner.TrainConfig) -> None:
     """`--cost`: FLOPs and bytes per environment step of each half, its largest products, and
     the update's compute floor at the measured matrix-product rate."""
@@ -204,7 +184,7 @@ def print_costs(method: str, config: hanabi_learner.TrainConfig) -> None:
               f"{bytes_accessed * runs / steps / 1e3:.1f} kB accessed per step")
         for product in harness.matrix_products(compiled)[:8]:
             print(f"  {product.flops * runs / steps / 1e6:8.3f} MFLOP/step  {product.shapes}")
-    rate = _matmul_rate()
+    rate = matmul_rate(_ROUNDS.value, _MIN_SECONDS.value)
     print(f"\nupdate: {total / steps / 1e6:.2f} MFLOP per step; at {rate / 1e9:.1f} GFLOP/s (the "
           f"matrix-product median) the floor is {rate * steps / total:,.0f} steps/s")
 

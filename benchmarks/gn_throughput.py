@@ -17,6 +17,13 @@ Then graphs per second in the demo regime (`--small_graphs` graphs of 8-16 nodes
 jraph's GN and the demos' EncodeProcessDecode. Notes give XLA's buffer sizes of the compiled
 step for the JAX models (arguments, outputs and temporaries, less aliased buffers), and the
 growth of peak resident memory over the warm-up steps for PyG.
+
+`--cost` times only ours, on the large workload: XLA's cost analysis of the step (its matrix
+products, gathers and scatters) at the machine's measured matrix-product rate and memory
+bandwidth (`benchmarks.machine_rates`), as a share of the measured step, and its distance from
+the floor that moving the gathered and scattered bytes sets:
+
+    .venv/bin/python -m benchmarks.gn_throughput --cost
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from absl import flags
 
 import graphnets as gn
 from benchmarks import gn_workload, harness
+from benchmarks.machine_rates import matmul_rate, memory_bandwidth
 
 _TORCH_PYTHON = flags.DEFINE_string("torch_python", os.path.join(".bench_venv", "bin", "python"),
                                     "Interpreter of the virtualenv holding torch and PyG.")
@@ -48,10 +56,13 @@ _FEATURES = flags.DEFINE_integer("features", 128, "Features of nodes, edges and 
 _HIDDEN = flags.DEFINE_integer("hidden", 128, "Units of every MLP layer.", lower_bound=1)
 _SMALL_GRAPHS = flags.DEFINE_integer("small_graphs", 32, "Graphs per step in the demo regime.",
                                      lower_bound=1)
+_COST = flags.DEFINE_bool("cost", False, "Print where the large workload's step goes (XLA's "
+                          "cost analysis at the machine's measured rates) instead of comparing.")
 _ROUNDS, _MIN_SECONDS = harness.define_round_flags()
 
 SMALL_STEPS_PER_CALL = 10  # demo-regime steps take milliseconds: block once per ten
 TOLERANCE = 1e-4  # float32 agreement of graphnets and jraph with the same parameters
+ADAM_ACCESSES = 7  # float32 arrays of the parameters' size that an Adam step reads or writes
 
 
 def jax_models(hidden: int) -> tuple[hk.Transformed, hk.Transformed]:
@@ -121,21 +132,26 @@ def agreement(ours: hk.Transformed, theirs: hk.Transformed, jraph_params: dict,
     return output_error, grad_error
 
 
-def training_contender(name: str, model: hk.Transformed, loss, params: dict,
-                       graph: jraph.GraphsTuple, steps_per_call: int,
-                       graphs_per_step: int) -> harness.Timed:
-    """Adam training steps of `model`; each call runs `steps_per_call` steps, carrying the
-    parameters on, and counts `graphs_per_step` units per step (1 to count steps)."""
+def adam_step(model: hk.Transformed, loss, params: dict, graph: jraph.GraphsTuple):
+    """`(step, state)`: a compiled Adam training step of `model` on `graph`,
+    `step(*state, graph) -> (params, opt_state, loss)`, and the state it starts from."""
     optimizer = optax.adam(gn_workload.LEARNING_RATE)
 
-    @jax.jit
     def step(params, opt_state, graph):
         value, grads = jax.value_and_grad(lambda p: loss(model.apply(p, graph)))(params)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, value
 
     state = (params, optimizer.init(params))
-    step = step.lower(*state, graph).compile()
+    return jax.jit(step).lower(*state, graph).compile(), state
+
+
+def training_contender(name: str, model: hk.Transformed, loss, params: dict,
+                       graph: jraph.GraphsTuple, steps_per_call: int,
+                       graphs_per_step: int) -> harness.Timed:
+    """Adam training steps of `model`; each call runs `steps_per_call` steps, carrying the
+    parameters on, and counts `graphs_per_step` units per step (1 to count steps)."""
+    step, state = adam_step(model, loss, params, graph)
     buffers = harness.xla_buffer_bytes(step)
     note = "" if buffers is None else f"{buffers / 2**20:.1f} MiB XLA buffers"
 
@@ -148,6 +164,12 @@ def training_contender(name: str, model: hk.Transformed, loss, params: dict,
         return float(steps_per_call * graphs_per_step)
 
     return harness.Timed(name, call, note)
+
+
+def workload_words(sizes: gn_workload.Sizes) -> str:
+    """The large workload's sizes, as the reports print them."""
+    return (f"{sizes.num_graphs} graphs, {sizes.num_nodes} nodes, {sizes.num_edges} edges, "
+            f"{sizes.features} features, 2-layer MLPs of {sizes.hidden} units")
 
 
 def compare_large(sizes: gn_workload.Sizes) -> None:
@@ -163,16 +185,57 @@ def compare_large(sizes: gn_workload.Sizes) -> None:
     worker = harness.start_worker(
         "PyG", _TORCH_PYTHON.value, "benchmarks.pyg_worker", dataclasses.asdict(sizes),
         "python3 -m venv .bench_venv && .bench_venv/bin/pip install torch torch_geometric")
-    title = (f"GN training step (forward, backward, Adam): {sizes.num_graphs} graphs, "
-             f"{sizes.num_nodes} nodes, {sizes.num_edges} edges, {sizes.features} features, "
-             f"2-layer MLPs of {sizes.hidden} units; jax {jax.__version__} on "
-             f"{jax.devices()[0].platform}")
+    title = (f"GN training step (forward, backward, Adam): {workload_words(sizes)}; "
+             f"jax {jax.__version__} on {jax.devices()[0].platform}")
     harness.compare_with_worker(title, "steps", contenders, worker, _ROUNDS.value,
                                 _MIN_SECONDS.value)
     within = "within" if max(output_error, grad_error) < TOLERANCE else "OUTSIDE"
     print(f"check: graphnets vs jraph with the same parameters: largest relative difference of "
           f"outputs {output_error:.1e}, of gradients {grad_error:.1e} ({within} float32 "
           f"tolerance {TOLERANCE:g})", flush=True)
+
+
+def print_costs(sizes: gn_workload.Sizes) -> None:
+    """`--cost`: where our large-workload step's time goes, and how far it is from the floor.
+
+    XLA's cost analysis of the compiled step gives its matrix products (the MLPs) and its
+    gathers and scatters (`harness.indexed_moves`: the edge and global broadcasts, the segment
+    sums and their gradients); the machine's matrix-product rate and memory bandwidth turn them
+    into times, beside Adam's pass over parameters, gradients and moments. The floor is the
+    gathers' and scatters' bytes at the measured bandwidth.
+    """
+    graph = jraph.GraphsTuple(**gn_workload.large_workload(sizes))
+    ours, theirs = jax_models(sizes.hidden)
+    params = jraph_params_as_ours(theirs.init(jax.random.PRNGKey(0), graph))
+    step, _ = adam_step(ours, squared_loss, params, graph)
+    flops, accessed = harness.xla_flops_and_bytes(step)
+    products, moves = harness.matrix_products(step), harness.indexed_moves(step)
+    print(f"XLA cost analysis: one graphnets.GraphNetwork training step, {workload_words(sizes)}"
+          f"\nin all: {flops / 1e6:,.1f} MFLOP, {accessed / 1e6:,.1f} MB accessed")
+    for product in products[:6]:
+        print(f"  {product.flops / 1e6:9.1f} MFLOP  {product.shapes}")
+    for move in moves[:6]:
+        print(f"  {move.bytes_moved / 1e6:9.1f} MB     {move.kind} {move.shape}")
+    (ours_summary,) = harness.compare(
+        f"GN training step: {workload_words(sizes)}", "steps",
+        [training_contender("graphnets.GraphNetwork", ours, squared_loss, params, graph, 1, 1)],
+        _ROUNDS.value, _MIN_SECONDS.value)
+    matmul = matmul_rate(_ROUNDS.value, _MIN_SECONDS.value)
+    bandwidth = memory_bandwidth(_ROUNDS.value, _MIN_SECONDS.value)
+    step_seconds = 1.0 / ours_summary.median
+    # Adam reads the parameters, gradients and both moments and writes three of them back.
+    adam_bytes = ADAM_ACCESSES * 4 * sum(leaf.size for leaf in jax.tree.leaves(params))
+    parts = [("matrix products (MLPs)", sum(p.flops for p in products) / matmul),
+             *((f"{kind}s", sum(m.bytes_moved for m in moves if m.kind == kind) / bandwidth)
+               for kind in ("gather", "scatter")),
+             ("Adam", adam_bytes / bandwidth)]
+    print(f"\nmeasured step: {step_seconds * 1e3:.1f} ms; at {matmul / 1e9:.0f} GFLOP/s and "
+          f"{bandwidth / 1e9:.1f} GB/s (the medians above) its parts would take:")
+    for name, seconds in parts:
+        print(f"  {name:24s} {seconds * 1e3:7.1f} ms  {seconds / step_seconds:6.1%} of the step")
+    floor = parts[1][1] + parts[2][1]
+    print(f"floor (gathers and scatters at the bandwidth): {floor * 1e3:.1f} ms, "
+          f"{floor / step_seconds:.0%} of the measured step")
 
 
 def compare_small(num_graphs: int, features: int, hidden: int) -> None:
@@ -200,8 +263,12 @@ def main() -> None:
     if _NUM_NODES.value < _NUM_GRAPHS.value:
         raise harness.FlagError(f"--num_nodes ({_NUM_NODES.value}) must be at least "
                                 f"--num_graphs ({_NUM_GRAPHS.value}).")
-    compare_large(gn_workload.Sizes(_NUM_GRAPHS.value, _NUM_NODES.value, _NUM_EDGES.value,
-                                    _FEATURES.value, _HIDDEN.value))
+    sizes = gn_workload.Sizes(_NUM_GRAPHS.value, _NUM_NODES.value, _NUM_EDGES.value,
+                              _FEATURES.value, _HIDDEN.value)
+    if _COST.value:
+        print_costs(sizes)
+        return
+    compare_large(sizes)
     compare_small(_SMALL_GRAPHS.value, _FEATURES.value, _HIDDEN.value)
 
 

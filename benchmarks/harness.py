@@ -213,6 +213,43 @@ def matrix_products(compiled: Any) -> list[MatrixProduct]:
     return sorted(products, key=lambda p: -p.flops)
 
 
+class IndexedMove(NamedTuple):
+    """One `gather` or `scatter` of a compiled XLA computation and the bytes it moves."""
+
+    kind: str  # "gather" or "scatter"
+    shape: str  # the gathered rows or the scattered updates, e.g. "f32[50000,1,128]"
+    bytes_moved: float
+
+
+_HLO_INDEXED = re.compile(
+    r"= (\w+\[[\d,]*\])\S* (gather|scatter)\((%[\w.\-]+), (%[\w.\-]+)(?:, (%[\w.\-]+))?\)")
+_ELEMENT_BYTES = {"pred": 1, "s8": 1, "u8": 1, "bf16": 2, "f16": 2, "s16": 2, "u16": 2,
+                  "f32": 4, "s32": 4, "u32": 4, "f64": 8, "s64": 8, "u64": 8}
+
+
+def _shape_bytes(shape: str) -> int:
+    return _ELEMENT_BYTES.get(shape[:shape.index("[")], 4) * math.prod(_dims(shape))
+
+
+def indexed_moves(compiled: Any) -> list[IndexedMove]:
+    """Every `gather` and `scatter` of a compiled JAX computation, most bytes first.
+
+    The bytes are a floor for random row access: a gather reads its rows and writes them out
+    (its output twice); a scatter-add reads its updates and reads and writes the rows they add
+    to (the updates three times).
+    """
+    lines = compiled.as_text().splitlines()
+    shapes = {m.group(1): m.group(2) for m in map(_HLO_VALUE.match, lines) if m}
+    moves = []
+    for match in filter(None, map(_HLO_INDEXED.search, lines)):
+        out, kind, updates = match.group(1), match.group(2), match.group(5)
+        if kind == "gather":
+            moves.append(IndexedMove(kind, out, 2.0 * _shape_bytes(out)))
+        elif updates in shapes:
+            moves.append(IndexedMove(kind, shapes[updates], 3.0 * _shape_bytes(shapes[updates])))
+    return sorted(moves, key=lambda m: -m.bytes_moved)
+
+
 def xla_flops_and_bytes(compiled: Any) -> tuple[float, float]:
     """XLA's cost analysis of a compiled computation: (FLOPs, bytes accessed); a loop body is
     counted once, so pass a computation whose loops run once."""

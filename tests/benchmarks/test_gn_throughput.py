@@ -20,6 +20,18 @@ def test_times_ours_and_jraph_and_says_pyg_is_missing(run_benchmark, read_report
     assert len(check) == 1 and "(within float32 tolerance" in check[0], check
 
 
+def test_cost_prints_the_parts_of_our_step_and_its_floor(run_benchmark, read_reports):
+    result = run_benchmark(MODULE, *TINY, "--num_edges=20", "--cost")
+    assert result.returncode == 0, result.stderr
+    step, matmul, stream = read_reports(result.stdout)
+    assert list(step["rows"]) == ["graphnets.GraphNetwork"]
+    assert (list(matmul["rows"]), list(stream["rows"])) == (["matmul"], ["stream"])
+    assert "MB     gather f32[20," in result.stdout and "MB     scatter f32[20," in result.stdout
+    for part in ("matrix products (MLPs)", "gathers", "scatters", "Adam"):
+        assert f"  {part} " in result.stdout
+    assert result.stdout.splitlines()[-1].startswith("floor (gathers and scatters")
+
+
 @pytest.mark.parametrize("flag, word", [("--num_nodes=1", "--num_nodes"),
                                         ("--num_edges=-1", "--num_edges"),
                                         ("--hidden=0", "--hidden")])
