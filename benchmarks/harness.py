@@ -194,12 +194,17 @@ def _dims(shape: str) -> list[int]:
     return [int(d) for d in inside.split(",")] if inside else []
 
 
+def _hlo_lines_and_shapes(compiled: Any) -> tuple[list[str], dict[str, str]]:
+    """A compiled computation's HLO text lines and the shape of every value they define."""
+    lines = compiled.as_text().splitlines()
+    return lines, {m.group(1): m.group(2) for m in map(_HLO_VALUE.match, lines) if m}
+
+
 def matrix_products(compiled: Any) -> list[MatrixProduct]:
     """Every `dot` of a compiled JAX computation (`jit(f).lower(...).compile()`), largest first.
 
     A loop body's products are listed once, however many times the loop runs."""
-    lines = compiled.as_text().splitlines()
-    shapes = {m.group(1): m.group(2) for m in map(_HLO_VALUE.match, lines) if m}
+    lines, shapes = _hlo_lines_and_shapes(compiled)
     products = []
     for line in lines:
         dot = _HLO_DOT.search(line)
@@ -238,8 +243,7 @@ def indexed_moves(compiled: Any) -> list[IndexedMove]:
     (its output twice); a scatter-add reads its updates and reads and writes the rows they add
     to (the updates three times).
     """
-    lines = compiled.as_text().splitlines()
-    shapes = {m.group(1): m.group(2) for m in map(_HLO_VALUE.match, lines) if m}
+    lines, shapes = _hlo_lines_and_shapes(compiled)
     moves = []
     for match in filter(None, map(_HLO_INDEXED.search, lines)):
         out, kind, updates = match.group(1), match.group(2), match.group(5)
