@@ -120,10 +120,11 @@ def _slot_rows(rows: jax.Array, hands: jax.Array) -> jax.Array:
     return jnp.where((hands >= 0)[..., None], picked, 0.0)
 
 
-def private_preactivation(config: AgentConfig, policy: Params, public_input: jax.Array,
+def private_preactivation(config: AgentConfig, policy: Params, card_status: jax.Array,
                           partner_hands: jax.Array) -> jax.Array:
-    """The first layer's part [h1] from the partners' hands and their cards' statuses."""
-    status = card_status_of(config, public_input)[jnp.maximum(partner_hands, 0)]
+    """The first layer's part [h1] from the partners' hands and their cards' statuses
+    (`card_status` [values, NUM_CARD_STATUSES], from `card_status_of`)."""
+    status = card_status[jnp.maximum(partner_hands, 0)]
     # With one row per slot the einsum is the fast form (broadcast multiply-adds measured
     # several times slower in the learner's backward pass).
     private = (_slot_rows(_value_weights(config, policy), partner_hands)
@@ -142,12 +143,14 @@ def hands_logits(config: AgentConfig, policy: Params, public_input: jax.Array,
                  hands: Sequence[jax.Array]) -> list[jax.Array]:
     """`policy_logits` of each of `hands` at one public input.
 
-    The public pre-activation is one value shared by all of them, so a gradient sums its
-    cotangents first and makes one weight-gradient product for `public`, not one per hand.
+    The public pre-activation and the cards' statuses are computed once for all of them, so a
+    gradient sums the pre-activation's cotangents first and makes one weight-gradient product
+    for `public`, not one per hand.
     """
     public = public_preactivation(policy, public_input)
+    card_status = card_status_of(config, public_input)
     return [apply_layers(policy["layers"],
-                         public + private_preactivation(config, policy, public_input, h))
+                         public + private_preactivation(config, policy, card_status, h))
             for h in hands]
 
 
