@@ -1,7 +1,7 @@
 """End-to-end training throughput of IPPO and BAD on Hanabi, side by side (environment steps/s).
 
-    .venv/bin/python -m benchmarks.bad_hanabi_throughput [--preset=full] [--num_envs=256]
-        [--methods=ippo,bad] [--rounds=5] [--min_round_seconds=5]
+    .venv/bin/python -m benchmarks.bad_hanabi_throughput [--preset=full] [--players=0]
+        [--num_envs=256] [--methods=ippo,bad] [--rounds=5] [--min_round_seconds=5]
 
 The default call measures each method on 2-player Full with the learner's default settings
 (256 games, `TrainConfig`'s rollout, epochs and minibatches) in 5 interleaved rounds of at least
@@ -49,6 +49,7 @@ from games.hanabi_config import make_config
 
 _DEFAULTS = hanabi_learner.TrainConfig
 _PRESET = flags.DEFINE_string("preset", "full", "Hanabi preset.")
+_PLAYERS = flags.DEFINE_integer("players", 0, "Number of players (2-5); 0 keeps the preset's.")
 _METHODS = flags.DEFINE_list("methods", list(reversed(METHODS)), "Methods to measure.")
 _NUM_ENVS = flags.DEFINE_integer("num_envs", _DEFAULTS.num_envs, "Games played side by side.",
                                  lower_bound=1)
@@ -76,7 +77,8 @@ _ROUNDS, _MIN_SECONDS = harness.define_round_flags(default_seconds=5.0)
 
 def train_config(method: str) -> hanabi_learner.TrainConfig:
     """The learner's settings for `method` from the flags (raises `ValueError` on bad ones)."""
-    agent = AgentConfig(make_config(_PRESET.value), method=method,
+    game = {"preset": _PRESET.value, **({"players": _PLAYERS.value} if _PLAYERS.value else {})}
+    agent = AgentConfig(make_config(game), method=method,
                         hidden_sizes=tuple(harness.positive_ints("hidden_sizes", _HIDDEN.value)),
                         likelihood_samples=_SAMPLES.value if method == "bad" else 1,
                         exact_belief=_EXACT.value and method == "bad")
@@ -199,7 +201,9 @@ def main() -> None:
         method = _METHODS.value[0]
         time_parts(method, configs[method])
         return
-    title = (f"Hanabi learner, preset {_PRESET.value}, {_NUM_ENVS.value} games, "
+    players = next(iter(configs.values())).agent.game.players
+    title = (f"Hanabi learner, preset {_PRESET.value}, {players} players, "
+             f"{_NUM_ENVS.value} games, "
              f"{_UPDATES.value} updates of {configs[_METHODS.value[0]].steps_per_update} steps "
              f"per call; jax {jax.__version__} on {jax.devices()[0].platform}")
     harness.compare(title, "steps", [contender(m, c) for m, c in configs.items()],

@@ -11,11 +11,18 @@ def test_measures_both_methods_with_the_learner_flags(run_benchmark, read_report
     result = run_benchmark(MODULE, *TINY, "--num_epochs=3", "--num_minibatches=8")
     assert result.returncode == 0, result.stderr
     (report,) = read_reports(result.stdout)
-    assert "preset very_small, 4 games, 1 updates of 8 steps" in report["title"]
+    assert "preset very_small, 2 players, 4 games, 1 updates of 8 steps" in report["title"]
     assert "2 rounds" in report["protocol"]
     assert list(report["rows"]) == ["ippo", "bad"]
     assert all(float(cells[0].replace(",", "")) > 0 for cells in report["rows"].values())
     assert report["rows"]["ippo"][4] == "1.00x"
+
+
+def test_players_overrides_the_presets(run_benchmark, read_reports):
+    result = run_benchmark(MODULE, *TINY, "--players=3", "--methods=bad")
+    assert result.returncode == 0, result.stderr
+    (report,) = read_reports(result.stdout)
+    assert "preset very_small, 3 players, 4 games, 1 updates of 8 steps" in report["title"]
 
 
 @pytest.mark.parametrize("flag, word", [("--num_minibatches=3", "num_minibatches (3)"),
@@ -23,6 +30,7 @@ def test_measures_both_methods_with_the_learner_flags(run_benchmark, read_report
                                         ("--methods=bad,dqn", "--methods"),
                                         ("--hidden_sizes=8,0", "--hidden_sizes"),
                                         ("--preset=huge", "huge"),
+                                        ("--players=6", "players"),
                                         ("--rounds=0", "--rounds"),
                                         ("--min_round_seconds=-1", "--min_round_seconds")])
 def test_bad_flags_give_one_line(run_benchmark, assert_one_line_error, flag, word):
