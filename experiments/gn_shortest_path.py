@@ -10,10 +10,12 @@ The core aggregates with max rather than sum (`--aggregation`): a shortest path 
 Bellman-Ford-like relaxations, each a minimum over neighbours, which max aggregation matches;
 and a max does not grow with the node degree, which is higher on the larger generalisation
 graphs (more nodes in the same unit square). The learning rate decays (cosine) from 1e-3 to
-5e-5 over the run. MLPs have 64 units: 32 solved 0.895 of the 16-32-node graphs at seed 7,
-64 solves 0.940 there with the training's 10 core steps. Evaluation runs 20 steps
+5e-5 over the run. MLPs have 64 units, and evaluation runs 20 core steps
 (`--num_processing_steps_test`): the larger graphs have longer shortest paths, and the shared
-core keeps relaxing along them (0.957 at seed 7; 16 steps: 0.953).
+core keeps relaxing along them. At seed 7, of 1,000 graphs, 32 units solved 0.895 with 10 steps,
+64 units 0.940 with 10 steps and 0.957 with 20. It scores 5,000 graphs per range
+(`--num_eval_graphs`): over 1,000 the fraction solved has a standard error of 0.007, and one
+model's score moved by 2 points between two seeds' samples.
 """
 
 import dataclasses
@@ -26,7 +28,7 @@ from graphnets.datasets import shortest_path
 gn_common.define_labelling_flags(train_range=(8, 16), test_range=(16, 32),
                                  num_processing_steps_test=20)
 gn_common.define_training_flags(num_iterations=10_000, batch_size_train=32, batch_size_test=100,
-                                num_processing_steps=10, log_every=100, num_eval_graphs=1000,
+                                num_processing_steps=10, log_every=100, num_eval_graphs=5000,
                                 output_dir="runs/gn_shortest_path", latent_size=64,
                                 aggregation="max",
                                 final_learning_rate_fraction=0.05)
