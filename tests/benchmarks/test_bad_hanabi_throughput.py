@@ -18,6 +18,7 @@ def test_measures_both_methods_with_the_learner_flags(run_benchmark, read_report
     assert report["rows"]["ippo"][4] == "1.00x"
 
 
+@pytest.mark.slow  # compiles a 3-player learner (about 20 s); --players=6 is refused below
 def test_players_overrides_the_presets(run_benchmark, read_reports):
     result = run_benchmark(MODULE, *TINY, "--players=3", "--methods=bad")
     assert result.returncode == 0, result.stderr
