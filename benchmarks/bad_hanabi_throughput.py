@@ -201,11 +201,10 @@ def main() -> None:
         method = _METHODS.value[0]
         time_parts(method, configs[method])
         return
-    players = next(iter(configs.values())).agent.game.players
-    title = (f"Hanabi learner, preset {_PRESET.value}, {players} players, "
-             f"{_NUM_ENVS.value} games, "
-             f"{_UPDATES.value} updates of {configs[_METHODS.value[0]].steps_per_update} steps "
-             f"per call; jax {jax.__version__} on {jax.devices()[0].platform}")
+    first = configs[_METHODS.value[0]]
+    title = (f"Hanabi learner, preset {_PRESET.value}, {first.agent.game.players} players, "
+             f"{_NUM_ENVS.value} games, {_UPDATES.value} updates of {first.steps_per_update} "
+             f"steps per call; jax {jax.__version__} on {jax.devices()[0].platform}")
     harness.compare(title, "steps", [contender(m, c) for m, c in configs.items()],
                     _ROUNDS.value, _MIN_SECONDS.value)
 
