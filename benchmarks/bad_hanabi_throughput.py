@@ -45,7 +45,7 @@ from bad.hanabi_agent import METHODS, AgentConfig
 from benchmarks import harness
 from benchmarks.machine_rates import matmul_rate, repeat
 from games import hanabi_jax
-from games.hanabi_config import make_config
+from games.hanabi_config import preset_with_players
 
 _DEFAULTS = hanabi_learner.TrainConfig
 _PRESET = flags.DEFINE_string("preset", "full", "Hanabi preset.")
@@ -77,8 +77,7 @@ _ROUNDS, _MIN_SECONDS = harness.define_round_flags(default_seconds=5.0)
 
 def train_config(method: str) -> hanabi_learner.TrainConfig:
     """The learner's settings for `method` from the flags (raises `ValueError` on bad ones)."""
-    game = {"preset": _PRESET.value, **({"players": _PLAYERS.value} if _PLAYERS.value else {})}
-    agent = AgentConfig(make_config(game), method=method,
+    agent = AgentConfig(preset_with_players(_PRESET.value, _PLAYERS.value), method=method,
                         hidden_sizes=tuple(harness.positive_ints("hidden_sizes", _HIDDEN.value)),
                         likelihood_samples=_SAMPLES.value if method == "bad" else 1,
                         exact_belief=_EXACT.value and method == "bad")

@@ -52,7 +52,7 @@ from bad import agent_files, agents, hanabi_evaluation, hanabi_learner
 from bad.hanabi_agent import METHODS, AgentConfig
 from experiments import common, distributed
 from games.hanabi import HanabiGame
-from games.hanabi_config import PRESETS, HanabiConfig, make_config
+from games.hanabi_config import PRESETS, HanabiConfig, preset_with_players
 from graphnets import parallel
 
 FLAGS = flags.FLAGS
@@ -111,10 +111,7 @@ LOSS_COLUMNS = ("policy_loss", "value_loss", "entropy")  # non-finite: the run d
 
 def game_from_flags() -> HanabiConfig:
     """The game given by --preset and --players."""
-    spec = {"preset": FLAGS.preset}
-    if FLAGS.players:
-        spec["players"] = FLAGS.players
-    return make_config(spec)
+    return preset_with_players(FLAGS.preset, FLAGS.players)
 
 
 def chunks_of(name: str, env_steps: int, chunk_steps: int) -> int:

@@ -116,6 +116,12 @@ class HanabiConfig:
 ConfigSpec = Union[str, Mapping[str, Any], HanabiConfig]
 
 
+def preset_with_players(preset: str, players: int = 0) -> HanabiConfig:
+    """`make_config` of `preset` with `players` players; 0 keeps the preset's (a command line's
+    `--preset` and `--players`). Raises `ValueError` as `make_config` does."""
+    return make_config({"preset": preset, **({"players": players} if players else {})})
+
+
 def _check_int(name: str, value: Any, low: int, high: int | None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"hanabi parameter '{name}' must be an int, got {value!r}.")

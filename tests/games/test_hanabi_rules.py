@@ -17,7 +17,7 @@ import pyspiel
 import pytest
 
 from games import hanabi_rules as rules
-from games.hanabi_config import HanabiConfig, make_config
+from games.hanabi_config import HanabiConfig, make_config, preset_with_players
 from games.hanabi_layout import MOVE_TYPES, action_layout, observation_layout
 
 COLOR_LETTERS = "RYGWB"
@@ -381,3 +381,11 @@ def test_remove_slot_shifts_the_later_slots_down(axis):
         got = jitted(jnp.asarray(table), slot)
         assert got.dtype == table.dtype
         np.testing.assert_array_equal(got, expected)
+
+
+def test_preset_with_players_keeps_the_presets_players_at_zero():
+    assert preset_with_players("small") == make_config("small")
+    three = preset_with_players("full", 3)
+    assert three == make_config({"preset": "full", "players": 3}) and three.players == 3
+    with pytest.raises(ValueError, match="players"):
+        preset_with_players("full", 6)
