@@ -309,6 +309,47 @@ def act(config: AgentConfig, params: Params, observation: Observation, evidence:
     return decision, observe(config, params, context, observation, decision.action)
 
 
+# The counterfactual likelihoods of a chunk of games should stay in the cache: their
+# pre-activations are [games, partner slots, values, h1] floats.
+_CHUNK_BYTES = 4 * 2**20
+
+
+def games_per_chunk(config: AgentConfig) -> int | None:
+    """How many games `act_batch` vectorises at once: as many as keep BAD's counterfactual
+    pre-activations within a few MiB (None, all of them, for IPPO, which computes none)."""
+    if not config.is_bad:
+        return None
+    game = config.game
+    rows = (game.num_values ** 2 if config.exact_belief
+            else (game.players - 1) * game.hand_size * game.num_values)
+    return max(1, _CHUNK_BYTES // (4 * rows * config.hidden_sizes[0]))
+
+
+def act_batch(config: AgentConfig, params: Params, observation: Observation,
+              evidence: jax.Array, key: jax.Array, greedy: bool = False
+              ) -> tuple[Decision, jax.Array]:
+    """`act` for a batch of games (every argument but `params` has a leading games axis).
+
+    The context and the decision are vmapped over the whole batch; the belief update goes
+    through `observe` `games_per_chunk(config)` games at a time (`jax.lax.map`): vmapped over a
+    whole batch, BAD's counterfactual likelihoods make batch-sized intermediates, and past the
+    cache (and past the C allocator's 32 MiB threshold, where every call maps fresh pages) the
+    update ran several times slower per game. Each game's numbers are those of `act`.
+    """
+    context = jax.vmap(public_context, (None, 0, 0, 0))(config, observation, evidence, key)
+    decision = jax.vmap(decide, (None, None, 0, 0, None))(config, params, context, observation,
+                                                          greedy)
+
+    def observe_games(args):
+        return observe(config, params, *args)
+
+    per_game = (context, observation, decision.action)
+    chunk = games_per_chunk(config)
+    if chunk is None or chunk >= key.shape[0]:
+        return decision, jax.vmap(observe_games)(per_game)
+    return decision, jax.lax.map(observe_games, per_game, batch_size=chunk)
+
+
 def log_prob(config: AgentConfig, params: Params, public_input: jax.Array,
              partner_hands: jax.Array, legal_actions: jax.Array, action: jax.Array,
              sample_hands: jax.Array, sample_action: jax.Array) -> tuple[jax.Array, jax.Array]:

@@ -75,8 +75,8 @@ def decide(config: AgentConfig, params, observation: hanabi_agent.Observation,
     """A batch of moves, the evidence after them, their belief cross-entropy sums [B, 3] and
     `_playable_bins` [B, bins, 3] (hands: every true hand)."""
     keys = jax.vmap(jax.random.fold_in, (0, None))(game_keys, move)
-    decision, evidence = jax.vmap(hanabi_agent.act, (None, None, 0, 0, 0, None))(
-        config, params, observation, log_likelihood, keys, greedy)
+    decision, evidence = hanabi_agent.act_batch(config, params, observation, log_likelihood,
+                                                keys, greedy)
     sums = jax.vmap(_cross_entropy_sums)(observation, decision.belief, hands)
     bins = jax.vmap(_playable_bins, (None, 0, 0, 0))(config, observation, decision.belief, hands)
     return decision, evidence, sums, bins

@@ -191,14 +191,14 @@ def bootstrap_value(config: AgentConfig, params, games: hanabi_jax.HanabiState,
 def rollout(config: TrainConfig, state: TrainState) -> tuple[TrainState, Transition]:
     """`rollout_length` moves in every game; returns the new state and time-major transitions."""
     agent, game = config.agent, config.agent.game
-    act = jax.vmap(hanabi_agent.act, (None, None, 0, 0, 0))
 
     def move(carry, key):
         games, log_likelihood = carry
         act_key, deal_key = jax.random.split(key)
         observation = jax.vmap(hanabi_agent.observation_from_state, (None, 0))(game, games)
-        decision, evidence = act(agent, state.params, observation, log_likelihood,
-                                 jax.random.split(act_key, config.num_envs))
+        decision, evidence = hanabi_agent.act_batch(agent, state.params, observation,
+                                                    log_likelihood,
+                                                    jax.random.split(act_key, config.num_envs))
         critic_hands = _critic_hands(agent, games)
         value = _values(agent, state.params, decision.public_input, critic_hands)
         cross_entropy = jax.vmap(hanabi_belief.belief_cross_entropy)(

@@ -113,24 +113,43 @@ def private_weights(config: AgentConfig, policy: Params, status: jax.Array) -> j
     return rows
 
 
-def _slot_rows(rows: jax.Array, hands: jax.Array) -> jax.Array:
-    """[players - 1, hand_size, ...]: the entry of `rows` [players - 1, hand_size, values, ...]
-    for each card of `hands`, zero for an empty slot."""
-    picked = jnp.take_along_axis(rows, jnp.maximum(hands, 0)[:, :, None, None], axis=2)[:, :, 0]
-    return jnp.where((hands >= 0)[..., None], picked, 0.0)
+def card_features(config: AgentConfig, card_status: jax.Array, hands: jax.Array) -> jax.Array:
+    """float [(players - 1) * hand_size * (values + NUM_CARD_STATUSES)]: the partners' cards as
+    the first layer reads them: one-hot values (rows ordered like the private observation), then
+    each occupied slot's card statuses (`card_status` [values, NUM_CARD_STATUSES]); zeros for an
+    empty slot (-1)."""
+    valid = (hands >= 0)[..., None]
+    values = (hands[..., None] == jnp.arange(config.game.num_values)) & valid
+    statuses = jnp.where(valid, card_status[jnp.maximum(hands, 0)], 0.0)
+    return jnp.concatenate([values.astype(jnp.float32).reshape(-1), statuses.reshape(-1)])
+
+
+def card_weights(policy: Params) -> jax.Array:
+    """[(players - 1) * hand_size * (values + NUM_CARD_STATUSES), h1]: the first layer's rows
+    for `card_features`, `private` then `status`."""
+    status = policy["status"]
+    return jnp.concatenate([policy["private"], status.reshape(-1, status.shape[-1])])
 
 
 def private_preactivation(config: AgentConfig, policy: Params, card_status: jax.Array,
                           partner_hands: jax.Array) -> jax.Array:
     """The first layer's part [h1] from the partners' hands and their cards' statuses
     (`card_status` [values, NUM_CARD_STATUSES], from `card_status_of`)."""
-    status = card_status[jnp.maximum(partner_hands, 0)]
-    # With one row per slot the einsum is the fast form (broadcast multiply-adds measured
-    # several times slower in the learner's backward pass).
-    private = (_slot_rows(_value_weights(config, policy), partner_hands)
-               + jnp.where((partner_hands >= 0)[..., None],
-                           jnp.einsum("ois,oish->oih", status, policy["status"]), 0.0))
-    return private.sum((0, 1))
+    # One dense product: its weight gradient is one plain matrix product over the batch, where
+    # a gather of value rows and a per-slot einsum over the statuses made XLA transpose the
+    # whole batch's cotangents (half of the PPO step's time on 3 players).
+    return card_features(config, card_status, partner_hands) @ card_weights(policy)
+
+
+def _card_rows(config: AgentConfig, policy: Params, card_status: jax.Array,
+               hands: jax.Array) -> jax.Array:
+    """[players - 1, hand_size, h1]: each slot's own first-layer row (zero for an empty slot)."""
+    valid = (hands >= 0)[..., None]
+    cards = jnp.maximum(hands, 0)
+    values = jnp.take_along_axis(_value_weights(config, policy), cards[:, :, None, None],
+                                 axis=2)[:, :, 0]
+    statuses = jnp.einsum("ois,oish->oih", card_status[cards], policy["status"])
+    return jnp.where(valid, values + statuses, 0.0)
 
 
 def policy_logits(config: AgentConfig, policy: Params, public_input: jax.Array,
@@ -161,10 +180,14 @@ def counterfactual_logits(config: AgentConfig, policy: Params, public_input: jax
     Entry `[o, i, v]` is the policy on `hands` with partner `o`'s slot `i` holding value `v`,
     computed as a rank-one change of the first layer's pre-activation.
     """
-    weights = private_weights(config, policy, card_status_of(config, public_input))
-    slot_rows = _slot_rows(weights, hands)
+    card_status = card_status_of(config, public_input)
+    # The hands' own rows come from the small per-slot tables, so that the large table of every
+    # card's rows has one consumer and XLA fuses it into the product that follows.
+    slot_rows = _card_rows(config, policy, card_status, hands)
     base = public_preactivation(policy, public_input) + slot_rows.sum((0, 1))
-    return apply_layers(policy["layers"], (base - slot_rows[:, :, None, :]) + weights)
+    weights = private_weights(config, policy, card_status)
+    pre = jax.lax.optimization_barrier((base - slot_rows)[:, :, None, :] + weights)
+    return apply_layers(policy["layers"], pre)
 
 
 def joint_hand_logits(config: AgentConfig, policy: Params, public_input: jax.Array,
