@@ -309,6 +309,19 @@ def act(config: AgentConfig, params: Params, observation: Observation, evidence:
     return decision, observe(config, params, context, observation, decision.action)
 
 
+# XLA:CPU's YNNPACK library fusions pull the elementwise work that builds BAD's counterfactual
+# pre-activations into the matrix product that reads them, and that fused kernel ran slower than
+# XLA's own loop followed by the product alone: a whole BAD update 16% slower on 2 and 3 players
+# in interleaved rounds, IPPO the same. So the compiled functions that run `act_batch` keep library
+# fusions to single matrix products; other backends ignore the option.
+COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"}
+
+
+def jit(fun, **kwargs):
+    """`jax.jit` with `COMPILER_OPTIONS`: for the learner's and the evaluation's functions."""
+    return jax.jit(fun, compiler_options=COMPILER_OPTIONS, **kwargs)
+
+
 # The counterfactual likelihoods of a chunk of games should stay in the cache: their
 # pre-activations are [games, partner slots, values, h1] floats.
 _CHUNK_BYTES = 4 * 2**20
@@ -325,29 +338,36 @@ def games_per_chunk(config: AgentConfig) -> int | None:
     return max(1, _CHUNK_BYTES // (4 * rows * config.hidden_sizes[0]))
 
 
-def act_batch(config: AgentConfig, params: Params, observation: Observation,
-              evidence: jax.Array, key: jax.Array, greedy: bool = False
-              ) -> tuple[Decision, jax.Array]:
-    """`act` for a batch of games (every argument but `params` has a leading games axis).
+def observe_batch(config: AgentConfig, params: Params, context: PublicContext,
+                  observation: Observation, action: jax.Array) -> jax.Array:
+    """`observe` for a batch of games (every argument but `params` has a leading games axis),
+    `games_per_chunk(config)` games at a time (`jax.lax.map`).
 
-    The context and the decision are vmapped over the whole batch; the belief update goes
-    through `observe` `games_per_chunk(config)` games at a time (`jax.lax.map`): vmapped over a
-    whole batch, BAD's counterfactual likelihoods make batch-sized intermediates, and past the
-    cache (and past the C allocator's 32 MiB threshold, where every call maps fresh pages) the
-    update ran several times slower per game. Each game's numbers are those of `act`.
+    Vmapped over a whole batch, BAD's counterfactual likelihoods make batch-sized intermediates,
+    and past the cache (and past the C allocator's 32 MiB threshold, above which every call maps
+    fresh pages) the update ran several times slower per game. Each game's numbers are those of
+    `observe`.
     """
-    context = jax.vmap(public_context, (None, 0, 0, 0))(config, observation, evidence, key)
-    decision = jax.vmap(decide, (None, None, 0, 0, None))(config, params, context, observation,
-                                                          greedy)
-
     def observe_games(args):
         return observe(config, params, *args)
 
-    per_game = (context, observation, decision.action)
+    per_game = (context, observation, action)
     chunk = games_per_chunk(config)
-    if chunk is None or chunk >= key.shape[0]:
-        return decision, jax.vmap(observe_games)(per_game)
-    return decision, jax.lax.map(observe_games, per_game, batch_size=chunk)
+    if chunk is None or chunk >= action.shape[0]:
+        return jax.vmap(observe_games)(per_game)
+    return jax.lax.map(observe_games, per_game, batch_size=chunk)
+
+
+def act_batch(config: AgentConfig, params: Params, observation: Observation,
+              evidence: jax.Array, key: jax.Array, greedy: bool = False
+              ) -> tuple[Decision, jax.Array]:
+    """`act` for a batch of games (every argument but `params` has a leading games axis): the
+    context and the decision vmapped over the whole batch, the belief update by
+    `observe_batch`."""
+    context = jax.vmap(public_context, (None, 0, 0, 0))(config, observation, evidence, key)
+    decision = jax.vmap(decide, (None, None, 0, 0, None))(config, params, context, observation,
+                                                          greedy)
+    return decision, observe_batch(config, params, context, observation, decision.action)
 
 
 def log_prob(config: AgentConfig, params: Params, public_input: jax.Array,

@@ -67,7 +67,7 @@ def _playable_bins(config: AgentConfig, observation: hanabi_agent.Observation,
                       playable[jnp.maximum(own, 0)] @ in_bin], axis=-1)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 7))
+@functools.partial(hanabi_agent.jit, static_argnums=(0, 7))
 def decide(config: AgentConfig, params, observation: hanabi_agent.Observation,
            log_likelihood: jax.Array, game_keys: jax.Array, move: jax.Array, hands: jax.Array,
            greedy: bool = False

@@ -299,7 +299,7 @@ def learn(config: TrainConfig, state: TrainState,
     return state, metrics
 
 
-@functools.partial(jax.jit, static_argnums=(0, 2))
+@functools.partial(hanabi_agent.jit, static_argnums=(0, 2))
 def train_updates(config: TrainConfig, state: TrainState,
                   num_updates: int) -> tuple[TrainState, dict[str, jax.Array]]:
     """`num_updates` updates in one compiled call; metrics are stacked [num_updates]."""

@@ -103,8 +103,8 @@ def contender(method: str, config: hanabi_learner.TrainConfig) -> harness.Timed:
 def update_halves(config: hanabi_learner.TrainConfig) -> list[harness.Timed]:
     """The rollout and the learner of one update, each on the same state every call."""
     state = hanabi_learner.init_train_state(config, jax.random.PRNGKey(_SEED.value))
-    rollout = jax.jit(functools.partial(hanabi_learner.rollout, config))
-    learn = jax.jit(functools.partial(hanabi_learner.learn, config))
+    rollout = hanabi_agent.jit(functools.partial(hanabi_learner.rollout, config))
+    learn = hanabi_agent.jit(functools.partial(hanabi_learner.learn, config))
     after, transitions = rollout(state)
     steps = float(config.steps_per_update)
     return [repeat("rollout", lambda: rollout(state), steps),
@@ -115,7 +115,7 @@ def move_pieces(config: hanabi_learner.TrainConfig) -> list[harness.Timed]:
     """The pieces of one move of every game, on games one rollout into training."""
     agent, game = config.agent, config.agent.game
     state = hanabi_learner.init_train_state(config, jax.random.PRNGKey(_SEED.value))
-    state, _ = jax.jit(functools.partial(hanabi_learner.rollout, config))(state)
+    state, _ = hanabi_agent.jit(functools.partial(hanabi_learner.rollout, config))(state)
     params, games, evidence = state.params, state.games, state.log_likelihood
     keys = jax.random.split(jax.random.PRNGKey(_SEED.value + 1), config.num_envs)
     observation_of = jax.jit(jax.vmap(functools.partial(hanabi_agent.observation_from_state,
@@ -123,8 +123,7 @@ def move_pieces(config: hanabi_learner.TrainConfig) -> list[harness.Timed]:
     context_of = jax.jit(jax.vmap(functools.partial(hanabi_agent.public_context, agent)))
     decide = jax.jit(jax.vmap(functools.partial(hanabi_agent.decide, agent),
                               in_axes=(None, 0, 0)))
-    observe = jax.jit(jax.vmap(functools.partial(hanabi_agent.observe, agent),
-                               in_axes=(None, 0, 0, 0)))
+    observe = hanabi_agent.jit(functools.partial(hanabi_agent.observe_batch, agent))
     critic = jax.jit(functools.partial(hanabi_learner.bootstrap_value, agent))
     step = jax.jit(functools.partial(hanabi_jax.step_batch, game))
     observation = observation_of(games)
@@ -157,13 +156,14 @@ def _half_costs(config: hanabi_learner.TrainConfig) -> list[tuple[str, int, Any]
     on fewer games: a small overcount)."""
     one_move = dataclasses.replace(config, rollout_length=1, num_minibatches=1)
     state = hanabi_learner.init_train_state(one_move, jax.random.PRNGKey(_SEED.value))
-    rollout = jax.jit(functools.partial(hanabi_learner.rollout, one_move)).lower(state).compile()
+    rollout = hanabi_agent.jit(functools.partial(hanabi_learner.rollout, one_move)).lower(
+        state).compile()
     one_step = dataclasses.replace(config, num_envs=config.num_envs // config.num_minibatches,
                                    num_epochs=1, num_minibatches=1)
     state = hanabi_learner.init_train_state(one_step, jax.random.PRNGKey(_SEED.value))
     after, transitions = jax.eval_shape(functools.partial(hanabi_learner.rollout, one_step),
                                         state)
-    learn = jax.jit(functools.partial(hanabi_learner.learn, one_step)).lower(
+    learn = hanabi_agent.jit(functools.partial(hanabi_learner.learn, one_step)).lower(
         after, transitions).compile()
     return [("one move of every game", config.rollout_length, rollout),
             ("one PPO minibatch step", config.num_epochs * config.num_minibatches, learn)]
