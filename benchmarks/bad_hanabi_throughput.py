@@ -87,17 +87,21 @@ def train_config(method: str) -> hanabi_learner.TrainConfig:
 
 
 def contender(method: str, config: hanabi_learner.TrainConfig) -> harness.Timed:
-    """Training `method`: each call runs `--updates` updates, carrying the state on."""
+    """Training `method`: each call runs `--updates` updates, carrying the state on. The note
+    gives the compiled updates' peak XLA buffers per game (`harness.xla_buffer_bytes`)."""
     state = hanabi_learner.init_train_state(config, jax.random.PRNGKey(_SEED.value))
     steps = float(_UPDATES.value * config.steps_per_update)
+    compiled = hanabi_learner.train_updates.lower(config, state, _UPDATES.value).compile()
 
     def call() -> float:
         nonlocal state
-        state, _ = hanabi_learner.train_updates(config, state, _UPDATES.value)
+        state, _ = compiled(state)
         jax.block_until_ready(state)
         return steps
 
-    return harness.Timed(method, call)
+    peak = harness.xla_buffer_bytes(compiled)
+    note = "" if peak is None else f"peak {peak / config.num_envs / 1024:,.0f} KiB/game"
+    return harness.Timed(method, call, note)
 
 
 def update_halves(config: hanabi_learner.TrainConfig) -> list[harness.Timed]:
