@@ -102,7 +102,9 @@ def partner_log_likelihood(config: AgentConfig, policy: hanabi_network.Params,
     def likelihood(sample: jax.Array) -> jax.Array:
         logits = hanabi_network.counterfactual_logits(config, policy, public_input, sample)
         legal = counterfactual_legal_actions(config.game, legal_actions, sample)
-        return jax.nn.softmax(hanabi_network.masked(logits, legal))[..., action]
+        logits = hanabi_network.masked(logits, legal)
+        # The one probability needed, without normalising every action's.
+        return jnp.exp(logits[..., action] - jax.nn.logsumexp(logits, axis=-1))
 
     mean = jax.vmap(likelihood)(samples).mean(0)
     return jnp.where((samples[0] >= 0)[..., None], floored_log(config, mean), 0.0)

@@ -77,6 +77,17 @@ def apply_layers(layers: list[dict], x: jax.Array) -> jax.Array:
     return x
 
 
+def apply_layers_padded(layers: list[dict], x: jax.Array, multiple: int = 8) -> jax.Array:
+    """`apply_layers` with the last product's columns padded with zeros to a `multiple`: XLA:CPU
+    ran the counterfactual likelihoods' large, narrow product (30 actions on 3 players) faster
+    with 32 columns, padding included."""
+    *hidden, last = layers
+    x = apply_layers(hidden, x) if hidden else x
+    columns = last["w"].shape[1]
+    w = jnp.pad(last["w"], ((0, 0), (0, -columns % multiple)))
+    return (jax.nn.relu(x) @ w)[..., :columns] + last["b"]
+
+
 def masked(logits: jax.Array, legal: jax.Array) -> jax.Array:
     """`logits` with the illegal actions at `ILLEGAL_LOGIT`."""
     return jnp.where(legal, logits, ILLEGAL_LOGIT)
@@ -182,12 +193,12 @@ def counterfactual_logits(config: AgentConfig, policy: Params, public_input: jax
     """
     card_status = card_status_of(config, public_input)
     # The hands' own rows come from the small per-slot tables, so that the large table of every
-    # card's rows has one consumer and XLA fuses it into the product that follows.
+    # card's rows has one consumer and XLA computes it inside the loop that builds the
+    # pre-activations, instead of writing it out for a gather.
     slot_rows = _card_rows(config, policy, card_status, hands)
     base = public_preactivation(policy, public_input) + slot_rows.sum((0, 1))
     weights = private_weights(config, policy, card_status)
-    pre = jax.lax.optimization_barrier((base - slot_rows)[:, :, None, :] + weights)
-    return apply_layers(policy["layers"], pre)
+    return apply_layers_padded(policy["layers"], (base - slot_rows)[:, :, None, :] + weights)
 
 
 def joint_hand_logits(config: AgentConfig, policy: Params, public_input: jax.Array,
