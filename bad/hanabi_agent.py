@@ -324,7 +324,7 @@ def jit(fun, **kwargs):
 
 # The counterfactual likelihoods of a chunk of games should stay in the cache: their
 # pre-activations are [games, partner slots, values, h1] floats.
-_CHUNK_BYTES = 4 * 2**20
+_CHUNK_BYTES = 8 * 2**20
 
 
 def games_per_chunk(config: AgentConfig) -> int | None:
