@@ -29,6 +29,13 @@ an update runs `num_epochs * num_minibatches`), and each half's largest matrix p
 the machine's measured matrix-product rate it gives the update's compute floor.
 
     .venv/bin/python -m benchmarks.bad_hanabi_throughput --methods=bad --cost
+
+`--profile` says which XLA ops take the time, from the JAX profiler's trace
+(`benchmarks.xla_profile`): the top ops of the first method's rollout, of its learner and of
+one belief update of every game (`hanabi_agent.observe_batch`), with their share of the summed
+op time, runs per call and result shapes.
+
+    .venv/bin/python -m benchmarks.bad_hanabi_throughput --methods=bad --profile --players=3
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from absl import flags
 
 from bad import hanabi_agent, hanabi_learner
 from bad.hanabi_agent import METHODS, AgentConfig
-from benchmarks import harness
+from benchmarks import harness, xla_profile
 from benchmarks.machine_rates import matmul_rate, repeat
 from games import hanabi_jax
 from games.hanabi_config import preset_with_players
@@ -72,6 +79,8 @@ _PARTS = flags.DEFINE_bool("parts", False, "Time the parts of an update of the f
                            "instead of whole updates (see the module docstring).")
 _COST = flags.DEFINE_bool("cost", False, "Print XLA's cost analysis of an update of the first "
                           "method instead of timing it (see the module docstring).")
+_PROFILE = flags.DEFINE_bool("profile", False, "Print the top XLA ops of the first method's "
+                              "rollout, learner and belief update instead of timing updates.")
 _ROUNDS, _MIN_SECONDS = harness.define_round_flags(default_seconds=5.0)
 
 
@@ -151,6 +160,31 @@ def time_parts(method: str, config: hanabi_learner.TrainConfig) -> None:
                     _ROUNDS.value, _MIN_SECONDS.value)
 
 
+def print_profile(method: str, config: hanabi_learner.TrainConfig) -> None:
+    """`--profile`: the top ops of the rollout, the learner and one belief update of every
+    game, each compiled on its own (see the module docstring)."""
+    agent, game = config.agent, config.agent.game
+    state = hanabi_learner.init_train_state(config, jax.random.PRNGKey(_SEED.value))
+    rollout = hanabi_agent.jit(functools.partial(hanabi_learner.rollout, config))
+    learn = hanabi_agent.jit(functools.partial(hanabi_learner.learn, config))
+    after, transitions = rollout(state)
+    observation = jax.jit(jax.vmap(functools.partial(hanabi_agent.observation_from_state,
+                                                     game)))(after.games)
+    keys = jax.random.split(jax.random.PRNGKey(_SEED.value + 1), config.num_envs)
+    context = jax.jit(jax.vmap(functools.partial(hanabi_agent.public_context, agent)))(
+        observation, after.log_likelihood, keys)
+    action = jax.jit(jax.vmap(functools.partial(hanabi_agent.decide, agent), (None, 0, 0)))(
+        after.params, context, observation).action
+    observe = hanabi_agent.jit(functools.partial(hanabi_agent.observe_batch, agent))
+    where = f"{method} on preset {_PRESET.value}, {game.players} players, {config.num_envs} games"
+    halves = [("rollout", rollout, (state,)), ("learn", learn, (after, transitions)),
+              ("observe_batch", observe, (after.params, context, observation, action))]
+    for name, compiled, args in halves:
+        ops = xla_profile.top_ops(lambda c=compiled, a=args: jax.block_until_ready(c(*a)))
+        shapes = xla_profile.hlo_shapes(compiled.lower(*args).compile().as_text())
+        print(xla_profile.format_ops(f"\n{name}: {where}", ops, shapes))
+
+
 def _half_costs(config: hanabi_learner.TrainConfig) -> list[tuple[str, int, Any]]:
     """(name, runs per update, compiled) of one move of every game and of one minibatch step.
 
@@ -199,6 +233,9 @@ def main() -> None:
     configs = {method: train_config(method) for method in _METHODS.value}
     if _COST.value:
         print_costs(_METHODS.value[0], configs[_METHODS.value[0]])
+        return
+    if _PROFILE.value:
+        print_profile(_METHODS.value[0], configs[_METHODS.value[0]])
         return
     if _PARTS.value:
         method = _METHODS.value[0]

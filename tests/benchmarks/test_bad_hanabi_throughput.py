@@ -69,3 +69,12 @@ def test_cost_prints_flops_per_step_of_both_halves_and_the_floor(run_benchmark, 
 def test_cost_refuses_games_that_minibatches_do_not_divide(run_benchmark, assert_one_line_error):
     assert_one_line_error(run_benchmark(MODULE, *TINY, "--cost", "--num_minibatches=8"),
                           "--num_envs")
+
+
+def test_profile_names_the_top_ops_of_each_half(run_benchmark):
+    result = run_benchmark(MODULE, *TINY, "--methods=bad", "--profile")
+    assert result.returncode == 0, result.stderr
+    for half in ("rollout", "learn", "observe_batch"):
+        assert f"\n{half}: bad on preset very_small, 2 players, 4 games" in result.stdout
+    assert result.stdout.count("ms/call   share   runs  result shape") == 3
+    assert "%" in result.stdout and "f32[" in result.stdout
