@@ -36,6 +36,11 @@ belief's evidence. Every function is pure and per game (`vmap` it over games):
 * `observe(...)`: the evidence after the move actually played, by whichever player (reads only
   the public fields of the actor's `Observation`);
 * `act(...)`: both at once with one context (self-play).
+
+For a batch of games, `act_batch` and `observe_batch` (what the learner and the evaluation run)
+vmap the context and the decision and update the belief a cache-sized chunk of games at a time;
+compile them with `jit` (`COMPILER_OPTIONS`). Each game's numbers are those of the per-game
+functions, within float32 rounding.
 """
 
 from __future__ import annotations
