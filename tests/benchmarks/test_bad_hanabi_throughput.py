@@ -71,6 +71,7 @@ def test_cost_refuses_games_that_minibatches_do_not_divide(run_benchmark, assert
                           "--num_envs")
 
 
+@pytest.mark.slow  # compiles several more functions (20-40 s); xla_profile's parsing is tested fast
 def test_profile_names_the_top_ops_of_each_half(run_benchmark):
     result = run_benchmark(MODULE, *TINY, "--methods=bad", "--profile")
     assert result.returncode == 0, result.stderr
