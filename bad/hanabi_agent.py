@@ -333,8 +333,8 @@ _CHUNK_BYTES = 8 * 2**20
 
 
 def games_per_chunk(config: AgentConfig) -> int | None:
-    """How many games `act_batch` vectorises at once: as many as keep BAD's counterfactual
-    pre-activations within a few MiB (None, all of them, for IPPO, which computes none)."""
+    """How many games `observe_batch` updates at once: as many as keep BAD's counterfactual
+    pre-activations within `_CHUNK_BYTES` (None, all of them, for IPPO, which computes none)."""
     if not config.is_bad:
         return None
     game = config.game

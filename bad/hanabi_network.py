@@ -148,7 +148,7 @@ def private_preactivation(config: AgentConfig, policy: Params, card_status: jax.
     (`card_status` [values, NUM_CARD_STATUSES], from `card_status_of`)."""
     # One dense product: its weight gradient is one plain matrix product over the batch, where
     # a gather of value rows and a per-slot einsum over the statuses made XLA transpose the
-    # whole batch's cotangents (half of the PPO step's time on 3 players).
+    # whole batch's cotangents (a third of the 3-player PPO step's summed op time).
     return card_features(config, card_status, partner_hands) @ card_weights(policy)
 
 
