@@ -32,13 +32,13 @@ from typing import Any, Callable, NamedTuple
 
 def _flag_value(name: str) -> Any:
     """The parsed value of flag `name`, or None where this checkout's benchmark lacks it."""
-    from absl import flags  # pylint: disable=import-outside-toplevel
+    from absl import flags
     return flags.FLAGS[name].value if name in flags.FLAGS else None
 
 
 def bad_hanabi_throughput(module: ModuleType) -> list[Any]:
     """Whole updates of each `--methods` method, as the benchmark's `main` builds them."""
-    for mode in ("parts", "cost"):
+    for mode in ("parts", "cost", "profile"):
         if _flag_value(mode):
             raise ValueError(f"benchmarks.ab times bad_hanabi_throughput's whole updates only, "
                              f"not --{mode}.")
@@ -92,7 +92,7 @@ def check_origins(root: str) -> None:
 
 def serve_checkout(spec: dict) -> None:
     """Parses the benchmark's flags, builds its contenders and serves them (see the docstring)."""
-    from absl import flags  # pylint: disable=import-outside-toplevel
+    from absl import flags
 
     sys.path.insert(0, spec["root"])
     from benchmarks import harness  # pylint: disable=import-outside-toplevel
@@ -108,7 +108,7 @@ def serve_checkout(spec: dict) -> None:
 
 
 def main(argv: list[str]) -> None:
-    from absl import flags  # pylint: disable=import-outside-toplevel
+    from absl import flags
 
     if len(argv) != 2:
         raise SystemExit("usage: python -P benchmarks/ab_worker.py '<JSON spec>' (started by "
