@@ -95,7 +95,7 @@ def serve_checkout(spec: dict) -> None:
     from absl import flags
 
     sys.path.insert(0, spec["root"])
-    from benchmarks import harness  # pylint: disable=import-outside-toplevel
+    from benchmarks import harness
 
     name = spec["module"]
     module = importlib.import_module(f"benchmarks.{name}")
