@@ -185,10 +185,12 @@ def test_exact_joint_likelihood_equals_the_oracle(seed):
     AgentConfig(make_config("small"), method="ippo", hidden_sizes=(16,))],
     ids=["bb_3p", "exact", "ippo"])
 def test_act_batch_in_chunks_equals_act_game_by_game(agent, monkeypatch):
-    """A batch that the chunk size does not divide: every game's decision and evidence are
-    those of `act` on that game alone."""
-    monkeypatch.setattr(hanabi_agent, "_CHUNK_BYTES", 1)  # one game per chunk, if chunked
+    """A batch that the chunk size does not divide (5 games in chunks of 2): every game's
+    decision and evidence are those of `act` on that game alone."""
+    monkeypatch.setattr(hanabi_agent, "_CHUNK_BYTES", 1)
     assert hanabi_agent.games_per_chunk(agent) == (1 if agent.is_bad else None)
+    monkeypatch.setattr(hanabi_agent, "games_per_chunk",
+                        lambda config: 2 if config.is_bad else None)
     game, games = agent.game, 5
     params = hanabi_network.init_params(agent, jax.random.PRNGKey(0))
     states = [_played_state(game, seed, 2 * seed) for seed in range(games)]
@@ -198,7 +200,7 @@ def test_act_batch_in_chunks_equals_act_game_by_game(agent, monkeypatch):
     keys = jax.random.split(jax.random.PRNGKey(7), games)
     chunked_decision, chunked_evidence = jax.jit(functools.partial(
         hanabi_agent.act_batch, agent))(params, observation, evidence, keys)
-    monkeypatch.setattr(hanabi_agent, "_CHUNK_BYTES", 10**12)  # all games at once
+    monkeypatch.setattr(hanabi_agent, "games_per_chunk", lambda config: None)  # all at once
     whole_decision, whole_evidence = jax.jit(functools.partial(
         hanabi_agent.act_batch, agent))(params, observation, evidence, keys)
     act = jax.jit(functools.partial(hanabi_agent.act, agent))
