@@ -160,11 +160,19 @@ class OpenSpielPolicy(open_spiel_policy.Policy):
             replay.apply_action(action)
         return evidence
 
+    def _check_game_of(self, state: Any) -> None:
+        """Refuses a state of another game: its moves would be read with this game's ids."""
+        config = game_config_of(state.get_game())
+        if config != self.agent.config.game:
+            raise ValueError(f"the state's game parameters {config.open_spiel_params()} differ "
+                             f"from the agent's {self.agent.config.game.open_spiel_params()}.")
+
     def _move_key(self, move: int) -> jax.Array:
         return jax.random.fold_in(self.game_key, move)
 
     def action_probabilities(self, state: Any, player_id: int | None = None) -> dict[int, float]:
         """{legal action: probability} of the player to move at `state`."""
+        self._check_game_of(state)
         if state.is_terminal() or state.is_chance_node():
             raise ValueError("action_probabilities needs a decision node, got a chance or "
                              "terminal state.")

@@ -251,6 +251,16 @@ def test_policy_refuses_other_games_and_non_decision_nodes():
     policy = agents.OpenSpielPolicy(agent, _open_spiel_game(agent.config.game))
     with pytest.raises(ValueError, match="decision node"):
         policy.action_probabilities(policy.game.new_initial_state())
+    # A state of another game with as many players, or of another game altogether, is refused
+    # before its moves are read with this game's action ids.
+    params = {**policy.game.get_parameters(), "max_information_tokens": 4}
+    other = pyspiel.load_game("hanabi", params).new_initial_state()
+    while other.is_chance_node():
+        other.apply_action(other.legal_actions()[0])
+    with pytest.raises(ValueError, match="state's game parameters"):
+        policy.action_probabilities(other)
+    with pytest.raises(ValueError, match="'hanabi'"):
+        policy.action_probabilities(pyspiel.load_game("kuhn_poker").new_initial_state())
 
 
 def test_load_pretrained_reads_the_named_file_and_refuses_unknown_names(tmp_path, monkeypatch):
