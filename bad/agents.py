@@ -282,9 +282,17 @@ class HleAgent(rl_env.Agent):
                                             self._move_key(), jnp.asarray(action, jnp.int32))
         self._move += 1
 
+    # The keys of an `rl_env` observation dict that `act` reads.
+    OBSERVATION_KEYS = ("vectorized", "num_players", "current_player", "current_player_offset",
+                        "legal_moves", "legal_moves_as_int", "pyhanabi")
+
     def act(self, observation: dict[str, Any]) -> dict[str, Any] | None:
         """This seat's move (an `rl_env` move dict) on its turn, else None."""
         game = self.agent.config.game
+        missing = [key for key in self.OBSERVATION_KEYS if key not in observation]
+        if missing:
+            raise ValueError(f"HleAgent.act needs an rl_env observation dict of its seat; this one "
+                             f"lacks {', '.join(map(repr, missing))}.")
         size = len(observation["vectorized"])
         if size != game.observation_size or observation["num_players"] != game.players:
             raise ValueError(f"HLE observations must be of the agent's game "

@@ -108,6 +108,15 @@ def test_hle_agent_refuses_another_game():
         seat.act(env.reset()["player_observations"][0])
 
 
+def test_hle_agent_refuses_an_observation_that_lacks_a_key_it_reads():
+    seat = agents.HleAgent(_agent("bad"))
+    env = rl_env.make("Hanabi-Very-Small", num_players=2)
+    observation = dict(env.reset()["player_observations"][0])
+    del observation["legal_moves_as_int"]
+    with pytest.raises(ValueError, match="lacks 'legal_moves_as_int'"):
+        seat.act(observation)
+
+
 @pytest.mark.parametrize("name, spec", [("Hanabi-Full", "full"), ("Hanabi-Small", "small")])
 def test_hle_observation_dict_is_rl_envs(name, spec):
     config = make_config(spec)
