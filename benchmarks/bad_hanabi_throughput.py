@@ -113,12 +113,18 @@ def contender(method: str, config: hanabi_learner.TrainConfig) -> harness.Timed:
     return harness.Timed(method, call, note)
 
 
-def update_halves(config: hanabi_learner.TrainConfig) -> list[harness.Timed]:
-    """The rollout and the learner of one update, each on the same state every call."""
+def _halves(config: hanabi_learner.TrainConfig):
+    """(rollout, learn, the initial state, the state after one rollout, its transitions)."""
     state = hanabi_learner.init_train_state(config, jax.random.PRNGKey(_SEED.value))
     rollout = hanabi_agent.jit(functools.partial(hanabi_learner.rollout, config))
     learn = hanabi_agent.jit(functools.partial(hanabi_learner.learn, config))
     after, transitions = rollout(state)
+    return rollout, learn, state, after, transitions
+
+
+def update_halves(config: hanabi_learner.TrainConfig) -> list[harness.Timed]:
+    """The rollout and the learner of one update, each on the same state every call."""
+    rollout, learn, state, after, transitions = _halves(config)
     steps = float(config.steps_per_update)
     return [repeat("rollout", lambda: rollout(state), steps),
             repeat("learn", lambda: learn(after, transitions), steps)]
@@ -164,10 +170,7 @@ def print_profile(method: str, config: hanabi_learner.TrainConfig) -> None:
     """`--profile`: the top ops of the rollout, the learner and one belief update of every
     game, each compiled on its own (see the module docstring)."""
     agent, game = config.agent, config.agent.game
-    state = hanabi_learner.init_train_state(config, jax.random.PRNGKey(_SEED.value))
-    rollout = hanabi_agent.jit(functools.partial(hanabi_learner.rollout, config))
-    learn = hanabi_agent.jit(functools.partial(hanabi_learner.learn, config))
-    after, transitions = rollout(state)
+    rollout, learn, state, after, transitions = _halves(config)
     observation = jax.jit(jax.vmap(functools.partial(hanabi_agent.observation_from_state,
                                                      game)))(after.games)
     keys = jax.random.split(jax.random.PRNGKey(_SEED.value + 1), config.num_envs)
@@ -179,9 +182,10 @@ def print_profile(method: str, config: hanabi_learner.TrainConfig) -> None:
     where = f"{method} on preset {_PRESET.value}, {game.players} players, {config.num_envs} games"
     halves = [("rollout", rollout, (state,)), ("learn", learn, (after, transitions)),
               ("observe_batch", observe, (after.params, context, observation, action))]
-    for name, compiled, args in halves:
+    for name, function, args in halves:
+        compiled = function.lower(*args).compile()  # one compilation for the calls and the HLO
         ops = xla_profile.top_ops(lambda c=compiled, a=args: jax.block_until_ready(c(*a)))
-        shapes = xla_profile.hlo_shapes(compiled.lower(*args).compile().as_text())
+        shapes = xla_profile.hlo_shapes(compiled.as_text())
         print(xla_profile.format_ops(f"\n{name}: {where}", ops, shapes))
 
 
