@@ -15,9 +15,8 @@ import dataclasses
 import io
 import json
 import os
-import tempfile
 import zipfile
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import jax
 import numpy as np
@@ -25,6 +24,7 @@ import numpy as np
 from bad import hanabi_network
 from bad.hanabi_agent import AgentConfig
 from games.hanabi_config import make_config
+from infra.files import atomic_write
 
 FORMAT_VERSION = 1
 HEADER_ENTRY = "__header__"
@@ -104,31 +104,6 @@ def save_agent(path: str, agent: Agent) -> None:
     data = json.dumps(header, sort_keys=True, allow_nan=False).encode("utf-8")
     arrays[HEADER_ENTRY] = np.frombuffer(data, np.uint8)
     atomic_write(path, lambda stream: np.savez(stream, **arrays), "wb")
-
-
-def _file_mode() -> int:
-    """The mode `open` would give a new file: 0666 less the process umask."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def atomic_write(path: str, write: Callable[[Any], None], mode: str = "w") -> None:
-    """Calls `write(handle)` on a temporary file beside `path`, then renames it to `path`: a
-    reader never sees a half-written file. The file gets the mode the process umask gives."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        os.fchmod(fd, _file_mode())  # mkstemp's files are 0600 whatever the umask
-        with os.fdopen(fd, mode) as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
 
 
 def _check_arrays(path: str, arrays: Mapping[str, np.ndarray],

@@ -29,26 +29,15 @@ An empty slot (after the deck ran out) is the last one of its hand; it holds the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import jax
 import jax.numpy as jnp
 
-from bad import hanabi_likelihood, hanabi_network
+from bad import hanabi_likelihood, hanabi_network, hanabi_types
+from bad.hanabi_types import AgentConfig
 from games.hanabi_config import HanabiConfig
 
-if TYPE_CHECKING:
-    from bad.hanabi_agent import AgentConfig
-
-PLAYERS = 2
-HAND_SIZE = 2
-
-
-def check_supported(game: HanabiConfig) -> None:
-    """Raises ValueError unless `game` has two players with two-card hands."""
-    if game.players != PLAYERS or game.hand_size != HAND_SIZE:
-        raise ValueError(f"the exact belief needs {PLAYERS} players with {HAND_SIZE}-card hands, "
-                         f"got players={game.players} and hand_size={game.hand_size}.")
+PLAYERS = hanabi_types.EXACT_BELIEF_PLAYERS
+HAND_SIZE = hanabi_types.EXACT_BELIEF_HAND_SIZE
 
 
 def initial_log_likelihood(game: HanabiConfig) -> jax.Array:

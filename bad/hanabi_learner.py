@@ -36,7 +36,7 @@ from jax.sharding import Mesh
 from bad import hanabi_agent, hanabi_belief, hanabi_network
 from bad.hanabi_agent import AgentConfig
 from games import hanabi_jax, hanabi_rules
-from graphnets import parallel
+from infra.devices import batch_sharding, data_mesh, replicated_sharding
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,13 +151,13 @@ def init_train_state(config: TrainConfig, key: jax.Array) -> TrainState:
 
 
 def shard_over_devices(state: TrainState, mesh: Mesh | None = None) -> TrainState:
-    """Splits the games over the mesh's devices (default: `graphnets.parallel.data_mesh()`, all
+    """Splits the games over the mesh's devices (default: `infra.devices.data_mesh()`, all
     devices) and replicates the rest; no-op on one device. The mesh may span processes
     (`jax.distributed`): each process passes the same whole state and keeps its devices' games."""
-    mesh = parallel.data_mesh() if mesh is None else mesh
+    mesh = data_mesh() if mesh is None else mesh
     if mesh.devices.size == 1:
         return state
-    split, replicated = parallel.batch_sharding(mesh), parallel.replicated_sharding(mesh)
+    split, replicated = batch_sharding(mesh), replicated_sharding(mesh)
     return state._replace(
         params=jax.device_put(state.params, replicated),
         opt_state=jax.device_put(state.opt_state, replicated),

@@ -20,18 +20,14 @@ only in the hints, which depend on the hinted partner's cards.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import jax
 import jax.numpy as jnp
 
 from bad import hanabi_network
+from bad.hanabi_types import AgentConfig
 from games import hanabi_jax, hanabi_rules
 from games.hanabi_config import HanabiConfig
 from games.hanabi_layout import action_layout
-
-if TYPE_CHECKING:
-    from bad.hanabi_agent import AgentConfig
 
 
 def _card_moves(game: HanabiConfig) -> slice:

@@ -17,16 +17,13 @@ Parameters are a plain dict (see `init_params`); every function is pure and per 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bad.hanabi_types import AgentConfig
 from games import hanabi_rules
-
-if TYPE_CHECKING:
-    from bad.hanabi_agent import AgentConfig
 
 Params = dict
 ILLEGAL_LOGIT = -1e9  # finite, so that masked softmaxes never give NaN

@@ -26,16 +26,14 @@ The implementations:
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from bad import hanabi_belief, hanabi_exact_belief, hanabi_likelihood, hanabi_network
+from bad.hanabi_types import AgentConfig, Observation
 from games import hanabi_rules
-
-if TYPE_CHECKING:
-    from bad.hanabi_agent import AgentConfig, Observation
 
 
 class BeliefView(NamedTuple):

@@ -44,7 +44,13 @@ import optax
 
 from bad import belief as belief_lib
 from bad import partial_policy as partial_lib
-from bad.matrix_game_enumeration import Enumeration, enumerate_game, public_features, with_cards
+from bad.matrix_game_enumeration import (
+    Enumeration,
+    Game,
+    enumerate_game,
+    public_features,
+    with_cards,
+)
 from games import tiny_hanabi
 
 METHODS = ("bad_cf", "bad", "pg")
@@ -117,25 +123,6 @@ class Config:
     @property
     def counterfactual(self) -> bool:
         return self.method == "bad_cf"
-
-
-class Game(NamedTuple):
-    """The arrays of a `tiny_hanabi` game; its sizes are read from the shapes."""
-
-    payoffs: jax.Array  # float32[[num_chance] * P + [num_actions] * P]
-    chance_probs: jax.Array  # float32[num_chance]
-
-    @property
-    def num_players(self) -> int:
-        return self.payoffs.ndim // 2
-
-    @property
-    def num_chance(self) -> int:
-        return self.payoffs.shape[0]
-
-    @property
-    def num_actions(self) -> int:
-        return self.payoffs.shape[-1]
 
 
 def game_arrays(game: tiny_hanabi.TinyHanabi) -> Game:

@@ -2,7 +2,8 @@
 
 BAD's matrix-game learner (`bad.matrix_game`) evaluates its networks on every distinct input at
 once and scores the final policies exactly, over every deal and every choice of every partial
-policy. This module builds those static tables (numpy, from the game's sizes only).
+policy. This module builds those static tables (numpy, from the game's sizes only). `Game`, the
+game's arrays, is declared here, below `bad.matrix_game`, which re-exports it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
-from typing import TYPE_CHECKING
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -18,8 +19,25 @@ import numpy as np
 
 from bad import belief as belief_lib
 
-if TYPE_CHECKING:
-    from bad.matrix_game import Game
+
+class Game(NamedTuple):
+    """The arrays of a `tiny_hanabi` game; its sizes are read from the shapes."""
+
+    payoffs: jax.Array  # float32[[num_chance] * P + [num_actions] * P]
+    chance_probs: jax.Array  # float32[num_chance]
+
+    @property
+    def num_players(self) -> int:
+        return self.payoffs.ndim // 2
+
+    @property
+    def num_chance(self) -> int:
+        return self.payoffs.shape[0]
+
+    @property
+    def num_actions(self) -> int:
+        return self.payoffs.shape[-1]
+
 
 MAX_ENUMERATION = 1 << 20  # games (deals times choices) that exact scoring may enumerate
 

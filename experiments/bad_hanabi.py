@@ -53,7 +53,7 @@ from bad.hanabi_agent import METHODS, AgentConfig
 from experiments import common, distributed
 from games.hanabi import HanabiGame
 from games.hanabi_config import PRESETS, HanabiConfig, preset_with_players
-from graphnets import parallel
+from infra.devices import to_host
 
 FLAGS = flags.FLAGS
 flags.adopt_module_key_flags(distributed)
@@ -352,13 +352,13 @@ def train(config: hanabi_learner.TrainConfig, chunks: Chunks, seed: int,
     while chunk < chunks.total:
         state, metrics = hanabi_learner.train_updates(config, state, chunks.updates)
         chunk += 1
-        row = metrics_row(parallel.to_host(metrics), chunk, chunks)
+        row = metrics_row(to_host(metrics), chunk, chunks)
         rows.append(row)
         if writer:
             common.write_csv(metrics_path, rows)
         common.require_finite(row, LOSS_COLUMNS, f"{row['env_steps']} environment steps")
         if chunk % chunks.per_checkpoint == 0 or chunk == chunks.total:
-            host_state = parallel.to_host(state)
+            host_state = to_host(state)
             if writer:
                 common.save_checkpoint(checkpoint_path, host_state, saved_config)
         progress.update(row["env_steps"], {"mean_score": row["mean_score"]},
@@ -380,7 +380,7 @@ def train_and_evaluate() -> None:
                                      "devices it is split over.")
     output_dir = common.prepare_output_dir(FLAGS.output_dir)
     state, rows, train_seconds = train(config, chunks, FLAGS.seed, output_dir)
-    params = parallel.to_host(state.params)
+    params = to_host(state.params)
     agent = config.agent
     results = {
         "method": agent.method, "preset": FLAGS.preset, "game": agent.game.open_spiel_params(),

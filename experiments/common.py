@@ -35,7 +35,7 @@ import jax
 import numpy as np
 from absl import app, flags
 
-from bad.agent_files import atomic_write
+from infra.files import atomic_write
 
 CHECKPOINT_NAME = "checkpoint.npz"
 METRICS_NAME = "metrics.csv"

@@ -9,7 +9,7 @@ system they all see) plus its own `--process_id`:
 `join_from_flags` checks the flags before any work (all three or none; none is a single-process
 run), waits a bounded time for the coordinator (process 0) and calls `jax.distributed.initialize`.
 From then on `jax.devices()` lists every process's devices, and the binaries' mesh
-(`graphnets.parallel.data_mesh`) spans them all. Every process runs the same program; only
+(`infra.devices.data_mesh`) spans them all. Every process runs the same program; only
 `is_writer()` (process 0) writes files.
 """
 

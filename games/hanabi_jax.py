@@ -41,7 +41,7 @@ an action that is not an integer and for a state that does not fit the config).
 from __future__ import annotations
 
 import functools
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -55,6 +55,7 @@ from games.hanabi_jax_observation import (
     private_observation,
     public_observation,
 )
+from games.hanabi_jax_state import HanabiState
 from games.hanabi_rules import (
     NO_CARD,
     Move,
@@ -67,7 +68,7 @@ from games.hanabi_rules import (
 )
 from games.hanabi_rules import decode_action as _decode_action
 from games.hanabi_rules import remaining_counts as _remaining_counts
-from graphnets import parallel
+from infra.devices import batch_sharding, data_mesh
 
 decode_action = accepts_config_spec(_decode_action)
 
@@ -77,31 +78,6 @@ __all__ = [
     "public_observation", "remaining_counts", "reset", "reset_batch", "reset_from_deck", "score",
     "shuffled_deck", "step", "step_batch",
 ]
-
-
-class HanabiState(NamedTuple):
-    """One game. Card values are int8, `-1` marks an empty hand slot or a missing entry."""
-
-    deck: jax.Array                 # int8 [deck_size]: card values in deal order
-    cards_dealt: jax.Array          # int8 []: cards of `deck` dealt so far
-    hands: jax.Array                # int8 [players, hand_size]: card values, absolute seats
-    color_plausible: jax.Array      # int8 [players, hand_size]: bit c set if colour c is possible
-    rank_plausible: jax.Array       # int8 [players, hand_size]: bit r set if rank r is possible
-    color_revealed: jax.Array       # bool [players, hand_size]: the card's colour was hinted
-    rank_revealed: jax.Array        # bool [players, hand_size]: the card's rank was hinted
-    fireworks: jax.Array            # int8 [colors]: cards played of each colour
-    discards: jax.Array             # int8 [num_values]: copies of each value discarded or misplayed
-    information_tokens: jax.Array   # int32 []: make_config allows more tokens than int8 holds
-    life_tokens: jax.Array          # int32 []
-    current_player: jax.Array       # int8 []
-    turns_left: jax.Array           # int8 []: moves left once the deck is empty (players at first)
-    done: jax.Array                 # bool []
-    last_action: jax.Array          # int8 []: last move's id, -1 before the first move
-    last_player: jax.Array          # int8 []: seat that made it
-    last_revealed: jax.Array        # bool [hand_size]: slots a hint touched
-    last_card: jax.Array            # int8 []: card played or discarded, else -1
-    last_scored: jax.Array          # bool []: the play succeeded
-    last_information_gained: jax.Array  # bool []: the play completed a firework and won a token
 
 
 def _full_mask(size: int) -> int:
@@ -436,20 +412,20 @@ def step_batch(config: HanabiConfig, state: HanabiState, actions: jax.Array, key
 class BatchedHanabi:
     """A batch of games stepped together (`step_batch`), sharded over devices.
 
-    The batch axis is split over the devices of `mesh` (`graphnets.parallel.data_mesh`, the
+    The batch axis is split over the devices of `mesh` (`infra.devices.data_mesh`, the
     project's one mesh helper; by default over `devices`, all of `jax.devices()`); the batch size
     must be a multiple of the number of devices.
     """
 
     def __init__(self, config: ConfigSpec, batch_size: int, devices=None, mesh: Mesh | None = None):
         config = as_config(config)
-        mesh = parallel.data_mesh(devices) if mesh is None else mesh
+        mesh = data_mesh(devices) if mesh is None else mesh
         if batch_size % mesh.devices.size:
             raise ValueError(f"batch_size {batch_size} is not a multiple of the "
                              f"{mesh.devices.size} devices it is split over.")
         self.config = config
         self.batch_size = batch_size
-        self.sharding = parallel.batch_sharding(mesh)
+        self.sharding = batch_sharding(mesh)
         self._reset = jax.jit(lambda k: reset_batch(config, k, batch_size),
                               out_shardings=self.sharding)
         self._step = jax.jit(lambda s, a, k: step_batch(config, s, a, k),

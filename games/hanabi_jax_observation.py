@@ -9,13 +9,14 @@ by `games.hanabi_jax` too, and work on one game, for `jax.vmap`.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from games.hanabi_config import HanabiConfig, accepts_config_spec
+from games.hanabi_jax_state import HanabiState
 from games.hanabi_layout import MOVE_TYPES, observation_layout
 from games.hanabi_rules import (
     NO_CARD,
@@ -25,9 +26,6 @@ from games.hanabi_rules import (
     decode_action,
     relative_rows,
 )
-
-if TYPE_CHECKING:  # Only for the annotations: `hanabi_jax` imports this module.
-    from games.hanabi_jax import HanabiState
 
 _PLAY, _DISCARD, _REVEAL_COLOR, _REVEAL_RANK = (
     MOVE_TYPES.index(name) for name in ("play", "discard", "reveal_color", "reveal_rank"))

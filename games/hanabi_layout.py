@@ -11,7 +11,8 @@ player `o` seats to its left. Card values are `colour * ranks + rank`. A "thermo
 `n` sets its first `n` bits; a "one-hot" field is all zeros when the fact does not apply (a
 last-action field of another kind of move, an empty hand slot, no move made yet).
 
-Both functions take a `games.hanabi_config.HanabiConfig` and are cached per config.
+Both functions take a `games.hanabi_config.HanabiConfig` (anything with the sizes of
+`GameSizes`) and are cached per config.
 """
 
 from __future__ import annotations
@@ -19,10 +20,29 @@ from __future__ import annotations
 import dataclasses
 import functools
 import types
-from typing import TYPE_CHECKING, Mapping
+from typing import Mapping, Protocol
 
-if TYPE_CHECKING:  # Only for the annotations: `hanabi_config` itself imports this module.
-    from games.hanabi_config import HanabiConfig
+
+class GameSizes(Protocol):
+    """What the layouts read of a game's parameters (`games.hanabi_config.HanabiConfig`, which
+    derives its sizes from this module, so this one cannot import it)."""
+
+    @property
+    def players(self) -> int: ...
+    @property
+    def colors(self) -> int: ...
+    @property
+    def ranks(self) -> int: ...
+    @property
+    def hand_size(self) -> int: ...
+    @property
+    def max_information_tokens(self) -> int: ...
+    @property
+    def max_life_tokens(self) -> int: ...
+    @property
+    def num_values(self) -> int: ...
+    @property
+    def deck_size(self) -> int: ...
 
 # The order of the last-action section's move-type bits (HLE's `HanabiMove::Type` order).
 MOVE_TYPES = ("play", "discard", "reveal_color", "reveal_rank")
@@ -147,7 +167,7 @@ def _span(first: slice, last: slice) -> slice:
 
 
 @functools.lru_cache(maxsize=None)
-def observation_layout(config: HanabiConfig) -> ObservationLayout:
+def observation_layout(config: GameSizes) -> ObservationLayout:
     """The canonical observation's layout for `config`."""
     p, h, c, r = config.players, config.hand_size, config.colors, config.ranks
     v = config.num_values
@@ -191,7 +211,7 @@ def observation_layout(config: HanabiConfig) -> ObservationLayout:
 
 
 @functools.lru_cache(maxsize=None)
-def action_layout(config: HanabiConfig) -> ActionLayout:
+def action_layout(config: GameSizes) -> ActionLayout:
     """The action ids' layout for `config`."""
     others = config.players - 1
     cursor = _Cursor()

@@ -1,9 +1,8 @@
-"""Data parallelism over devices: the project's one mesh helper, and padded graph batches on it.
+"""Data parallelism over devices for graph batches.
 
-Every sharded computation of the project (graph batches here, the JAX Hanabi's games in
-`games.hanabi_jax.BatchedHanabi`, the Hanabi learner's games in `bad.hanabi_learner`) splits its
-batch axis over a one-axis mesh named `DATA_AXIS` (`data_mesh`, `batch_sharding`) and replicates
-everything else (`replicated_sharding`).
+The mesh helpers (`data_mesh`, `batch_sharding`, `replicated_sharding`, `process_shards`,
+`largest_over_processes`, `to_host`, `replicate`) live in `infra.devices`, shared with the JAX
+Hanabi and the Hanabi learner, and are re-exported here.
 
 Pad every batch to the same budget (`graphnets.utils.pad_to`), stack one
 batch per shard with `shard_graphs`, and train with the step from
@@ -29,28 +28,22 @@ import jax.numpy as jnp
 import jraph
 import numpy as np
 import optax
-from jax.experimental import multihost_utils
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import Mesh, PartitionSpec
 
-DATA_AXIS = "data"
+# The mesh helpers live in `infra.devices` (games and bad use them too); re-exported here.
+from infra.devices import (  # noqa: F401
+    DATA_AXIS,
+    batch_sharding,
+    data_mesh,
+    largest_over_processes,
+    process_shards,
+    replicate,
+    replicated_sharding,
+    to_host,
+)
 
 LossFn = Callable[[Any, jraph.GraphsTuple], jax.Array]
 TrainStep = Callable[[Any, Any, jraph.GraphsTuple], tuple[Any, Any, jax.Array]]
-
-
-def data_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
-    """A one-axis mesh named `DATA_AXIS` over `devices` (default: all of them)."""
-    return Mesh(np.asarray(devices if devices is not None else jax.devices()), (DATA_AXIS,))
-
-
-def batch_sharding(mesh: Mesh) -> NamedSharding:
-    """Splits an array's leading (batch) axis over the mesh's `DATA_AXIS`."""
-    return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
-
-
-def replicated_sharding(mesh: Mesh) -> NamedSharding:
-    """A full copy on every device of the mesh."""
-    return NamedSharding(mesh, PartitionSpec())
 
 
 def stack_graphs(graphs: Sequence[jraph.GraphsTuple]) -> jraph.GraphsTuple:
@@ -63,13 +56,6 @@ def stack_graphs(graphs: Sequence[jraph.GraphsTuple]) -> jraph.GraphsTuple:
     return jax.tree_util.tree_map(
         lambda *leaves: np.stack([np.asarray(x) for x in leaves]), *graphs
     )
-
-
-def process_shards(mesh: Mesh) -> list[int]:
-    """Positions along the mesh's `DATA_AXIS` of the devices this process holds (all of them in
-    a single-process run)."""
-    return [i for i, device in enumerate(mesh.devices.flat)
-            if device.process_index == jax.process_index()]
 
 
 def shard_graphs(graphs: Sequence[jraph.GraphsTuple], mesh: Mesh) -> jraph.GraphsTuple:
@@ -88,28 +74,6 @@ def shard_graphs(graphs: Sequence[jraph.GraphsTuple], mesh: Mesh) -> jraph.Graph
     return jax.tree_util.tree_map(
         lambda leaf: jax.make_array_from_process_local_data(sharding, leaf),
         stack_graphs(graphs))
-
-
-def largest_over_processes(value: int) -> int:
-    """The largest `value` any process passes (e.g. a padding budget all shards must share)."""
-    if jax.process_count() == 1:
-        return value
-    return int(np.max(multihost_utils.process_allgather(np.asarray([value]), tiled=True)))
-
-
-def to_host(tree: Any) -> Any:
-    """Numpy copies of a pytree's arrays, each whole, wherever its shards are."""
-    def gather(leaf):
-        if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
-            return multihost_utils.process_allgather(leaf, tiled=True)
-        return np.asarray(leaf)
-
-    return jax.tree_util.tree_map(gather, tree)
-
-
-def replicate(tree: Any, mesh: Mesh) -> Any:
-    """Places a pytree (parameters, optimizer state) on every device of the mesh."""
-    return jax.device_put(tree, replicated_sharding(mesh))
 
 
 def data_parallel_train_step(

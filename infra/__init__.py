@@ -1,0 +1,7 @@
+"""General helpers every package may import without loading another subject.
+
+* `infra.devices`: the one-axis device mesh and its shardings, host copies of sharded arrays.
+* `infra.files`: `atomic_write`, for agent files and run files alike.
+
+It imports none of `graphnets`, `games`, `bad` or `experiments`.
+"""
