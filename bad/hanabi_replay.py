@@ -159,11 +159,12 @@ def _person_move(choose: Chooser | None, step: dict[str, Any], legal: list[int])
 
 def play_game(seats: Sequence[Agent | None], deck: np.ndarray, game_key: jax.Array,
               greedy: bool = False, choose: Chooser | None = None,
-              on_step: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+              on_step: Callable[[dict[str, Any]], None] | None = None,
+              names: Sequence[str] | None = None) -> dict[str, Any]:
     """The record (module docstring) of one game dealt from `deck` (card values in dealing
-    order); seat `p` is played by `seats[p]`, an `Agent` or `PERSON` (`choose` gives its moves).
-    `on_step` sees each step once its move is played; `greedy` agents play their most likely
-    move."""
+    order); seat `p` is played by `seats[p]`, an `Agent` or `PERSON` (`choose` gives its moves)
+    and called `names[p]` (by default `seat_name`). `on_step` sees each step once its move is
+    played; `greedy` agents play their most likely move."""
     config = check_seats(seats)
     game = pyspiel.load_game("hanabi", config.open_spiel_params())
     deck = hanabi.check_decks(config, np.asarray(deck)[None], 1)[0]
@@ -213,7 +214,7 @@ def play_game(seats: Sequence[Agent | None], deck: np.ndarray, game_key: jax.Arr
         if on_step is not None:
             on_step(step)
     return {"game": config.open_spiel_params(), "colors": COLOR_CHARS[:config.colors],
-            "seats": [seat_name(agent) for agent in seats],
+            "seats": list(names) if names else [seat_name(agent) for agent in seats],
             "belief_names": [None if agent is PERSON else agent.config.belief_name
                              for agent in seats],
             "steps": steps, "final": board_of(config, state),
@@ -221,11 +222,9 @@ def play_game(seats: Sequence[Agent | None], deck: np.ndarray, game_key: jax.Arr
 
 
 def seat_name(agent: Agent | None) -> str:
-    """What a seat is called in a record: `person`, or the agent's method and belief."""
-    if agent is PERSON:
-        return "person"
-    name = agent.header.get("name")
-    return str(name) if name else f"{agent.config.method} ({agent.config.belief_name})"
+    """What a seat is called in a record by default: `person`, or the agent's method and
+    belief."""
+    return "person" if agent is PERSON else f"{agent.config.method} ({agent.config.belief_name})"
 
 
 def play_games(seats: Sequence[Agent | None], num_games: int, seed: int, greedy: bool = False,
