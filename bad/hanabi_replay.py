@@ -50,13 +50,17 @@ def card_name(config: HanabiConfig, value: int) -> str:
     return f"{COLOR_CHARS[colour]}{rank + 1}"
 
 
-def describe_move(config: HanabiConfig, action: int, actor: int, hand: Sequence[int]) -> str:
-    """The move `action` of seat `actor`, whose hand is `hand`, in words (`P1 plays R3 (slot
-    0)`, `P0 tells P1 rank 2`); seats absolute, slots from 0, ranks from 1."""
+def describe_move(config: HanabiConfig, action: int, actor: int,
+                  hand: Sequence[int] | None = None) -> str:
+    """The move `action` of seat `actor` in words (`P1 plays R3 (slot 0)` when its `hand` is
+    given, else `P1 plays slot 0`; `P0 tells P1 rank 2`): seats absolute, slots from 0, ranks
+    from 1."""
     move = hanabi_rules.decode_action(config, action)
     if move.is_play or move.is_discard:
-        verb = "plays" if move.is_play else "discards"
-        return f"P{actor} {verb} {card_name(config, hand[int(move.slot)])} (slot {int(move.slot)})"
+        verb, slot = "plays" if move.is_play else "discards", int(move.slot)
+        if hand is None:
+            return f"P{actor} {verb} slot {slot}"
+        return f"P{actor} {verb} {card_name(config, hand[slot])} (slot {slot})"
     target = (actor + int(move.offset)) % config.players
     told = (f"colour {COLOR_CHARS[int(move.color)]}" if move.is_color_hint
             else f"rank {int(move.rank) + 1}")
@@ -227,13 +231,17 @@ def seat_name(agent: Agent | None) -> str:
     return "person" if agent is PERSON else f"{agent.config.method} ({agent.config.belief_name})"
 
 
+def deal(config: HanabiConfig, num_games: int, seed: int) -> tuple[np.ndarray, jax.Array]:
+    """The deck orders [num_games, deck_size] and game keys [num_games] of `seed`'s games."""
+    if num_games < 1:
+        raise ValueError(f"num_games must be at least 1, got {num_games}.")
+    decks = hanabi.random_decks(config, num_games, np.random.default_rng(seed))
+    return decks, jax.random.split(jax.random.PRNGKey(seed), num_games)
+
+
 def play_games(seats: Sequence[Agent | None], num_games: int, seed: int, greedy: bool = False,
                **kwargs: Any) -> list[dict[str, Any]]:
     """`num_games` records of `seats`, dealt and keyed from `seed` (module docstring); `kwargs`
     go to `play_game`."""
-    config = check_seats(seats)
-    if num_games < 1:
-        raise ValueError(f"num_games must be at least 1, got {num_games}.")
-    decks = hanabi.random_decks(config, num_games, np.random.default_rng(seed))
-    game_keys = jax.random.split(jax.random.PRNGKey(seed), num_games)
+    decks, game_keys = deal(check_seats(seats), num_games, seed)
     return [play_game(seats, deck, key, greedy, **kwargs) for deck, key in zip(decks, game_keys)]

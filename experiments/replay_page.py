@@ -1,4 +1,6 @@
-"""The replay page: one self-contained HTML file (inline style and script, nothing fetched) that
+"""The replay page, and the seats of the binaries that write it (`hanabi_replay`, `hanabi_play`).
+
+The page is one self-contained HTML file (inline style and script, nothing fetched) that
 steps through a `bad.hanabi_replay` record with buttons and the arrow keys.
 
 The page opens at the move named by its URL hash (`#12`, `#last`) and writes what it shows
@@ -9,7 +11,11 @@ headless browser can check it from the DOM alone.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+import os
+from typing import Any, Mapping, Sequence
+
+from bad import agents, hanabi_replay
+from experiments import common
 
 _STYLE = """
 body{font:14px system-ui,sans-serif;margin:12px;color:#222;background:#fafafa}
@@ -186,3 +192,41 @@ def render(records: list[Mapping[str, Any]]) -> str:
             f"<style>{_STYLE}</style></head><body>\n{_BODY}"
             f"<script type=\"application/json\" id=\"record\">{data}</script>\n"
             f"<script>{_SCRIPT}</script>\n</body></html>\n")
+
+
+def load_seats(names: Sequence[str], person: int | None = None
+               ) -> tuple[list[agents.Agent | None], list[str]]:
+    """(The `Agent` of every seat, their names) from `names` (pretrained names or files; one for
+    all seats or one per seat but the person's), with `hanabi_replay.PERSON` at seat `person`;
+    one `Agent` per distinct name, so that its belief is computed once."""
+    if not names or not all(names):
+        raise common.ExperimentError("--agents must name at least one agent (a pretrained name "
+                                     f"of {', '.join(agents.PRETRAINED)} or an agent file).")
+    loaded = {name: agents.load_pretrained(name) if name in agents.PRETRAINED
+              else agents.load_agent(name) for name in dict.fromkeys(names)}
+    games = {agent.config.game for agent in loaded.values()}
+    if len(games) > 1:
+        raise common.ExperimentError(f"--agents must all play one game; got {len(games)} "
+                                     "different parameter sets.")
+    players = next(iter(games)).players
+    if person is not None and not 0 <= person < players:
+        raise common.ExperimentError(f"--seat must be in [0, {players - 1}], got {person}.")
+    others = players - (person is not None)
+    if len(names) not in (1, others):
+        raise common.ExperimentError(f"--agents must name 1 or {others} agents for the "
+                                     f"{players}-player game, got {len(names)}.")
+    seat_names = [names[0] if len(names) == 1 else names[index] for index in range(others)]
+    chosen = [loaded[name] for name in seat_names]
+    seat_names = [os.path.basename(name) for name in seat_names]
+    if person is not None:
+        chosen.insert(person, hanabi_replay.PERSON)
+        seat_names.insert(person, "person")
+    return chosen, seat_names
+
+
+def write_page(output_dir: str, records: list[dict]) -> str:
+    """Writes `replay.html` of the first record; returns its path."""
+    path = os.path.join(output_dir, "replay.html")
+    html = render(records)
+    common.atomic_write(path, lambda handle: handle.write(html))
+    return path
