@@ -57,7 +57,7 @@ function grid(probs, truth, title) {
     html += '<tr>';
     for (let r = 0; r < ranks; r++) {
       const v = c * ranks + r, p = probs[v];
-      const shade = `rgba(40,90,200,${Math.min(1, p).toFixed(3)})`;
+      const shade = `rgba(40,90,200,${Math.sqrt(Math.min(1, p)).toFixed(3)})`;  // faint odds show
       html += `<td title="${cardName(v)}: ${p.toFixed(3)}" style="background:${shade}"` +
         (v === truth ? ' class="truth"' : '') + '></td>';
     }
@@ -180,7 +180,8 @@ _BODY = """<h1 id="title">Hanabi replay</h1>
 <div id="hands"></div>
 <p class="cap">Each card: its true card, what its owner was told (colour, rank; ? when not), the
 public belief of the agent in the seat to move (left, the true card outlined) and the count-only
-belief V0 (right); rows are colours, columns ranks.</p>
+belief V0 (right); rows are colours, columns ranks, shade the square root of the
+probability.</p>
 """
 
 
