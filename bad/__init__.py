@@ -19,7 +19,8 @@ Modules:
   `act`), `hanabi_network` (policy and critic), `hanabi_public_belief` (V0, factorised BB / V2 and
   the exact joint belief behind one interface), `hanabi_belief` (V0 / V1 / BB / V2 formulas),
   `hanabi_likelihood` (the factorised BAD likelihood), `hanabi_exact_belief`, `hanabi_learner`
-  (PPO self-play) and `hanabi_evaluation`.
+  (PPO self-play), `hanabi_evaluation` and `hanabi_replay` (a game of seated agents, or people,
+  as a record of every move, board and belief).
 
 Library code only: no flags, printing or files (those live in `experiments/`); every function that
 samples takes an explicit `jax.random` key.
