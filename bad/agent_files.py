@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import math
 import os
 import tempfile
 import zipfile
@@ -22,13 +23,15 @@ from typing import Any, Callable, Mapping
 import jax
 import numpy as np
 
-from bad import hanabi_network
+from bad import config_json, hanabi_network
 from bad.hanabi_agent import AgentConfig
-from games.hanabi_config import make_config
+from games.hanabi_config import HanabiConfig, make_config
 
 FORMAT_VERSION = 1
 HEADER_ENTRY = "__header__"
 REQUIRED_HEADER = ("format_version", "game", "agent", "training_steps", "score")
+# The types of the header's own numbers (`game` and `agent` are read by `config_from_header`).
+HEADER_NUMBERS = {"training_steps": int, "score": float | None}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,6 +184,17 @@ def _read_header(path: str, arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
     missing = [name for name in REQUIRED_HEADER if name not in header]
     if missing:
         raise ValueError(f"agent file {path}: the header lacks {missing[0]!r}.")
+    for name, hint in HEADER_NUMBERS.items():
+        try:
+            config_json.check_value(hint, header[name], name)
+        except config_json.SettingError as error:
+            raise ValueError(f"agent file {path}: {error}") from None
+    if header["training_steps"] < 0:
+        raise ValueError(f"agent file {path}: training_steps is {header['training_steps']}, "
+                         "expected at least 0.")
+    if header["score"] is not None and not math.isfinite(header["score"]):
+        raise ValueError(f"agent file {path}: score is {header['score']}, expected a finite "
+                         "number or null.")
     version = header["format_version"]
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ValueError(f"agent file {path}: format_version {version!r} is not a version.")
@@ -191,19 +205,19 @@ def _read_header(path: str, arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
 
 
 def config_from_header(path: str, header: Mapping[str, Any]) -> AgentConfig:
-    """The `AgentConfig` a header describes."""
-    game, agent = header["game"], header["agent"]
+    """The `AgentConfig` a header describes: `game` holds every `HanabiConfig` field and `agent`
+    every other `AgentConfig` field, each of its field's type (`bad.config_json`), in range.
+
+    Raises:
+      ValueError: naming `path` and the setting, by its path in the header (`agent.exact_belief`).
+    """
     try:
-        if not isinstance(game, dict) or not isinstance(agent, dict):
-            raise ValueError("game and agent must be JSON objects")
-        names = {field.name for field in dataclasses.fields(AgentConfig)} - {"game"}
-        unknown = sorted(set(agent) - names)
-        if unknown:
-            raise ValueError(f"unknown agent field {unknown[0]!r}")
-        settings = dict(agent)
-        if "hidden_sizes" in settings:
-            settings["hidden_sizes"] = tuple(settings["hidden_sizes"])
-        return AgentConfig(game=make_config(dict(game)), **settings)
+        # Read whole before make_config, whose defaults would stand in for a missing parameter.
+        game = make_config(config_json.dataclass_from_json(HanabiConfig, header["game"], "game"))
+        return config_json.dataclass_from_json(AgentConfig, header["agent"], "agent",
+                                               given={"game": game})
+    except config_json.SettingError as error:
+        raise ValueError(f"agent file {path}: {error}") from None
     except (TypeError, ValueError) as error:
         reason = str(error).rstrip(".")
         raise ValueError(f"agent file {path} holds an invalid agent config ({reason}).") from None
