@@ -4,9 +4,11 @@ A file is an uncompressed `.npz` (no pickle) holding one array per parameter, na
 in the parameter tree (`policy/layers/0/w`, `critic/1/b`), and `HEADER_ENTRY`, the UTF-8 bytes
 of a JSON object: `format_version`, `game` (the Hanabi parameters), `agent` (the `AgentConfig`
 fields but the game), `training_steps`, `score` and any extra entries the writer adds. Writes are
-atomic (a temp file in the same folder, then `os.replace`). Reading checks everything against the
-parameter tree `init_params` would build for the stored config, so a truncated, random, foreign,
-pickled or newer-version file is one `ValueError` naming the file and the problem.
+atomic (a temp file in the same folder, then `os.replace`). Reading checks the header whole
+against the config dataclasses' fields (`bad.config_json`: every setting there, none unknown,
+each of its type and in range) and the arrays against the parameter tree `init_params` would
+build for the stored config, so a truncated, random, foreign, pickled or newer-version file, or
+a header lacking a setting, is one `ValueError` naming the file and the problem.
 """
 
 from __future__ import annotations
@@ -169,7 +171,7 @@ def _read_arrays(path: str) -> dict[str, np.ndarray]:
 
 
 def _read_header(path: str, arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
-    """The JSON header of an agent file, its version and required entries checked."""
+    """The JSON header of an agent file, its version, required entries and numbers checked."""
     if HEADER_ENTRY not in arrays:
         raise ValueError(f"agent file {path} has no {HEADER_ENTRY} entry: not an agent file.")
     raw = arrays[HEADER_ENTRY]
@@ -184,6 +186,12 @@ def _read_header(path: str, arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
     missing = [name for name in REQUIRED_HEADER if name not in header]
     if missing:
         raise ValueError(f"agent file {path}: the header lacks {missing[0]!r}.")
+    version = header["format_version"]
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"agent file {path}: format_version {version!r} is not a version.")
+    if version > FORMAT_VERSION:
+        raise ValueError(f"agent file {path} has format_version {version}, newer than the "
+                         f"{FORMAT_VERSION} this library reads.")
     for name, hint in HEADER_NUMBERS.items():
         try:
             config_json.check_value(hint, header[name], name)
@@ -195,12 +203,6 @@ def _read_header(path: str, arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
     if header["score"] is not None and not math.isfinite(header["score"]):
         raise ValueError(f"agent file {path}: score is {header['score']}, expected a finite "
                          "number or null.")
-    version = header["format_version"]
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ValueError(f"agent file {path}: format_version {version!r} is not a version.")
-    if version > FORMAT_VERSION:
-        raise ValueError(f"agent file {path} has format_version {version}, newer than the "
-                         f"{FORMAT_VERSION} this library reads.")
     return header
 
 
