@@ -4,9 +4,11 @@ A file is an uncompressed `.npz` (no pickle) holding one array per parameter, na
 in the parameter tree (`policy/layers/0/w`, `critic/1/b`), and `HEADER_ENTRY`, the UTF-8 bytes
 of a JSON object: `format_version`, `game` (the Hanabi parameters), `agent` (the `AgentConfig`
 fields but the game), `training_steps`, `score` and any extra entries the writer adds. Writes are
-atomic (a temp file in the same folder, then `os.replace`). Reading checks everything against the
-parameter tree `init_params` would build for the stored config, so a truncated, random, foreign,
-pickled or newer-version file is one `ValueError` naming the file and the problem.
+atomic (a temp file in the same folder, then `os.replace`). Reading checks the header whole
+against the config dataclasses' fields (`infra.config_json`: every setting there, none unknown,
+each of its type and in range) and the arrays against the parameter tree `init_params` would
+build for the stored config, so a truncated, random, foreign, pickled or newer-version file, or
+a header lacking a setting, is one `ValueError` naming the file and the problem.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import math
 import os
 import zipfile
 from typing import Any, Mapping
@@ -23,12 +26,15 @@ import numpy as np
 
 from bad import hanabi_network
 from bad.hanabi_agent import AgentConfig
-from games.hanabi_config import make_config
+from games.hanabi_config import HanabiConfig, make_config
+from infra import config_json
 from infra.files import atomic_write
 
 FORMAT_VERSION = 1
 HEADER_ENTRY = "__header__"
 REQUIRED_HEADER = ("format_version", "game", "agent", "training_steps", "score")
+# The types of the header's own numbers (`game` and `agent` are read by `config_from_header`).
+HEADER_NUMBERS = {"training_steps": int, "score": float | None}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,7 +147,7 @@ def _read_arrays(path: str) -> dict[str, np.ndarray]:
 
 
 def _read_header(path: str, arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
-    """The JSON header of an agent file, its version and required entries checked."""
+    """The JSON header of an agent file, its version, required entries and numbers checked."""
     if HEADER_ENTRY not in arrays:
         raise ValueError(f"agent file {path} has no {HEADER_ENTRY} entry: not an agent file.")
     raw = arrays[HEADER_ENTRY]
@@ -162,23 +168,34 @@ def _read_header(path: str, arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
     if version > FORMAT_VERSION:
         raise ValueError(f"agent file {path} has format_version {version}, newer than the "
                          f"{FORMAT_VERSION} this library reads.")
+    for name, hint in HEADER_NUMBERS.items():
+        try:
+            config_json.check_value(hint, header[name], name)
+        except config_json.SettingError as error:
+            raise ValueError(f"agent file {path}: {error}") from None
+    if header["training_steps"] < 0:
+        raise ValueError(f"agent file {path}: training_steps is {header['training_steps']}, "
+                         "expected at least 0.")
+    if header["score"] is not None and not math.isfinite(header["score"]):
+        raise ValueError(f"agent file {path}: score is {header['score']}, expected a finite "
+                         "number or null.")
     return header
 
 
 def config_from_header(path: str, header: Mapping[str, Any]) -> AgentConfig:
-    """The `AgentConfig` a header describes."""
-    game, agent = header["game"], header["agent"]
+    """The `AgentConfig` a header describes: `game` holds every `HanabiConfig` field and `agent`
+    every other `AgentConfig` field, each of its field's type (`infra.config_json`), in range.
+
+    Raises:
+      ValueError: naming `path` and the setting, by its path in the header (`agent.exact_belief`).
+    """
     try:
-        if not isinstance(game, dict) or not isinstance(agent, dict):
-            raise ValueError("game and agent must be JSON objects")
-        names = {field.name for field in dataclasses.fields(AgentConfig)} - {"game"}
-        unknown = sorted(set(agent) - names)
-        if unknown:
-            raise ValueError(f"unknown agent field {unknown[0]!r}")
-        settings = dict(agent)
-        if "hidden_sizes" in settings:
-            settings["hidden_sizes"] = tuple(settings["hidden_sizes"])
-        return AgentConfig(game=make_config(dict(game)), **settings)
+        # Read whole before make_config, whose defaults would stand in for a missing parameter.
+        game = make_config(config_json.dataclass_from_json(HanabiConfig, header["game"], "game"))
+        return config_json.dataclass_from_json(AgentConfig, header["agent"], "agent",
+                                               given={"game": game})
+    except config_json.SettingError as error:
+        raise ValueError(f"agent file {path}: {error}") from None
     except (TypeError, ValueError) as error:
         reason = str(error).rstrip(".")
         raise ValueError(f"agent file {path} holds an invalid agent config ({reason}).") from None

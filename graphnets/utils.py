@@ -15,7 +15,9 @@ float32 unless `jax_enable_x64` is on (integer and bool features in float32).
 Only host arrays can be checked: compiled (jitted) code sees shapes, not
 values, so validate graphs at the data boundary with `validate`. The
 conversions here and `pad_to` (when given concrete arrays) do it for you, and
-every refusal is a `ValueError` naming the field.
+every refusal is a `ValueError` naming the field. Sizes (node, edge and graph
+counts, padding budgets) must fit int32, the index dtype; every public function
+refuses larger ones by name before allocating anything of that size.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,6 +34,12 @@ from graphnets.layers import compute_dtype
 FEATURE_FIELDS = ("nodes", "edges", "globals")
 DATA_DICT_KEYS = ("nodes", "edges", "globals", "senders", "receivers", "n_node", "n_edge")
 _MAX_INDEX = np.iinfo(np.int32).max
+
+
+def _check_fits_index(size: int, name: str) -> None:
+    """Refuses a count past int32, the dtype of indices and counts, before it is allocated."""
+    if size > _MAX_INDEX:
+        raise ValueError(f"{name} is {size} but int32 indices reach at most {_MAX_INDEX}.")
 
 
 def _first(flags: np.ndarray) -> int:
@@ -125,7 +133,8 @@ def _check_indices(
 
 
 def _check_features(graph: jraph.GraphsTuple, field: str, rows: int, rows_name: str) -> None:
-    """Checks a feature field's dtype, row count and that its values are finite."""
+    """Checks a feature field's dtype, row count and that its values are finite in the dtype
+    the modules compute in (`layers.compute_dtype`)."""
     value = getattr(graph, field)
     if value is None:
         return
@@ -136,9 +145,15 @@ def _check_features(graph: jraph.GraphsTuple, field: str, rows: int, rows_name: 
             f"graph.{field} has shape {values.shape} but needs {rows} rows ({rows_name})."
         )
     if np.issubdtype(values.dtype, np.floating):
-        bad_rows = ~np.isfinite(values).all(axis=tuple(range(1, values.ndim)))
+        # Finite in the compute dtype: float64 1e300 would become inf in float32. NaN fails too.
+        computed = compute_dtype(values.dtype)
+        in_range = np.abs(values) <= np.finfo(computed).max
+        bad_rows = ~in_range.all(axis=tuple(range(1, values.ndim)))
         if bad_rows.any():
-            raise ValueError(f"graph.{field}[{_first(bad_rows)}] has a non-finite value.")
+            raise ValueError(
+                f"graph.{field}[{_first(bad_rows)}] has a non-finite value in {computed}, "
+                "the dtype the modules compute in."
+            )
 
 
 def validate(graph: jraph.GraphsTuple) -> None:
@@ -146,9 +161,11 @@ def validate(graph: jraph.GraphsTuple) -> None:
 
     Checks index dtypes and ranges, that senders and receivers match in length,
     that n_node / n_edge add up to the node / edge rows, that globals have one
-    row per graph, that no edge crosses graphs and that features are finite
-    bool, integer or float arrays. Needs concrete (host or device) arrays, not
-    traced values.
+    row per graph, that no edge crosses graphs, that every count fits int32
+    indices (checked before anything of that size is allocated) and that
+    features are bool, integer or float arrays whose values are finite in the
+    dtype the modules compute in (float64 1e300 is refused unless x64 is on).
+    Needs concrete (host or device) arrays, not traced values.
     """
     _check_graphs_tuple(graph)
     if not _is_concrete(graph):
@@ -167,6 +184,14 @@ def validate(graph: jraph.GraphsTuple) -> None:
             f"graph.n_node has {len(n_node)} entries but graph.n_edge has {len(n_edge)}; "
             "both need one per graph."
         )
+    _check_fits_index(len(n_node), "len(graph.n_node)")
+    _check_fits_index(len(senders), "len(graph.senders)")
+    for field, counts in (("n_node", n_node), ("n_edge", n_edge)):
+        # Each count bounded first, so their int64 sum cannot wrap around.
+        past_int32 = counts > _MAX_INDEX
+        if past_int32.any():
+            i = _first(past_int32)
+            _check_fits_index(int(counts[i]), f"graph.{field}[{i}]")
     if graph.nodes is None:
         total_nodes = int(n_node.sum(dtype=np.int64)) if (n_node >= 0).all() else 0
     else:
@@ -174,6 +199,10 @@ def validate(graph: jraph.GraphsTuple) -> None:
         if not nodes_shape:
             raise ValueError("graph.nodes has shape () but needs one row per node.")
         total_nodes = nodes_shape[0]
+    # Checked before np.repeat below allocates a graph id per node.
+    _check_fits_index(
+        total_nodes, "the rows of graph.nodes" if graph.nodes is not None else "sum(graph.n_node)"
+    )
     _check_counts(
         n_node,
         "n_node",
@@ -191,7 +220,8 @@ def validate(graph: jraph.GraphsTuple) -> None:
 
 
 def _as_count(value: Any, where: str) -> int:
-    """A non-negative Python int from an integer scalar; strings, floats and bools are refused."""
+    """A non-negative Python int from an integer scalar that fits int32 indices; strings,
+    floats and bools are refused."""
     if isinstance(value, (bool, np.bool_)) or not (
         isinstance(value, (int, np.integer))
         or (
@@ -205,6 +235,7 @@ def _as_count(value: Any, where: str) -> int:
         )
     if int(value) < 0:
         raise ValueError(f"{where} is {int(value)} but must be a non-negative integer.")
+    _check_fits_index(int(value), where)
     return int(value)
 
 
@@ -353,10 +384,10 @@ def data_dicts_to_graphs_tuple(data_dicts: Sequence[dict[str, Any]]) -> jraph.Gr
         for g, d in enumerate(_sequence_of(data_dicts, "data_dicts", "dicts", Mapping))
     ]
     n_node = np.asarray([graph["n_node"] for graph in graphs], np.int64)
-    if n_node.sum() > _MAX_INDEX:
-        raise ValueError(
-            f"data_dicts hold {n_node.sum()} nodes in all, more than int32 indices reach."
-        )
+    _check_fits_index(int(n_node.sum()), "the number of nodes of all data_dicts")
+    _check_fits_index(
+        sum(graph["n_edge"] for graph in graphs), "the number of edges of all data_dicts"
+    )
     offsets = np.concatenate([[0], np.cumsum(n_node)[:-1]]).astype(np.int64)
     indices = lambda key: np.concatenate(
         [graph[key] + offset for graph, offset in zip(graphs, offsets)] + [np.zeros(0, np.int64)]
@@ -614,7 +645,11 @@ def concat(graphs: Sequence[jraph.GraphsTuple], axis: int = 0) -> jraph.GraphsTu
                 for field in FEATURE_FIELDS
             }
         )
-    offsets = np.cumsum([0] + [num_node_rows(g) for g in graphs[:-1]])
+    rows = [num_node_rows(g) for g in graphs]
+    _check_fits_index(sum(rows), "the number of nodes of all graphs")
+    _check_fits_index(sum(g.senders.shape[0] for g in graphs), "the number of edges of all graphs")
+    _check_fits_index(sum(g.n_node.shape[0] for g in graphs), "the number of graphs")
+    offsets = np.cumsum([0] + rows[:-1])
     return jraph.GraphsTuple(
         nodes=_concat_optional([g.nodes for g in graphs], 0, "nodes"),
         edges=_concat_optional([g.edges for g in graphs], 0, "edges"),
@@ -641,6 +676,10 @@ def fully_connect_graph(
     validate(graph)
     n_node = np.asarray(graph.n_node, np.int64)
     pairs = n_node**2
+    _check_fits_index(
+        int(pairs.sum() - (n_node.sum() if exclude_self_edges else 0)),
+        "the number of edges of the fully connected graph",
+    )
     # Pair k of a graph with n nodes joins local nodes (k // n, k % n): sender-major.
     pair_graph = np.repeat(np.arange(len(n_node)), pairs)
     first_pair = np.cumsum(pairs) - pairs
@@ -698,17 +737,6 @@ def _pad_rows(values: Any, rows: int, xp: Any, fill: int = 0) -> Any:
     return xp.pad(values, padding, constant_values=fill)
 
 
-def _as_size(value: Any, name: str) -> int:
-    """A padding budget as a Python int; floats, strings and bools are refused."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValueError(
-            f"{name} is {value!r} ({type(value).__name__}) but must be a non-negative integer."
-        )
-    if value < 0:
-        raise ValueError(f"{name} is {value} but must be a non-negative integer.")
-    return int(value)
-
-
 def pad_to(
     graph: jraph.GraphsTuple, num_nodes: int, num_edges: int, num_graphs: int
 ) -> jraph.GraphsTuple:
@@ -728,8 +756,8 @@ def pad_to(
     validated first; traced ones cannot be, so validate at the data boundary.
     Numpy input gives numpy output.
     """
-    num_nodes, num_edges = _as_size(num_nodes, "num_nodes"), _as_size(num_edges, "num_edges")
-    num_graphs = _as_size(num_graphs, "num_graphs")
+    num_nodes, num_edges = _as_count(num_nodes, "num_nodes"), _as_count(num_edges, "num_edges")
+    num_graphs = _as_count(num_graphs, "num_graphs")
     if _is_concrete(graph):
         validate(graph)
     else:

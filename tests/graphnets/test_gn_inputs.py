@@ -214,6 +214,80 @@ def test_validate_refuses_naming_the_field(graph, message):
         utils.validate(graph)
 
 
+# ---- sizes past int32 and values past the compute dtype ----
+
+INT32_MAX = np.iinfo(np.int32).max
+
+
+def _counts_only(n_node, n_edge=None) -> jraph.GraphsTuple:
+    """A graph without features or edges whose counts claim `n_node` nodes (cheap at any size)."""
+    return _edgeless(0)._replace(
+        nodes=None,
+        edges=None,
+        globals=None,
+        n_node=np.asarray(n_node, np.int64),
+        n_edge=np.zeros(len(n_node), np.int64) if n_edge is None else np.asarray(n_edge),
+    )
+
+
+# Each call would end in OverflowError or a many-GiB allocation if it got past its check.
+OVERSIZED = [
+    (lambda: utils.pad_to(VALID, 2**40, 4, 3), r"num_nodes is 1099511627776 but int32"),
+    (lambda: utils.pad_to(VALID, 8, INT32_MAX + 1, 3), r"num_edges is 2147483648 but int32"),
+    (lambda: utils.pad_to(VALID, 8, 4, 2**63), r"num_graphs is 9223372036854775808 but int32"),
+    (lambda: utils.validate(_counts_only([INT32_MAX, INT32_MAX])), r"sum\(graph.n_node\) is"),
+    # Four counts of 2**62 sum to 0 in int64: each count is bounded before summing.
+    (
+        lambda: utils.validate(_counts_only([2**62] * 4)),
+        r"graph.n_node\[0\] is 4611686018427387904",
+    ),
+    (lambda: utils.validate(_counts_only([0, 0], [0, 2**40])), r"graph.n_edge\[1\] is"),
+    (
+        lambda: utils.data_dicts_to_graphs_tuple([{"n_node": 2**70}]),
+        r"data_dicts\[0\]\['n_node'\] is 1180591620717411303424 but int32",
+    ),
+    (
+        lambda: utils.data_dicts_to_graphs_tuple([{"n_node": 2**30}] * 3),
+        r"the number of nodes of all data_dicts is 3221225472 but int32",
+    ),
+    (
+        lambda: utils.fully_connect_graph(_counts_only([50_000])),
+        r"the number of edges of the fully connected graph is 2500000000 but int32",
+    ),
+    (
+        lambda: utils.batch([_counts_only([2**30])] * 3),
+        r"the number of nodes of all graphs is 3221225472 but int32",
+    ),
+]
+
+
+@pytest.mark.parametrize("call,message", OVERSIZED)
+def test_sizes_past_int32_are_refused_naming_the_argument(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_the_largest_int32_sizes_still_pass():
+    utils.validate(_counts_only([INT32_MAX, 0]))
+    padded = utils.pad_to(_counts_only([3]), INT32_MAX, 0, 2)  # no features: nothing allocated
+    assert padded.n_node.tolist() == [3, INT32_MAX - 3]
+    assert utils.pad_to(_edgeless(0), 0, 0, 2).n_node.tolist() == [0, 0]  # no padding rows
+
+
+@pytest.mark.parametrize("field", ["nodes", "edges", "globals"])
+def test_float64_beyond_float32_is_refused_naming_the_field(field):
+    huge = getattr(VALID, field).astype(np.float64)
+    huge[-1, 0] = -1e300
+    graph = VALID._replace(**{field: huge})
+    row = len(huge) - 1
+    with pytest.raises(
+        ValueError, match=rf"graph.{field}\[{row}\] has a non-finite value in float32"
+    ):
+        utils.validate(graph)
+    with jax.enable_x64(True):  # computed in float64 then: finite
+        utils.validate(graph)
+
+
 # ---- networkx ----
 
 
