@@ -20,7 +20,8 @@ the occupied slots for both, over `cards` cards (`hanabi_evaluation`'s per-card 
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -100,7 +101,7 @@ def board_of(config: HanabiConfig, state: Any) -> dict[str, Any]:
     }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _agent_step(config: hanabi_agent.AgentConfig, greedy: bool) -> Callable[..., tuple]:
     """One agent's part of a move, compiled once per config: (the action, decided when the given
     one is negative; the actor's policy over every action; the belief marginals; the evidence

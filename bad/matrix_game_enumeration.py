@@ -74,7 +74,7 @@ class Enumeration:
         return len(self.code_actions)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def enumerate_game(num_players: int, num_chance: int, num_actions: int,
                    uses_belief: bool) -> Enumeration:
     """Builds the `Enumeration`; raises `ValueError` when the game is too big to enumerate."""

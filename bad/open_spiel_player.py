@@ -14,7 +14,8 @@ player moves, not deals) uses the key `fold_in(game_key, t)`, as
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -68,7 +69,7 @@ class CompiledMoves(NamedTuple):
     decide: Callable[..., jax.Array]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def compiled_moves(config: hanabi_agent.AgentConfig) -> CompiledMoves:
     """`CompiledMoves` of agents of `config`, built (and compiled) once per config."""
 

@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from absl import flags
 

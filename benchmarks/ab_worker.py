@@ -26,8 +26,9 @@ import json
 import os
 import resource
 import sys
+from collections.abc import Callable
 from types import ModuleType
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 
 def _flag_value(name: str) -> Any:

@@ -17,7 +17,7 @@ call. Per backend, one interleaved table:
 from __future__ import annotations
 
 import random
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from absl import flags

@@ -25,7 +25,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Callable, NamedTuple, Protocol, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, Protocol
 
 # Lines of the worker protocol start with this, so that anything else a peer library prints
 # on stdout is skipped.
@@ -379,7 +380,8 @@ class Worker:
     """A worker process (`serve`) driven round by round, so its rounds interleave with ours."""
 
     def __init__(self, command: Sequence[str], cwd: str | None = None):
-        self._errors = tempfile.TemporaryFile(mode="w+")
+        # Held open for the worker's life and closed in `close`, so no `with` block.
+        self._errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
         self._process = subprocess.Popen(list(command), cwd=cwd, stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=self._errors, text=True)
         ready = self._receive()

@@ -6,7 +6,8 @@ so both sides are timed by the same code. Imports only jax, numpy and the harnes
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp

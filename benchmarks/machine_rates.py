@@ -3,7 +3,8 @@ XLA's cost analysis of a compiled step is measured against."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp

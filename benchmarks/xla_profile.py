@@ -17,7 +17,8 @@ import gzip
 import json
 import os
 import tempfile
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 

@@ -29,7 +29,8 @@ import tempfile
 import time
 import types
 import typing
-from typing import Any, Callable, Collection, Iterable, Mapping, NamedTuple, Sequence, TypeVar
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 import jax
 import numpy as np

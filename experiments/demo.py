@@ -20,7 +20,7 @@ import os
 import subprocess
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import jax
 import numpy as np

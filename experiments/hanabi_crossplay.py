@@ -15,7 +15,7 @@ so their public samples agree. Writes `results.json` (mean scores and standard e
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import jax
 import numpy as np

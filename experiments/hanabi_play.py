@@ -12,7 +12,8 @@ again; end of input (Ctrl-D) ends the program. At the end: the final score and `
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from absl import flags
 

@@ -11,7 +11,7 @@ steps through it, and with `--games=N` `replays.json` holds the records of all N
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 from absl import flags
 

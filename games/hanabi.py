@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 import numpy as np
 import pyspiel
@@ -59,7 +59,7 @@ from games.hanabi_rules import (
 )
 
 BACKENDS = ("open_spiel", "hle")
-Seed = Union[int, np.random.Generator]
+Seed = int | np.random.Generator
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,7 +130,7 @@ def check_decks(config: HanabiConfig, decks: np.ndarray, num_games: int) -> np.n
 # Features read from the canonical observation, vectorised over any leading batch axes.
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _removed_cards_gather(config: HanabiConfig) -> tuple[np.ndarray, np.ndarray]:
     """Observation entries that count the copies of each card value discarded or played.
 

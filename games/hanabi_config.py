@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Callable, Mapping, TypeVar, Union
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from games.hanabi_layout import action_layout, observation_layout
 
@@ -113,7 +114,7 @@ class HanabiConfig:
         return {name: getattr(self, name) for name in PARAMETERS}
 
 
-ConfigSpec = Union[str, Mapping[str, Any], HanabiConfig]
+ConfigSpec = str | Mapping[str, Any] | HanabiConfig
 
 
 def preset_with_players(preset: str, players: int = 0) -> HanabiConfig:
@@ -193,7 +194,7 @@ def as_config(spec: ConfigSpec) -> HanabiConfig:
     return make_config(spec)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _validated(config: HanabiConfig) -> HanabiConfig:
     make_config(config)
     return config

@@ -310,7 +310,7 @@ def checked_step(config: ConfigSpec, state: HanabiState, action: int):
     return step(config, state, action)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _state_shapes(config: HanabiConfig) -> HanabiState:
     """The shape of every field of a state of `config`."""
     shapes = jax.eval_shape(lambda: reset_from_deck(config, ordered_deck(config)))

@@ -63,7 +63,7 @@ class _Encoding(NamedTuple):
     constant: np.ndarray
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _encoding(config: HanabiConfig) -> _Encoding:
     """The canonical encoding as one table over the small integer features of `_features`.
 

@@ -20,7 +20,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import types
-from typing import Mapping, Protocol
+from collections.abc import Mapping
+from typing import Protocol
 
 
 class GameSizes(Protocol):
@@ -166,7 +167,7 @@ def _span(first: slice, last: slice) -> slice:
     return slice(first.start, last.stop)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def observation_layout(config: GameSizes) -> ObservationLayout:
     """The canonical observation's layout for `config`."""
     p, h, c, r = config.players, config.hand_size, config.colors, config.ranks
@@ -210,7 +211,7 @@ def observation_layout(config: GameSizes) -> ObservationLayout:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def action_layout(config: GameSizes) -> ActionLayout:
     """The action ids' layout for `config`."""
     others = config.players - 1

@@ -99,7 +99,7 @@ def decode_action(config: HanabiConfig, action) -> Move:
 # The deck.
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _copies_per_value(config: HanabiConfig) -> np.ndarray:
     ranks = np.array([config.copies_of_rank(rank) for rank in range(config.ranks)], np.int32)
     copies = np.tile(ranks, config.colors)
@@ -117,7 +117,7 @@ def copies_per_value(config: HanabiConfig) -> np.ndarray:
     return _copies_per_value(config).copy()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _deck_values(config: HanabiConfig) -> np.ndarray:
     deck = np.repeat(np.arange(config.num_values, dtype=np.int32), _copies_per_value(config))
     deck.flags.writeable = False
@@ -304,7 +304,7 @@ def discards_from_observation(config: HanabiConfig, observation, *, public: bool
     return bits @ _value_of_discard_bit(config)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _value_of_discard_bit(config: HanabiConfig) -> np.ndarray:
     """float32 [deck_size, num_values]: the value each discard bit counts, one-hot."""
     owner = _deck_values(config)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-from typing import Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 import jax
 import jax.numpy as jnp

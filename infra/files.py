@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 # Prefix of `atomic_write`'s temporary files: a run that finds one of these was killed mid-write.
 TEMP_PREFIX = ".tmp-"

@@ -12,7 +12,7 @@ from bad import agent_files, agents
 from infra import config_json
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def shipped_arrays(name: str) -> dict[str, np.ndarray]:
     """The arrays of the shipped agent `name`, its header entry included."""
     with np.load(f"{agents.PRETRAINED_DIR}/{name}.npz", allow_pickle=False) as archive:

@@ -49,7 +49,7 @@ def test_rotation_refuses_a_wrong_size():
 # HleAgent
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _agent(method: str) -> agents.Agent:
     config = AgentConfig(make_config("very_small"), method=method, hidden_sizes=(8,))
     return agents.make_agent(config, hanabi_network.init_params(config, jax.random.PRNGKey(1)))

@@ -2,6 +2,7 @@
 
 import functools
 import os
+import pathlib
 import pickle
 
 import jax
@@ -16,7 +17,7 @@ from games import hanabi
 from games.hanabi_config import make_config
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def tiny_agent(method: str = "bad", seed: int = 0) -> agents.Agent:
     """A very_small agent after two training updates."""
     config = AgentConfig(make_config("very_small"), method=method, hidden_sizes=(16,))
@@ -92,14 +93,15 @@ def test_bad_files_are_one_value_error_naming_the_file(tmp_path, case, message):
     header = dict(agent.header)
     path = str(tmp_path / f"{case}.npz")
     if case == "truncated":
-        data = open(good, "rb").read()
-        open(path, "wb").write(data[:len(data) // 2])
+        data = pathlib.Path(good).read_bytes()
+        pathlib.Path(path).write_bytes(data[:len(data) // 2])
     elif case == "random":
-        open(path, "wb").write(np.random.default_rng(0).bytes(5000))
+        pathlib.Path(path).write_bytes(np.random.default_rng(0).bytes(5000))
     elif case == "pickled":
-        open(path, "wb").write(pickle.dumps({"policy": 1}))
+        pathlib.Path(path).write_bytes(pickle.dumps({"policy": 1}))
     elif case == "single_array":
-        np.save(open(path, "wb"), np.zeros(3))
+        with open(path, "wb") as handle:
+            np.save(handle, np.zeros(3))
     elif case == "no_header":
         arrays.pop(agent_files.HEADER_ENTRY)
         _write_npz(path, **arrays)
@@ -133,11 +135,11 @@ def test_a_failed_save_leaves_the_old_file(tmp_path):
     agent = tiny_agent()
     path = str(tmp_path / "agent.npz")
     agents.save_agent(path, agent)
-    before = open(path, "rb").read()
+    before = pathlib.Path(path).read_bytes()
     broken = agents.Agent(agent.config, {"policy": agent.params["policy"]}, agent.header)
     with pytest.raises(ValueError, match="lacks array"):
         agents.save_agent(path, broken)
-    assert open(path, "rb").read() == before and os.listdir(tmp_path) == ["agent.npz"]
+    assert pathlib.Path(path).read_bytes() == before and os.listdir(tmp_path) == ["agent.npz"]
 
 
 # --------------------------------------------------------------------------------------------

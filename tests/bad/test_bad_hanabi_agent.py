@@ -46,7 +46,7 @@ def _status_by_rules(game, fireworks, discards):
     rows = []
     for value in range(game.num_values):
         color, rank = divmod(value, game.ranks)
-        left = lambda r: game.copies_of_rank(r) - discards[color * game.ranks + r]
+        left = lambda r, color=color: game.copies_of_rank(r) - discards[color * game.ranks + r]
         dead = rank < fireworks[color] or any(left(r) == 0 for r in range(fireworks[color], rank))
         rows.append([rank == fireworks[color], dead, not dead and left(rank) == 1])
     return np.array(rows, np.float32)

@@ -22,7 +22,7 @@ from games.hanabi_config import make_config
 from games.hanabi_layout import action_layout
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _compiled_rules(game):
     return (jax.jit(functools.partial(hanabi_jax.legal_actions_mask, game)),
             jax.jit(functools.partial(hanabi_jax.step, game)))

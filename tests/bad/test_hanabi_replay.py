@@ -14,14 +14,14 @@ from games import hanabi
 from games.hanabi_config import make_config
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def three_player_agent() -> agents.Agent:
     """A fresh (untrained) 3-player BAD agent: no 3-player agent is shipped."""
     config = AgentConfig(make_config({"preset": "very_small", "players": 3}), hidden_sizes=(8,))
     return agents.make_agent(config, hanabi_network.init_params(config, jax.random.PRNGKey(2)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def records(name: str, num_games: int = 2, seed: int = 3) -> tuple:
     agent = three_player_agent() if name == "three" else agents.load_pretrained(name)
     seats = [agent] * agent.config.game.players

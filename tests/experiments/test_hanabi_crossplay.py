@@ -2,6 +2,7 @@
 
 import json
 import os
+import pathlib
 
 import jax
 import numpy as np
@@ -40,10 +41,11 @@ def test_crossplay_writes_the_matrix_and_is_deterministic(tmp_path, capsys):
         assert _run([f"--agents={','.join(files)}", "--num_games=2", "--seed=3",
                      f"--output_dir={out}"]) == 0
         outputs.append(out)
-    results = json.load(open(os.path.join(outputs[0], "results.json")))
+    results = json.loads(pathlib.Path(os.path.join(outputs[0], "results.json")).read_text())
     assert np.shape(results["mean_score"]) == (2, 2) and results["num_games"] == 2
-    assert results == json.load(open(os.path.join(outputs[1], "results.json")))
-    assert open(os.path.join(outputs[0], "crossplay.csv")).readline().strip() == "agent,a.npz,b.npz"
+    assert results == json.loads(pathlib.Path(os.path.join(outputs[1], "results.json")).read_text())
+    csv_lines = pathlib.Path(os.path.join(outputs[0], "crossplay.csv")).read_text().splitlines()
+    assert csv_lines[0].strip() == "agent,a.npz,b.npz"
     assert os.path.getsize(os.path.join(outputs[0], "crossplay.png")) > 0
     assert "step 8/8" in capsys.readouterr().out
 
@@ -75,7 +77,7 @@ def test_simple_agent_joins_the_matrix_and_scores(tmp_path):
     out = str(tmp_path / "out")
     assert _run([f"--agents={files[0]}", "--simple_agent", "--num_games=3", "--seed=1",
                  f"--output_dir={out}"]) == 0
-    results = json.load(open(os.path.join(out, "results.json")))
+    results = json.loads(pathlib.Path(os.path.join(out, "results.json")).read_text())
     assert results["agents"] == ["a.npz", "simple"]
     assert np.shape(results["mean_score"]) == (2, 2)
 

@@ -3,6 +3,7 @@ person's game in a pseudo-terminal, and (slow) the page in a real headless brows
 
 import json
 import os
+import pathlib
 import re
 import shutil
 import subprocess
@@ -45,17 +46,17 @@ def test_replay_writes_one_self_contained_page_and_the_records(tmp_path):
         assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
         assert not os.path.exists(out[index])
     assert [r["status"] for r in results[-2:]] == [0, 0], results[-2:]
-    page = open(os.path.join(out[-2], "replay.html")).read()
+    page = pathlib.Path(os.path.join(out[-2], "replay.html")).read_text()
     # One file: nothing fetched (no URL, no src or href attribute), script and style inline.
     assert not re.search(r"https?://|\bsrc=|\bhref=|@import", page)
     assert "<script>" in page and "<style>" in page
-    replays = json.load(open(os.path.join(out[-2], "replays.json")))
+    replays = json.loads(pathlib.Path(os.path.join(out[-2], "replays.json")).read_text())
     assert len(replays["records"]) == 2 and replays["seed"] == 5
     first = replays["records"][0]
     assert json.dumps(first, separators=(",", ":")).replace("</", "<\\/") in page
     assert f"scores [{first['score']}, {replays['records'][1]['score']}]" in results[-2]["stdout"]
     # Same seed, same game; one game writes no replays.json.
-    assert open(os.path.join(out[-1], "replay.html")).read() == page
+    assert pathlib.Path(os.path.join(out[-1], "replay.html")).read_text() == page
     assert not os.path.exists(os.path.join(out[-1], "replays.json"))
 
 

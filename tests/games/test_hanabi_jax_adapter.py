@@ -17,7 +17,7 @@ from games import hanabi, hanabi_jax
 from games.hanabi_config import HanabiConfig, make_config
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _features_fn(config: HanabiConfig):
     def features(state):
         players = jnp.arange(config.players)
@@ -36,12 +36,12 @@ def _features_fn(config: HanabiConfig):
     return jax.jit(jax.vmap(features))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _step_fn(config: HanabiConfig):
     return jax.jit(jax.vmap(lambda s, a: hanabi_jax.step(config, s, a)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _reset_fn(config: HanabiConfig):
     return jax.jit(jax.vmap(lambda d: hanabi_jax.reset_from_deck(config, d)))
 
@@ -72,6 +72,7 @@ def test_same_games_as_the_adapter(spec):
             finished += int(done.sum())
             fresh = _reset_fn(config)(games.decks)
             state = jax.tree.map(
-                lambda new, old: np.where(done.reshape((-1,) + (1,) * (old.ndim - 1)), new, old),
+                lambda new, old, done=done: np.where(
+                    done.reshape((-1,) + (1,) * (old.ndim - 1)), new, old),
                 fresh, state)
     assert finished >= 8

@@ -136,7 +136,7 @@ def max_moves(config: HanabiConfig) -> int:
     return 2 * config.deck_size + config.max_information_tokens + config.colors
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def replay_fn(config: HanabiConfig):
     """Compiled replay of a batch of games: decks [G, deck_size], actions [G, max_moves]."""
 

@@ -76,7 +76,7 @@ def test_matches_pyspiel_replayed_from_the_deal(spec, backend):
     replays = [replay_deal(spiel, deck, config) for deck in game.decks]
     rng = np.random.default_rng(4)
     for _ in range(120):
-        for index, (state, dealt) in enumerate(replays):
+        for index, (state, _dealt) in enumerate(replays):
             for player in range(config.players):
                 np.testing.assert_array_equal(step.observation[index, player],
                                               state.observation_tensor(player))

@@ -226,7 +226,7 @@ def test_decoders_read_back_open_spiels_state(games):
     p, h = config.players, config.hand_size
     observations = np.stack([point.observations for point in points])  # [N, players, obs]
     for view, public in ((observations, False), (observations[..., layout.public], True)):
-        fireworks, discards, (removed, mover, slot, value) = _both(lambda o: (
+        fireworks, discards, (removed, mover, slot, value) = _both(lambda o, public=public: (
             rules.fireworks_from_observation(config, o, public=public),
             rules.discards_from_observation(config, o, public=public),
             rules.last_removed_card(config, o, public=public)), view)
@@ -241,7 +241,7 @@ def test_decoders_read_back_open_spiels_state(games):
                 np.testing.assert_array_equal(slot[index], last["action"] % h)
                 np.testing.assert_array_equal(value[index], last["card"])
     private = observations[..., layout.private]
-    partners, hands = _both(lambda o: (rules.partner_hands_from_private(config, o),
+    partners, hands = _both(lambda o, public=public: (rules.partner_hands_from_private(config, o),
                                        rules.seat_hands_from_private(config, o)), private)
     assert partners.shape == (len(points), p, p - 1, h) and hands.shape == (len(points), p, h)
     for index, point in enumerate(points):
@@ -313,7 +313,7 @@ def _status_by_brute_force(config: HanabiConfig, fireworks, discards) -> np.ndar
     status = np.zeros((config.num_values, 3), np.float32)
     for value in range(config.num_values):
         color, rank = divmod(value, config.ranks)
-        left = lambda k: config.copies_of_rank(k) - discards[color * config.ranks + k]  # noqa: E731
+        left = lambda k, color=color: config.copies_of_rank(k) - discards[color * config.ranks + k]
         dead = rank < fireworks[color] or any(
             left(k) <= 0 for k in range(fireworks[color], rank))
         status[value] = [rank == fireworks[color], dead, not dead and left(rank) == 1]
