@@ -114,20 +114,22 @@ def _check_indices(
     field: str,
     total_nodes: int,
     edge_graph: np.ndarray,
-    node_graph: np.ndarray,
+    node_ends: np.ndarray,
 ) -> None:
-    """Checks that node indices are in range and stay inside their edge's graph."""
+    """Checks that node indices are in range and stay inside their edge's graph (`node_ends`:
+    the cumulative node counts, so that no array of one graph id per node is allocated)."""
     out_of_range = (indices < 0) | (indices >= total_nodes)
     if out_of_range.any():
         i = _first(out_of_range)
         raise ValueError(
             f"graph.{field}[{i}] = {indices[i]} is out of range for {total_nodes} nodes."
         )
-    crossing = node_graph[indices] != edge_graph
+    node_graph = np.searchsorted(node_ends, indices, side="right")
+    crossing = node_graph != edge_graph
     if crossing.any():
         i = _first(crossing)
         raise ValueError(
-            f"graph.{field}[{i}] = {indices[i]} is a node of graph {node_graph[indices[i]]} "
+            f"graph.{field}[{i}] = {indices[i]} is a node of graph {node_graph[i]} "
             f"but edge {i} belongs to graph {edge_graph[i]}."
         )
 
@@ -199,7 +201,7 @@ def validate(graph: jraph.GraphsTuple) -> None:
         if not nodes_shape:
             raise ValueError("graph.nodes has shape () but needs one row per node.")
         total_nodes = nodes_shape[0]
-    # Checked before np.repeat below allocates a graph id per node.
+    # Checked before the sums and repeats below, which count in int64.
     _check_fits_index(
         total_nodes, "the rows of graph.nodes" if graph.nodes is not None else "sum(graph.n_node)"
     )
@@ -210,10 +212,10 @@ def validate(graph: jraph.GraphsTuple) -> None:
         "graph.nodes" if graph.nodes is not None else "sum(graph.n_node)",
     )
     _check_counts(n_edge, "n_edge", len(senders), "graph.senders")
-    node_graph = np.repeat(np.arange(len(n_node)), n_node)
-    edge_graph = np.repeat(np.arange(len(n_edge)), n_edge)
-    _check_indices(senders, "senders", total_nodes, edge_graph, node_graph)
-    _check_indices(receivers, "receivers", total_nodes, edge_graph, node_graph)
+    node_ends = np.cumsum(n_node, dtype=np.int64)
+    edge_graph = np.repeat(np.arange(len(n_edge)), n_edge)  # as long as graph.senders
+    _check_indices(senders, "senders", total_nodes, edge_graph, node_ends)
+    _check_indices(receivers, "receivers", total_nodes, edge_graph, node_ends)
     _check_features(graph, "nodes", total_nodes, "sum(n_node)")
     _check_features(graph, "edges", len(senders), "one per sender")
     _check_features(graph, "globals", len(n_node), "one per graph")
