@@ -47,6 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
+from jax.typing import ArrayLike
 
 from games.hanabi_config import ConfigSpec, HanabiConfig, accepts_config_spec, as_config
 from games.hanabi_jax_observation import (
@@ -95,7 +96,7 @@ def _int8(value) -> jax.Array:
 
 
 @accepts_config_spec
-def reset_from_deck(config: HanabiConfig, deck: jax.Array) -> HanabiState:
+def reset_from_deck(config: HanabiConfig, deck: ArrayLike) -> HanabiState:
     """Starts a game whose cards are dealt in the order of `deck` (int [deck_size] card values).
 
     `deck` must be a permutation of `ordered_deck(config)`; compiled code cannot check it
@@ -216,7 +217,7 @@ def _apply_hint(config: HanabiConfig, state: HanabiState, move: Move, matches: j
 
 @accepts_config_spec
 def step(config: HanabiConfig, state: HanabiState,
-         action: jax.Array) -> tuple[HanabiState, jax.Array, jax.Array, dict[str, jax.Array]]:
+         action: ArrayLike) -> tuple[HanabiState, jax.Array, jax.Array, dict[str, jax.Array]]:
     """Applies `action` for the current player.
 
     Returns:
