@@ -176,7 +176,8 @@ def play_game(seats: Sequence[Agent | None], deck: np.ndarray, game_key: jax.Arr
     agents_of = {id(agent): agent for agent in seats if agent is not PERSON}
     evidence = {key: hanabi_agent.initial_evidence(agent.config)
                 for key, agent in agents_of.items()}
-    state, dealt, steps = game.new_initial_state(), 0, []
+    state, dealt = game.new_initial_state(), 0
+    steps: list[dict[str, Any]] = []
     while not state.is_terminal():
         if state.is_chance_node():
             state.apply_action(int(deck[dealt]))
