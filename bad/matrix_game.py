@@ -66,7 +66,7 @@ class Config:
     Attributes:
       method: one of `METHODS`.
       batch_size: games per update.
-      num_updates: optimiser steps.
+      num_updates: optimizer steps.
       learning_rate: Adam step size (at the start, when `learning_rate_end` is set).
       hidden_size: ReLU units in the one hidden layer of every MLP.
       eval_every: updates between exact evaluations (must divide `num_updates`).

@@ -142,9 +142,9 @@ def _removed_cards_gather(config: HanabiConfig) -> tuple[np.ndarray, np.ndarray]
     fireworks, discards = layout.fireworks, layout.discards
     rows: list[list[int]] = []
     for value in range(config.num_values):
-        colour, rank = divmod(value, config.ranks)
-        # Fireworks one-hot the highest rank played per colour: this rank or any above it.
-        rows.append([fireworks.start + colour * config.ranks + top
+        color, rank = divmod(value, config.ranks)
+        # Fireworks one-hot the highest rank played per color: this rank or any above it.
+        rows.append([fireworks.start + color * config.ranks + top
                      for top in range(rank, config.ranks)])
     # Discards: a block of `copies` entries per value, the first `discarded` of them set.
     block_start = discards.start
@@ -367,18 +367,18 @@ class _HleBackend:
         return sorted(uids)
 
 
-def _hle_deal_move(lib, ffi, colour: int, rank: int) -> tuple[object, object]:
+def _hle_deal_move(lib, ffi, color: int, rank: int) -> tuple[object, object]:
     """A `pyhanabi_move_t*` dealing the given card, and the buffer that must outlive it.
 
-    `HanabiMove` is an int32 move type followed by int8 card index, target offset, colour and
+    `HanabiMove` is an int32 move type followed by int8 card index, target offset, color and
     rank; we check that HLE's accessors read back what we wrote.
     """
     data = ffi.new("char[8]", np.array([_HLE_DEAL_MOVE], np.int32).tobytes()
-                   + np.array([-1, -1, colour, rank], np.int8).tobytes())
+                   + np.array([-1, -1, color, rank], np.int8).tobytes())
     move = ffi.new("pyhanabi_move_t*")
     move.move = data
     if (lib.MoveType(move), lib.MoveColor(move), lib.MoveRank(move)) != (
-            _HLE_DEAL_MOVE, colour, rank):
+            _HLE_DEAL_MOVE, color, rank):
         raise RuntimeError("this build of the Hanabi Learning Environment lays out HanabiMove "
                            "differently from the layout games.hanabi writes deal moves in.")
     return move, data
