@@ -111,7 +111,8 @@ def save_agent(path: str, agent: Agent) -> None:
                                           agent.header.get("score"))}
     data = json.dumps(header, sort_keys=True, allow_nan=False).encode("utf-8")
     arrays[HEADER_ENTRY] = np.frombuffer(data, np.uint8)
-    # numpy's stubs check `**arrays` against `allow_pickle: bool` too, though no name is that.
+    # mypy checks a `**dict` against every keyword of numpy's `savez` stub, `allow_pickle: bool`
+    # among them; no array here is named that.
     atomic_write(path, lambda stream: np.savez(stream, **arrays), "wb")  # type: ignore[arg-type]
 
 
