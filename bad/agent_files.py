@@ -19,7 +19,7 @@ import json
 import math
 import os
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import jax
@@ -67,6 +67,7 @@ def header_of(config: AgentConfig, training_steps: int, score: float | None) -> 
 
 def named_leaves(tree: Any, prefix: str = "") -> dict[str, Any]:
     """The leaves of a tree of dicts and lists by path: `{"policy/layers/0/w": leaf, ...}`."""
+    items: Iterable[tuple[Any, Any]]
     if isinstance(tree, Mapping):
         items = tree.items()
     elif isinstance(tree, (list, tuple)):
@@ -110,7 +111,9 @@ def save_agent(path: str, agent: Agent) -> None:
                                           agent.header.get("score"))}
     data = json.dumps(header, sort_keys=True, allow_nan=False).encode("utf-8")
     arrays[HEADER_ENTRY] = np.frombuffer(data, np.uint8)
-    atomic_write(path, lambda stream: np.savez(stream, **arrays), "wb")
+    # mypy checks a `**dict` against every keyword of numpy's `savez` stub, `allow_pickle: bool`
+    # among them; no array here is named that.
+    atomic_write(path, lambda stream: np.savez(stream, **arrays), "wb")  # type: ignore[arg-type]
 
 
 def _check_arrays(path: str, arrays: Mapping[str, np.ndarray],

@@ -10,7 +10,7 @@ every seat, and every agent updates its public belief with every move played. A 
 
 The record (`play_game`'s dict) holds the game's parameters, the seats' names, `steps` (one per
 move: the board before it, `board_of`, and the move, the actor's most likely moves and the
-beliefs) and `final` (the board after the last move). Card values are `colour * ranks + rank`
+beliefs) and `final` (the board after the last move). Card values are `color * ranks + rank`
 and seats absolute. A step's `belief` is the public belief, over every hand slot, of the agent
 in the seat to move (at a person's move, of the next agent seat after it): BB, V2 or exact for
 BAD, V0 for IPPO; `v0` is the count-only belief; `cross_entropy` sums `-log B(true card)` over
@@ -44,11 +44,11 @@ Chooser = Callable[[dict[str, Any], list[int]], int]
 
 
 def card_name(config: HanabiConfig, value: int) -> str:
-    """`R3` for the red 3 (HLE's colour letters, ranks from 1); `--` for an empty slot."""
+    """`R3` for the red 3 (HLE's color letters, ranks from 1); `--` for an empty slot."""
     if value == hanabi_rules.NO_CARD:
         return "--"
-    colour, rank = hanabi_rules.card_colors(config, value), hanabi_rules.card_ranks(config, value)
-    return f"{COLOR_CHARS[colour]}{rank + 1}"
+    color, rank = hanabi_rules.card_colors(config, value), hanabi_rules.card_ranks(config, value)
+    return f"{COLOR_CHARS[color]}{rank + 1}"
 
 
 def describe_move(config: HanabiConfig, action: int, actor: int,
@@ -74,7 +74,7 @@ def _thermometer(observation: np.ndarray, field: slice) -> int:
 
 def board_of(config: HanabiConfig, state: Any) -> dict[str, Any]:
     """The facts of an OpenSpiel Hanabi state, read from its canonical observations: every hand
-    (true cards), what each card's owner was told (`hinted`: [colour, rank] or None each), the
+    (true cards), what each card's owner was told (`hinted`: [color, rank] or None each), the
     fireworks, tokens, cards left in the deck, discards (copies per value) and the score."""
     layout = observation_layout(config)
     seen = np.stack([np.asarray(state.observation_tensor(p), np.float32)
@@ -176,7 +176,8 @@ def play_game(seats: Sequence[Agent | None], deck: np.ndarray, game_key: jax.Arr
     agents_of = {id(agent): agent for agent in seats if agent is not PERSON}
     evidence = {key: hanabi_agent.initial_evidence(agent.config)
                 for key, agent in agents_of.items()}
-    state, dealt, steps = game.new_initial_state(), 0, []
+    state, dealt = game.new_initial_state(), 0
+    steps: list[dict[str, Any]] = []
     while not state.is_terminal():
         if state.is_chance_node():
             state.apply_action(int(deck[dealt]))

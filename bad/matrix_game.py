@@ -66,7 +66,7 @@ class Config:
     Attributes:
       method: one of `METHODS`.
       batch_size: games per update.
-      num_updates: optimiser steps.
+      num_updates: optimizer steps.
       learning_rate: Adam step size (at the start, when `learning_rate_end` is set).
       hidden_size: ReLU units in the one hidden layer of every MLP.
       eval_every: updates between exact evaluations (must divide `num_updates`).
@@ -295,7 +295,7 @@ def table_loss(tables: Tables, sums: BatchSums, batch_size: int,
     `sum(visits * b**2 / 2 - returns * b) / B` (the squared error `(R - b)**2 / 2` up to a
     constant), and `-entropy_cost * sum(visits * H(pi)) / B`.
     """
-    loss = 0.0
+    loss = jnp.asarray(0.0)  # weakly typed, like the Python 0.0: the tables' dtype wins
     for p, logits in enumerate(tables.logits):
         log_probs = jax.nn.log_softmax(logits, axis=-1)
         entropy = -jnp.sum(jnp.exp(log_probs) * log_probs, axis=-1)

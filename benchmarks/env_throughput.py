@@ -35,7 +35,7 @@ _ROUNDS, _MIN_SECONDS = harness.define_round_flags()
 def pyspiel_loop(num_steps: int, seed: int) -> Callable[[], float]:
     """A call playing `num_steps` moves of one `pyspiel` game, reading the mover's tensor."""
     # Each contender imports what it measures, so that one backend loads no other library.
-    import pyspiel  # pylint: disable=import-outside-toplevel
+    import pyspiel
 
     game = pyspiel.load_game("hanabi", {"players": 2})
     rng = random.Random(seed)
@@ -61,7 +61,7 @@ def pyspiel_loop(num_steps: int, seed: int) -> Callable[[], float]:
 
 def hle_rl_env_loop(num_steps: int, seed: int) -> Callable[[], float]:
     """A call playing `num_steps` moves of one game through the HLE's `rl_env`."""
-    from hanabi_learning_environment import rl_env  # pylint: disable=import-outside-toplevel
+    from hanabi_learning_environment import rl_env
 
     env = rl_env.HanabiEnv({"players": 2, "seed": seed})
     rng = random.Random(seed)
@@ -82,7 +82,7 @@ def hle_rl_env_loop(num_steps: int, seed: int) -> Callable[[], float]:
 def adapter_loop(backend: str, num_steps: int, batch_size: int,
                  seed: int) -> Callable[[], float]:
     """A call stepping `games.hanabi.HanabiGame` batches for at least `num_steps` moves."""
-    from games import hanabi  # pylint: disable=import-outside-toplevel
+    from games import hanabi
 
     game = hanabi.HanabiGame("full", batch_size, seed, backend)
     rng = np.random.default_rng(seed)

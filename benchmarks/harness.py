@@ -152,7 +152,7 @@ def cpu_model() -> str:
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    import platform  # pylint: disable=import-outside-toplevel
+    import platform
     return platform.processor() or "unknown CPU"
 
 
@@ -463,7 +463,7 @@ def worker_spec(argv: Sequence[str]) -> dict:
 
 def define_round_flags(default_seconds: float = 3.0):
     """Defines `--rounds` (default 5) and `--min_round_seconds`; returns their holders."""
-    from absl import flags  # pylint: disable=import-outside-toplevel
+    from absl import flags
     rounds = flags.DEFINE_integer("rounds", 5, "Timed rounds per contender, interleaved.",
                                   lower_bound=1)
     seconds = flags.DEFINE_float("min_round_seconds", default_seconds,
@@ -500,7 +500,7 @@ def _fail(message: str) -> None:
 
 def _parse_flags(argv: list[str]) -> list[str]:
     """absl's flag parsing, with a refusal as one `error:` line instead of two lines of usage."""
-    from absl import flags  # pylint: disable=import-outside-toplevel
+    from absl import flags
     try:
         return flags.FLAGS(argv)
     except flags.Error as error:
@@ -511,7 +511,7 @@ def _parse_flags(argv: list[str]) -> list[str]:
 def run(main: Callable[[], Any]) -> None:
     """`app.run` for a benchmark's `main()`: a bad flag, a stray argument or a `ValueError`
     raised by `main` (which checks its flags before any work) ends as one line on stderr."""
-    from absl import app  # pylint: disable=import-outside-toplevel
+    from absl import app
 
     def guarded(argv: Sequence[str]) -> None:
         if len(argv) > 1:

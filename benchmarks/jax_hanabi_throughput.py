@@ -50,8 +50,8 @@ INSTALL_HINT = ("python3 -m venv .bench_jaxmarl && "
 
 def ours(batch_size: int, num_steps: int, seed: int, with_observations: bool) -> harness.Timed:
     """`games.hanabi_jax` on 2-player Full with `step_batch`'s auto-reset."""
-    from games import hanabi_jax  # pylint: disable=import-outside-toplevel
-    from games.hanabi_config import make_config  # pylint: disable=import-outside-toplevel
+    from games import hanabi_jax
+    from games.hanabi_config import make_config
 
     config = make_config("full")
     players = jnp.arange(config.players)

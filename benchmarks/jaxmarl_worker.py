@@ -26,7 +26,7 @@ from benchmarks import harness, jax_scan
 def contenders(batch_size: int, steps: int, seed: int,
                with_observations: bool) -> list[harness.Timed]:
     """Both JaxMARL contenders for one batch size (see the module docstring)."""
-    from jaxmarl import make  # pylint: disable=import-outside-toplevel
+    from jaxmarl import make
 
     env = make("hanabi")
     agents = list(env.agents)

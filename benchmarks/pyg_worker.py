@@ -31,7 +31,6 @@ class MetaLayerStep:
     """The PyG contender; its note (set by `warm_up`) gives the peak memory the steps added."""
 
     def __init__(self, sizes: gn_workload.Sizes):
-        # pylint: disable=import-outside-toplevel
         import torch
         from torch import nn
         from torch_geometric.nn import MetaLayer

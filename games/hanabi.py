@@ -142,9 +142,9 @@ def _removed_cards_gather(config: HanabiConfig) -> tuple[np.ndarray, np.ndarray]
     fireworks, discards = layout.fireworks, layout.discards
     rows: list[list[int]] = []
     for value in range(config.num_values):
-        colour, rank = divmod(value, config.ranks)
-        # Fireworks one-hot the highest rank played per colour: this rank or any above it.
-        rows.append([fireworks.start + colour * config.ranks + top
+        color, rank = divmod(value, config.ranks)
+        # Fireworks one-hot the highest rank played per color: this rank or any above it.
+        rows.append([fireworks.start + color * config.ranks + top
                      for top in range(rank, config.ranks)])
     # Discards: a block of `copies` entries per value, the first `discarded` of them set.
     block_start = discards.start
@@ -213,14 +213,24 @@ class _OpenSpielBackend:
                                        private_info=pyspiel.PrivateInfoType.SINGLE_PLAYER), {})
         # The raw pybind object that `open_spiel.python.observation` wraps: the same buffer,
         # without a Python call per `set_from`.
-        # pylint: disable-next=protected-access
         self._observation = pyspiel._Observation(self._game, observer)
         self._observation_view = np.frombuffer(self._observation, np.float32)
         self._players = config.players
         self._initial_cards = config.players * config.hand_size
-        self._states = [None] * num_games
+        self._states: list[pyspiel.State | None] = [None] * num_games  # None until started
         self._decks: list[list[int]] = [[] for _ in range(num_games)]
         self._dealt = [0] * num_games
+
+    def _state(self, game: int) -> pyspiel.State:
+        """The state of a started game.
+
+        Raises:
+          RuntimeError: the game was never started.
+        """
+        state = self._states[game]
+        if state is None:
+            raise RuntimeError(f"Hanabi game {game} was never started; call start first.")
+        return state
 
     def start(self, games: Sequence[int], decks: np.ndarray) -> None:
         """Deals new games from the given deck orders (one row per game index)."""
@@ -236,7 +246,8 @@ class _OpenSpielBackend:
         """Applies one action per game and deals a replacement card; returns scores and ends."""
         scores, done = [], []
         decks, dealt = self._decks, self._dealt
-        for game, (state, action) in enumerate(zip(self._states, actions)):
+        for game, action in enumerate(actions):
+            state = self._state(game)
             state.apply_action(action)
             finished = state.is_terminal()
             if not finished and state.is_chance_node():
@@ -250,7 +261,8 @@ class _OpenSpielBackend:
         """Writes every player's observation into `out` [B, P, obs]; returns players to move."""
         observation, view, players = self._observation, self._observation_view, range(self._players)
         current = []
-        for game, state in enumerate(self._states):
+        for game in range(len(self._states)):
+            state = self._state(game)
             for player in players:
                 observation.set_from(state, player)
                 out[game, player] = view
@@ -259,7 +271,7 @@ class _OpenSpielBackend:
 
     def legal_actions(self, game: int) -> list[int]:
         """The legal actions of a game, as the C++ rules list them."""
-        return self._states[game].legal_actions()
+        return self._state(game).legal_actions()
 
 
 _HLE_DEAL_MOVE = 5  # HanabiMove::kDeal
@@ -271,7 +283,7 @@ class _HleBackend:
 
     def __init__(self, config: HanabiConfig, num_games: int):
         # Imported here: the HLE is an optional dependency (the `hanabi` extra).
-        from hanabi_learning_environment import pyhanabi  # pylint: disable=import-outside-toplevel
+        from hanabi_learning_environment import pyhanabi
 
         lib, ffi = pyhanabi.lib, pyhanabi.ffi
         self._lib, self._ffi = lib, ffi
@@ -355,18 +367,18 @@ class _HleBackend:
         return sorted(uids)
 
 
-def _hle_deal_move(lib, ffi, colour: int, rank: int) -> tuple[object, object]:
+def _hle_deal_move(lib, ffi, color: int, rank: int) -> tuple[object, object]:
     """A `pyhanabi_move_t*` dealing the given card, and the buffer that must outlive it.
 
-    `HanabiMove` is an int32 move type followed by int8 card index, target offset, colour and
+    `HanabiMove` is an int32 move type followed by int8 card index, target offset, color and
     rank; we check that HLE's accessors read back what we wrote.
     """
     data = ffi.new("char[8]", np.array([_HLE_DEAL_MOVE], np.int32).tobytes()
-                   + np.array([-1, -1, colour, rank], np.int8).tobytes())
+                   + np.array([-1, -1, color, rank], np.int8).tobytes())
     move = ffi.new("pyhanabi_move_t*")
     move.move = data
     if (lib.MoveType(move), lib.MoveColor(move), lib.MoveRank(move)) != (
-            _HLE_DEAL_MOVE, colour, rank):
+            _HLE_DEAL_MOVE, color, rank):
         raise RuntimeError("this build of the Hanabi Learning Environment lays out HanabiMove "
                            "differently from the layout games.hanabi writes deal moves in.")
     return move, data
@@ -442,9 +454,9 @@ class HanabiGame:
             action not legal in its game (then no game is changed).
         """
         actions = self._check_actions(actions)
-        scores, done = self._games.apply(actions.tolist())
-        scores = np.asarray(scores, np.int32)
-        done = np.asarray(done, bool)
+        score_list, done_list = self._games.apply(actions.tolist())
+        scores = np.asarray(score_list, np.int32)
+        done = np.asarray(done_list, bool)
         rewards = scores - self._scores
         finished = np.flatnonzero(done)
         if finished.size:

@@ -13,7 +13,7 @@ the batch functions and shards the batch over `jax.devices()`.
 
 Conventions, all OpenSpiel's and HLE's:
 
-* Card values are `colour * ranks + rank`; OpenSpiel's chance action for dealing a card is its
+* Card values are `color * ranks + rank`; OpenSpiel's chance action for dealing a card is its
   value.
 * The deck is a deal order (`reset_from_deck` takes one). The initial hands are dealt player by
   player, player 0 first, each hand filled from slot 0 up. A played or discarded card leaves its
@@ -21,7 +21,7 @@ Conventions, all OpenSpiel's and HLE's:
   goes to the last slot. No card is dealt after the move that ends the game, nor once the deck is
   empty (hands then shrink; their empty slots are the last ones).
 * Action ids are HLE's move uids, laid out by `games.hanabi_layout.action_layout`: discards,
-  plays, then colour and rank hints by target offset. Player 0 starts.
+  plays, then color and rank hints by target offset. Player 0 starts.
 * The score is the number of cards on the fireworks, or 0 once the last life token is lost. The
   reward of a move, the same for every player, is the change in score (so losing the last life
   gives minus the score reached). The game ends when the life tokens run out, when every firework
@@ -47,6 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
+from jax.typing import ArrayLike
 
 from games.hanabi_config import ConfigSpec, HanabiConfig, accepts_config_spec, as_config
 from games.hanabi_jax_observation import (
@@ -95,7 +96,7 @@ def _int8(value) -> jax.Array:
 
 
 @accepts_config_spec
-def reset_from_deck(config: HanabiConfig, deck: jax.Array) -> HanabiState:
+def reset_from_deck(config: HanabiConfig, deck: ArrayLike) -> HanabiState:
     """Starts a game whose cards are dealt in the order of `deck` (int [deck_size] card values).
 
     `deck` must be a permutation of `ordered_deck(config)`; compiled code cannot check it
@@ -216,7 +217,7 @@ def _apply_hint(config: HanabiConfig, state: HanabiState, move: Move, matches: j
 
 @accepts_config_spec
 def step(config: HanabiConfig, state: HanabiState,
-         action: jax.Array) -> tuple[HanabiState, jax.Array, jax.Array, dict[str, jax.Array]]:
+         action: ArrayLike) -> tuple[HanabiState, jax.Array, jax.Array, dict[str, jax.Array]]:
     """Applies `action` for the current player.
 
     Returns:

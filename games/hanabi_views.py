@@ -36,7 +36,7 @@ def rotate_public(config: HanabiConfig, public: np.ndarray, offset: int) -> np.n
     return rotated
 
 
-COLOR_CHARS = "RYGWB"  # HLE's colour names, in colour index order
+COLOR_CHARS = "RYGWB"  # HLE's color names, in color index order
 
 
 def _one_hot_index(bits: np.ndarray) -> int | None:
@@ -55,7 +55,9 @@ def hle_observation_dict(config: HanabiConfig, observation: np.ndarray,
     missing = observation[layout.missing_cards] > 0
     knowledge = observation[layout.card_knowledge].reshape(players, hand, layout.knowledge_width)
     fireworks = observation[layout.fireworks].reshape(config.colors, config.ranks)
-    hands, hints = [], []
+    # An HLE card dict: a color letter, or None where unknown; a rank, -1 for an unseen own card.
+    hands: list[list[dict[str, str | int | None]]] = []
+    hints: list[list[dict[str, str | int | None]]] = []
     for offset in range(players):
         held = hand - int(missing[offset])
         if offset == 0:
@@ -63,16 +65,16 @@ def hle_observation_dict(config: HanabiConfig, observation: np.ndarray,
         else:
             cards = [divmod(int(np.argmax(card)), config.ranks)
                      for card in partner_cards[offset - 1, :held]]
-            hands.append([{"color": COLOR_CHARS[colour], "rank": rank} for colour, rank in cards])
+            hands.append([{"color": COLOR_CHARS[color], "rank": rank} for color, rank in cards])
         slots = [(_one_hot_index(block[layout.knowledge_color]),
                   _one_hot_index(block[layout.knowledge_rank]))
                  for block in knowledge[offset, :held]]
-        hints.append([{"color": None if colour is None else COLOR_CHARS[colour], "rank": rank}
-                      for colour, rank in slots])
+        hints.append([{"color": None if color is None else COLOR_CHARS[color], "rank": rank}
+                      for color, rank in slots])
     return {
         "current_player_offset": current_player_offset, "num_players": players,
         "information_tokens": int(observation[layout.information_tokens].sum()),
-        "fireworks": {COLOR_CHARS[colour]: (_one_hot_index(row) + 1 if row.any() else 0)
-                      for colour, row in enumerate(fireworks)},
+        "fireworks": {COLOR_CHARS[color]: (int(np.argmax(row)) + 1 if row.any() else 0)
+                      for color, row in enumerate(fireworks)},
         "observed_hands": hands, "card_knowledge": hints,
     }

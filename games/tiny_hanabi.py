@@ -67,21 +67,23 @@ def _checked_params(params: Mapping[str, ParamValue] | None) -> dict[str, ParamV
         if key not in allowed:
             raise ValueError(
                 f"tiny_hanabi has no parameter {key!r}; allowed: {', '.join(allowed)}.")
-        if key in INT_PARAMS and (isinstance(value, bool) or not isinstance(value, int)):
-            raise ValueError(f"tiny_hanabi parameter {key} must be an int, got {value!r}.")
-        if key in INT_PARAMS and value < 1:
-            raise ValueError(f"tiny_hanabi parameter {key} must be at least 1, got {value}.")
+        if key in INT_PARAMS:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"tiny_hanabi parameter {key} must be an int, got {value!r}.")
+            if value < 1:
+                raise ValueError(f"tiny_hanabi parameter {key} must be at least 1, got {value}.")
         if key == "payoff" and not isinstance(value, str):
             raise ValueError(f"tiny_hanabi parameter payoff must be a ';'-separated string of "
                              f"numbers, got {value!r}.")
     defaults = pyspiel.load_game(GAME_NAME).get_parameters()
     sizes = {key: params.get(key, defaults[key]) for key in INT_PARAMS}
-    entries = params.get("payoff", defaults["payoff"]).split(";")
+    payoff = str(params.get("payoff", defaults["payoff"]))  # a string: checked above
+    entries = payoff.split(";")
     try:
         [float(entry) for entry in entries]
     except ValueError:
         raise ValueError(f"tiny_hanabi parameter payoff must be ';'-separated numbers, "
-                         f"got {params['payoff'][:40]!r}.") from None
+                         f"got {payoff[:40]!r}.") from None
     if len(entries) != payoff_size(**sizes):
         raise ValueError(f"tiny_hanabi with {sizes} needs a payoff parameter of "
                          f"{payoff_size(**sizes)} ';'-separated numbers, got {len(entries)}"

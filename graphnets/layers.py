@@ -19,7 +19,7 @@ import haiku as hk
 import jax
 import jax.numpy as jnp
 import numpy as np
-import numpy.typing as npt
+from jax.typing import DTypeLike
 
 
 class Part(NamedTuple):
@@ -33,7 +33,7 @@ class Part(NamedTuple):
     pre_indices: jax.Array | None = None
 
 
-def compute_dtype(dtype: npt.DTypeLike) -> np.dtype:
+def compute_dtype(dtype: DTypeLike) -> np.dtype:
     """The dtype that parameters and outputs take for features of `dtype`.
 
     Floats keep their precision as far as jax allows: float64 becomes float32

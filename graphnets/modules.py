@@ -74,7 +74,8 @@ class GraphNetwork(hk.Module):
     def _check_fields(self, graph: jraph.GraphsTuple) -> None:
         """Raises one ValueError listing every switched-on input the graph lacks, with the fixes."""
         present = blocks.present_fields(graph)
-        missing_fields, fixes = set(), []
+        missing_fields: set[str] = set()
+        fixes: list[str] = []
         for block, option, output in (
             (self._edge_block, "edge_block_opt", "edges"),
             (self._node_block, "node_block_opt", "nodes"),

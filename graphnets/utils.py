@@ -261,8 +261,11 @@ def _local_indices(value: Any, where: str, num_nodes: int) -> np.ndarray:
 
 def _feature_rows(value: Any, where: str) -> np.ndarray | None:
     """A feature field as a host array with a leading row axis, or None."""
-    if value is None:
-        return None
+    return None if value is None else _checked_rows(value, where)
+
+
+def _checked_rows(value: Any, where: str) -> np.ndarray:
+    """A feature field given, as a host array with a leading row axis."""
     features = _as_array(value, where)
     _check_feature_dtype(features, where)
     if features.ndim == 0:
@@ -301,12 +304,12 @@ def _graph_from_data_dict(d: Any, g: int) -> dict[str, Any]:
     )
     n_node = len(nodes) if nodes is not None else 0
     if d.get("n_node") is not None:
-        given = _as_count(d["n_node"], f"{where}['n_node']")
-        if nodes is not None and given != n_node:
+        given_n_node = _as_count(d["n_node"], f"{where}['n_node']")
+        if nodes is not None and given_n_node != n_node:
             raise ValueError(
-                f"{where}['n_node'] is {given} but {where}['nodes'] has {n_node} rows."
+                f"{where}['n_node'] is {given_n_node} but {where}['nodes'] has {n_node} rows."
             )
-        n_node = given
+        n_node = given_n_node
     senders = _local_indices(d.get("senders"), f"{where}['senders']", n_node)
     receivers = _local_indices(d.get("receivers"), f"{where}['receivers']", n_node)
     if len(senders) != len(receivers):
@@ -469,7 +472,7 @@ def _features_or_none(features: list[Any], names: list[Any], where: str) -> np.n
             "but others do."
         )
     arrays = [
-        _feature_rows(np.asarray(f)[None], f"{where} {name!r} features")
+        _checked_rows(np.asarray(f)[None], f"{where} {name!r} features")
         for f, name in zip(features, names)
     ]
     shapes = [a.shape[1:] for a in arrays]

@@ -13,9 +13,12 @@ import dataclasses
 import types
 import typing
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance  # typeshed's "any dataclass", for type checkers only
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
 class SettingError(ValueError):
@@ -96,7 +99,8 @@ def dataclass_from_json(cls: type[T], data: Any, where: str,
     values = dict(given)
     for name in names:
         hint = hints[name]
-        if dataclasses.is_dataclass(hint):
+        # A hint is a class, never an instance; the `type` check says so to the type checker too.
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             values[name] = dataclass_from_json(hint, data[name], f"{where}.{name}")
         else:
             values[name] = check_value(hint, data[name], f"{where}.{name}")

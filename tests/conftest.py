@@ -31,7 +31,7 @@ def run_on_two_host_devices():
 def _replay_hle_game(env, state, ranks: int) -> Iterator[int]:
     """Applies the game `env` (an HLE `rl_env`) last played to the OpenSpiel `state`, deals
     included; yields each player move's action id just before applying it."""
-    from hanabi_learning_environment import pyhanabi  # pylint: disable=import-outside-toplevel
+    from hanabi_learning_environment import pyhanabi
 
     for item in env.state.move_history():
         move = item.move()

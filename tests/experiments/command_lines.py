@@ -17,7 +17,7 @@ import traceback
 
 
 def run_case(module, args: list[str]) -> dict:
-    from experiments import common  # pylint: disable=import-outside-toplevel
+    from experiments import common
 
     out, err = io.StringIO(), io.StringIO()
     status, escaped = 0, None
@@ -26,14 +26,14 @@ def run_case(module, args: list[str]) -> dict:
             common.run_in_process(module.main, [module.__name__, *args])
         except SystemExit as exit_:
             status = exit_.code if isinstance(exit_.code, int) else 1
-        except BaseException:  # pylint: disable=broad-except
+        except BaseException:
             status, escaped = 1, traceback.format_exc()
     return {"status": status, "stdout": out.getvalue(), "stderr": err.getvalue(),
             "traceback": escaped}
 
 
 def main() -> None:
-    from absl import app  # pylint: disable=import-outside-toplevel
+    from absl import app
 
     module = importlib.import_module(sys.argv[1])
     app.define_help_flags()  # --help, as app.run defines it
