@@ -50,7 +50,7 @@ from absl import flags
 
 from bad import agent_files, agents, hanabi_evaluation, hanabi_learner
 from bad.hanabi_agent import METHODS, AgentConfig
-from experiments import common, distributed
+from experiments import checkpoints, common, distributed, plots, run_files, training_loop
 from games.hanabi import HanabiGame
 from games.hanabi_config import PRESETS, HanabiConfig, preset_with_players
 from graphnets import parallel
@@ -107,6 +107,8 @@ flags.DEFINE_integer("eval_likelihood_samples", 0, "BAD: public samples the eval
 EXPERIMENT = "bad_hanabi"
 AGENT_NAME = "agent.npz"  # the trained agent, written at the end of training
 LOSS_COLUMNS = ("policy_loss", "value_loss", "entropy")  # non-finite: the run diverged
+METRICS_COLUMNS = ("env_steps", "updates", "mean_score", "games_finished", "belief_cross_entropy",
+                   "entropy", "policy_loss", "value_loss")  # metrics.csv, one row per chunk
 
 
 def game_from_flags() -> HanabiConfig:
@@ -180,7 +182,7 @@ def train_config_from_flags() -> tuple[hanabi_learner.TrainConfig, Chunks]:
 def checkpoint_config(config: hanabi_learner.TrainConfig, seed: int,
                       updates_per_log: int) -> dict:
     """Everything a checkpoint's numbers depend on (not the run length); results.json too."""
-    return {"format_version": common.FORMAT_VERSION, "experiment": EXPERIMENT,
+    return {"format_version": checkpoints.FORMAT_VERSION, "experiment": EXPERIMENT,
             "train": dataclasses.asdict(config), "seed": seed, "updates_per_log": updates_per_log}
 
 
@@ -188,7 +190,7 @@ def config_of_checkpoint(path: str, saved: dict) -> tuple[hanabi_learner.TrainCo
     """The training configuration and seed of a checkpoint."""
     if saved.get("experiment") != EXPERIMENT:
         raise common.ExperimentError(f"checkpoint {path} was not written by {EXPERIMENT}.")
-    config = common.dataclass_from_dict(hanabi_learner.TrainConfig, saved.get("train"), path,
+    config = checkpoints.dataclass_from_dict(hanabi_learner.TrainConfig, saved.get("train"), path,
                                         "train.")
     seed = saved.get("seed")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= common.SEED_MAX:
@@ -240,7 +242,7 @@ def print_evaluation(summary: dict, title: str) -> None:
 
 def is_agent_file(path: str) -> bool:
     """Whether `path` holds an agent file (`bad.agents.save_agent`) rather than a checkpoint;
-    `False` for anything unreadable, whose problem `common.read_checkpoint` names."""
+    `False` for anything unreadable, whose problem `checkpoints.read_checkpoint` names."""
     try:
         with np.load(path, allow_pickle=False) as stored:
             return agent_files.HEADER_ENTRY in stored.files
@@ -263,11 +265,11 @@ def read_trained_agent(path: str, game: HanabiConfig | None) -> tuple[AgentConfi
         agent = agents.load_agent(path)
         check_trained_game(path, agent.config.game, game)
         return agent.config, agent.params, int(agent.header["training_steps"])
-    checkpoint = common.read_checkpoint(path)
+    checkpoint = checkpoints.read_checkpoint(path)
     config, seed = config_of_checkpoint(path, checkpoint.config)
     check_trained_game(path, config.agent.game, game)
     template = hanabi_learner.init_train_state(config, jax.random.PRNGKey(seed))
-    state = common.restore(path, checkpoint, template)
+    state = checkpoints.restore(path, checkpoint, template)
     return config.agent, state.params, int(state.update) * config.steps_per_update
 
 
@@ -282,29 +284,14 @@ def evaluate_checkpoint() -> None:
     named = FLAGS["preset"].present or FLAGS["players"].present
     trained, params, env_steps = read_trained_agent(path, game_from_flags() if named else None)
     agent = evaluated_agent(trained, FLAGS.eval_likelihood_samples, FLAGS.eval_exact_belief)
-    output_dir = common.prepare_output_dir(FLAGS.output_dir) if FLAGS.output_dir else None
+    output_dir = run_files.prepare_output_dir(FLAGS.output_dir) if FLAGS.output_dir else None
     start = time.perf_counter()
     summary = evaluate(agent, params, FLAGS.num_games, FLAGS.seed, FLAGS.greedy)
     summary.update(checkpoint=os.path.abspath(path), method=agent.method, env_steps=env_steps,
                    wall_seconds=time.perf_counter() - start)
     print_evaluation(summary, "figure")
     if output_dir:
-        common.write_json(os.path.join(output_dir, "evaluation.json"), summary)
-
-
-def resumed_rows(path: str, done_chunks: int, chunk_steps: int) -> list[dict]:
-    """The metrics rows of the first `done_chunks` chunks from `path` (later ones are dropped:
-    a kill between writing the metrics and the checkpoint leaves them behind)."""
-    if not os.path.exists(path):
-        raise common.ExperimentError(f"{path} is missing, but its checkpoint is at "
-                                     f"{done_chunks * chunk_steps} environment steps.")
-    rows = [{**row, "env_steps": int(row["env_steps"]), "updates": int(row["updates"])}
-            for row in common.read_csv(path) if row["env_steps"] <= done_chunks * chunk_steps]
-    if [row["env_steps"] for row in rows] != [(i + 1) * chunk_steps for i in range(done_chunks)]:
-        raise common.ExperimentError(
-            f"{path} does not hold one row per {chunk_steps}-step chunk up to its checkpoint's "
-            f"{done_chunks * chunk_steps} environment steps.")
-    return rows
+        run_files.write_json(os.path.join(output_dir, "evaluation.json"), summary)
 
 
 def metrics_row(metrics: dict, chunk: int, chunks: Chunks) -> dict:
@@ -325,44 +312,34 @@ def metrics_row(metrics: dict, chunk: int, chunks: Chunks) -> dict:
 
 def train(config: hanabi_learner.TrainConfig, chunks: Chunks, seed: int,
           output_dir: str) -> tuple[hanabi_learner.TrainState, list[dict], float]:
-    """Training, resumed from `output_dir`'s checkpoint when there is one.
+    """Training in `training_loop.train`, resumed from `output_dir`'s checkpoint when there is
+    one; one loop step is a chunk of updates.
 
     Returns the final state, the metrics rows and the training seconds of this process.
     """
-    saved_config = checkpoint_config(config, seed, chunks.updates)
-    checkpoint_path = os.path.join(output_dir, common.CHECKPOINT_NAME)
-    metrics_path = os.path.join(output_dir, common.METRICS_NAME)
-    common.check_resumable(checkpoint_path, saved_config)
-    state = hanabi_learner.init_train_state(config, jax.random.PRNGKey(seed))
-    rows: list[dict] = []
-    writer = distributed.is_writer()
-    if os.path.exists(checkpoint_path):
-        state = common.load_checkpoint(checkpoint_path, state, saved_config)
-        rows = resumed_rows(metrics_path, int(state.update) // chunks.updates, chunks.steps)
-        if writer:
-            common.write_csv(metrics_path, rows)
-        print(f"resuming from {checkpoint_path} at {len(rows) * chunks.steps} environment steps",
-              flush=True)
-    distributed.check_same_everywhere(int(state.update), "the update to resume from")
-    state = hanabi_learner.shard_over_devices(state)
 
-    chunk = int(state.update) // chunks.updates
-    progress = common.Progress(chunks.total * chunks.steps, start=chunk * chunks.steps)
+    def step(state: tuple[Any, Any], done: int) -> tuple[Any, Any]:
+        return hanabi_learner.train_updates(config, state[0], chunks.updates)  # (state, metrics)
+
+    trainer = training_loop.Trainer(
+        init=lambda: hanabi_learner.init_train_state(config, jax.random.PRNGKey(seed)),
+        step=step,
+        to_device=lambda state: (hanabi_learner.shard_over_devices(state), None),
+        to_host=lambda state: parallel.to_host(state[0]),
+        row=lambda state, done: metrics_row(parallel.to_host(state[1]), done, chunks),
+        losses=lambda state, row: {name: row[name] for name in LOSS_COLUMNS},
+        # The checkpoint holds the training state alone; the loop keeps the log beside it.
+        checkpoint_tree=lambda state, done, log: state,
+        from_checkpoint=lambda state: (state, int(state.update) // chunks.updates, None),
+        num_steps=chunks.total, checkpoint_every=chunks.per_checkpoint,
+        log_steps=range(1, chunks.total + 1), columns=METRICS_COLUMNS,
+        int_columns={"env_steps", "updates"},
+        describe=lambda done: f"{done * chunks.steps} environment steps",
+        row_name=f"{chunks.steps}-step chunk", progress_columns=["mean_score"],
+        progress_unit=chunks.steps, log_in_checkpoint=False)
     start = time.perf_counter()
-    while chunk < chunks.total:
-        state, metrics = hanabi_learner.train_updates(config, state, chunks.updates)
-        chunk += 1
-        row = metrics_row(parallel.to_host(metrics), chunk, chunks)
-        rows.append(row)
-        if writer:
-            common.write_csv(metrics_path, rows)
-        common.require_finite(row, LOSS_COLUMNS, f"{row['env_steps']} environment steps")
-        if chunk % chunks.per_checkpoint == 0 or chunk == chunks.total:
-            host_state = parallel.to_host(state)
-            if writer:
-                common.save_checkpoint(checkpoint_path, host_state, saved_config)
-        progress.update(row["env_steps"], {"mean_score": row["mean_score"]},
-                        force=chunk == chunks.total)
+    (state, _), rows = training_loop.train(
+        trainer, output_dir, checkpoint_config(config, seed, chunks.updates))
     return state, rows, time.perf_counter() - start
 
 
@@ -378,7 +355,7 @@ def train_and_evaluate() -> None:
     if config.num_envs % jax.device_count():
         raise common.ExperimentError(f"--num_envs must be a multiple of the {jax.device_count()} "
                                      "devices it is split over.")
-    output_dir = common.prepare_output_dir(FLAGS.output_dir)
+    output_dir = run_files.prepare_output_dir(FLAGS.output_dir, distributed.is_writer())
     state, rows, train_seconds = train(config, chunks, FLAGS.seed, output_dir)
     params = parallel.to_host(state.params)
     agent = config.agent
@@ -397,10 +374,10 @@ def train_and_evaluate() -> None:
     if not distributed.is_writer():
         return
     title = f"{agent.method} on Hanabi {FLAGS.preset}"
-    common.plot_learning_curves(os.path.join(output_dir, "score.png"), rows, "env_steps",
+    plots.plot_learning_curves(os.path.join(output_dir, "score.png"), rows, "env_steps",
                                 ["mean_score"], f"{title}: mean score of the training games",
                                 "environment steps")
-    common.plot_learning_curves(
+    plots.plot_learning_curves(
         os.path.join(output_dir, "belief_cross_entropy.png"), rows, "env_steps",
         ["belief_cross_entropy"],
         f"{title}: per-card cross-entropy of the {agent.belief_name.upper()} belief",
@@ -408,7 +385,7 @@ def train_and_evaluate() -> None:
     score = results.get("open_spiel_evaluation", {}).get("mean_score")
     agents.save_agent(os.path.join(output_dir, AGENT_NAME), agents.make_agent(
         agent, params, training_steps=int(rows[-1]["env_steps"]), score=score, seed=FLAGS.seed))
-    common.write_json(os.path.join(output_dir, "results.json"), results)
+    run_files.write_json(os.path.join(output_dir, "results.json"), results)
 
 
 def main(argv) -> None:

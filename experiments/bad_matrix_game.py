@@ -32,7 +32,7 @@ import numpy as np
 from absl import flags
 
 from bad import matrix_game
-from experiments import common
+from experiments import common, plots, run_files
 from games import tiny_hanabi
 
 flags.DEFINE_list("methods", list(matrix_game.METHODS),
@@ -137,7 +137,7 @@ def metrics_rows(curves: dict[str, np.ndarray], eval_every: int) -> list[dict[st
 
 def plot(curves: dict[str, np.ndarray], eval_every: int, best: float, output_dir: str) -> None:
     """Writes learning_curves.png (mean +- s.e.m.) and final_rewards.png (histograms)."""
-    figure, axes = common.new_figure()
+    figure, axes = plots.new_figure()
     for method, curve in curves.items():
         updates = np.arange(curve.shape[1]) * eval_every
         mean = curve.mean(axis=0)
@@ -149,14 +149,14 @@ def plot(curves: dict[str, np.ndarray], eval_every: int, best: float, output_dir
                    title=f"tiny_hanabi, {len(next(iter(curves.values())))} seeds "
                          "(mean ± s.e.m.)")
     axes[0, 0].legend(loc="lower right")
-    common.save_figure(figure, os.path.join(output_dir, "learning_curves.png"), dpi=120)
+    plots.save_figure(figure, os.path.join(output_dir, "learning_curves.png"), dpi=120)
 
-    figure, axes = common.new_figure()
+    figure, axes = plots.new_figure()
     finals = [curve[:, -1] for curve in curves.values()]
     axes[0, 0].hist(finals, bins=40, label=list(curves), histtype="step", linewidth=1.5)
     axes[0, 0].set(xlabel="final exact reward", ylabel="seeds", title="final rewards per seed")
     axes[0, 0].legend(loc="upper left")
-    common.save_figure(figure, os.path.join(output_dir, "final_rewards.png"), dpi=120)
+    plots.save_figure(figure, os.path.join(output_dir, "final_rewards.png"), dpi=120)
 
 
 def main(argv: Sequence[str]) -> None:
@@ -167,7 +167,7 @@ def main(argv: Sequence[str]) -> None:
     arrays = matrix_game.game_arrays(game)
     for config in configs:
         matrix_game.enumeration(arrays, config)  # Fails early when the game is too big.
-    output_dir = common.prepare_output_dir(FLAGS.output_dir)
+    output_dir = run_files.prepare_output_dir(FLAGS.output_dir)
     best = optimum(game)
     print(f"{game}: optimum {best:g}; {FLAGS.num_seeds} seeds x {FLAGS.num_updates} updates x "
           f"batch {FLAGS.batch_size} per method", flush=True)
@@ -182,12 +182,12 @@ def main(argv: Sequence[str]) -> None:
               flush=True)
     total = time.perf_counter() - start
 
-    common.write_json(os.path.join(output_dir, "results.json"), {
+    run_files.write_json(os.path.join(output_dir, "results.json"), {
         "results": results, "total_wall_time_s": total, "optimum": best,
         "tolerance": TOLERANCE, "game": game.params, "num_seeds": FLAGS.num_seeds,
         "seed": FLAGS.seed, "config": dataclasses.asdict(configs[0]) | {"method": FLAGS.methods},
         "threefry_partitionable": FLAGS.threefry_partitionable})
-    common.write_csv(os.path.join(output_dir, common.METRICS_NAME),
+    run_files.write_csv(os.path.join(output_dir, run_files.METRICS_NAME),
                      metrics_rows(curves, FLAGS.eval_every))
     plot(curves, FLAGS.eval_every, best, output_dir)
     header = ["method", "mean", "s.e.m.", f"at {best:g}", f">= {best - 1:g}", "wall s"]

@@ -30,7 +30,7 @@ import numpy as np
 import optax
 from absl import flags
 
-from experiments import common, distributed
+from experiments import checkpoints, common, distributed, plots, run_files, training_loop
 from graphnets import blocks, models, parallel, utils
 
 FLAGS = flags.FLAGS
@@ -186,7 +186,7 @@ def labelling_fields_from_flags(smallest: int) -> tuple[TrainingConfig, NodeRang
 def checkpoint_config(demo: str, config: Any, data_shards: int) -> dict[str, Any]:
     """What the checkpoint and results.json record of a demo's config dataclass; the training
     batches depend on the number of `data_shards` (devices over all processes) too."""
-    return {"format_version": common.FORMAT_VERSION, "demo": demo, "data_shards": data_shards,
+    return {"format_version": checkpoints.FORMAT_VERSION, "demo": demo, "data_shards": data_shards,
             **dataclasses.asdict(config)}
 
 
@@ -347,8 +347,8 @@ def train(*, training: TrainingConfig, checkpoint_every: int,
           batches_for_iteration: ShardBatches,
           evaluate: Callable[[Params], Mapping[str, float]], columns: Sequence[str],
           output_dir: str, config: Mapping[str, Any]) -> tuple[Params, list[dict[str, float]]]:
-    """Data-parallel Adam (rate from `learning_rate_schedule`) on `loss_fn`, resuming from a
-    checkpoint.
+    """Data-parallel Adam (rate from `learning_rate_schedule`) on `loss_fn`, in
+    `training_loop.train` (checkpoints, exact resume, progress lines, divergence stop).
 
     `batches_for_iteration(iteration, shards, num_shards)` is this process's padded batches of
     an iteration, one per entry of `shards` (its positions on the mesh of all `num_shards`
@@ -356,73 +356,49 @@ def train(*, training: TrainingConfig, checkpoint_every: int,
     the shards. The checkpoint is `output_dir`'s, when there is one; `config` is what it must
     have been written with. Every `log_every` iterations a row (step, training loss, then
     `evaluate(params)` of host copies of the parameters, whose keys are `columns`) is added to
-    the log, which the checkpoint holds. Every `checkpoint_every` iterations and at the end,
-    metrics.csv is written from the log and then the checkpoint, so a kill between the two
-    leaves metrics.csv ahead of the checkpoint; a resume rewrites it from the checkpoint's log
-    first. Only process 0 writes. A non-finite training loss stops the run with an
-    `ExperimentError` after writing metrics.csv, keeping the last checkpoint. Returns the final
-    parameters (on the host) and the metrics rows.
+    the log, which the checkpoint holds (`TrainState`). Returns the final parameters (on the
+    host) and the metrics rows.
     """
     mesh = parallel.data_mesh()
     shards, num_shards = parallel.process_shards(mesh), mesh.devices.size
     optimizer = optax.adam(learning_rate_schedule(training))
-    steps = log_rows(training.num_iterations, training.log_every)
-    header = ["step", "loss", *columns]
-    state = TrainState(init_params, optimizer.init(init_params), np.asarray(0, np.int64),
-                       np.full((len(steps), len(header)), np.nan))
-    path = os.path.join(output_dir, common.CHECKPOINT_NAME)
-    metrics_path = os.path.join(output_dir, common.METRICS_NAME)
-    writer = distributed.is_writer()
-    if os.path.exists(path):
-        state = common.load_checkpoint(path, state, config)
-        if writer:
-            common.write_csv(metrics_path, logged_rows(state.log, header))
-        print(f"resumed from {path} at iteration {int(state.iteration)}", flush=True)
-    start = int(state.iteration)
-    distributed.check_same_everywhere(start, "the iteration to resume from")
-
     update = parallel.data_parallel_train_step(loss_fn, optimizer, mesh)
-    params, opt_state = parallel.replicate((state.params, state.opt_state), mesh)
-    log = state.log.copy()
-    progress = common.Progress(training.num_iterations, start=start)
-    for iteration in range(start, training.num_iterations):
+
+    def step(state: tuple[Params, optax.OptState, Any], iteration: int) -> tuple[Any, ...]:
+        params, opt_state, _ = state
         batches = parallel.shard_graphs(batches_for_iteration(iteration, shards, num_shards),
                                         mesh)
-        params, opt_state, loss = update(params, opt_state, batches)
-        done = iteration + 1
-        logged = done in steps
-        checkpointed = done % checkpoint_every == 0 or done == training.num_iterations
-        if not (logged or checkpointed):
-            continue
-        loss = float(parallel.to_host(loss))
-        if logged:
-            row = {"step": done, "loss": loss, **evaluate(parallel.to_host(params))}
-            log[steps.index(done)] = [row[name] for name in header]
-            progress.update(done, {k: v for k, v in row.items() if k != "step"},
-                            force=done == training.num_iterations)
-        if not np.isfinite(loss):
-            if writer:
-                common.write_csv(metrics_path, logged_rows(log, header))
-            common.require_finite({"loss": loss}, ["loss"], f"iteration {done}")
-        if checkpointed:
-            host_params, host_opt_state = parallel.to_host((params, opt_state))
-            if writer:
-                common.write_csv(metrics_path, logged_rows(log, header))
-                common.save_checkpoint(path, TrainState(
-                    host_params, host_opt_state, np.asarray(done, np.int64), log), config)
-    return parallel.to_host(params), logged_rows(log, header)
+        return update(params, opt_state, batches)  # (params, opt_state, loss)
 
+    def row(state: tuple[Params, optax.OptState, Any], done: int) -> dict[str, float]:
+        params, _, loss = state
+        return {"step": done, "loss": float(parallel.to_host(loss)),
+                **evaluate(parallel.to_host(params))}
 
-def logged_rows(log: np.ndarray, header: Sequence[str]) -> list[dict[str, float]]:
-    """The filled rows of the metrics log as dicts."""
-    return [{"step": int(values[0]), **dict(zip(header[1:], values[1:]))}
-            for values in log if not np.isnan(values[0])]
+    def losses(state: tuple[Params, optax.OptState, Any],
+               logged: Mapping[str, float] | None) -> dict[str, float]:
+        return {"loss": logged["loss"] if logged else float(parallel.to_host(state[2]))}
+
+    trainer = training_loop.Trainer(
+        init=lambda: (init_params, optimizer.init(init_params)), step=step,
+        to_device=lambda state: (*parallel.replicate(state, mesh), None),
+        to_host=lambda state: parallel.to_host(state[:2]), row=row, losses=losses,
+        checkpoint_tree=lambda state, done, log: TrainState(*state, np.asarray(done, np.int64),
+                                                            log),
+        from_checkpoint=lambda tree: ((tree.params, tree.opt_state), int(tree.iteration),
+                                      tree.log),
+        num_steps=training.num_iterations, checkpoint_every=checkpoint_every,
+        log_steps=log_rows(training.num_iterations, training.log_every),
+        columns=["step", "loss", *columns], int_columns={"step"},
+        describe=lambda done: f"iteration {done}", row_name="logged iteration")
+    state, rows = training_loop.train(trainer, output_dir, config)
+    return parallel.to_host(state[0]), rows
 
 
 def plot_metrics(rows: Sequence[Mapping[str, float]], path: str, title: str) -> None:
-    """`common.plot_learning_curves` of every logged metric; losses and errors on a log scale."""
+    """`plots.plot_learning_curves` of every logged metric; losses and errors on a log scale."""
     names = [k for k in rows[0] if k != "step"]
-    common.plot_learning_curves(
+    plots.plot_learning_curves(
         path, rows, "step", names, title, "iteration",
         log_scale=[n for n in names if n == "loss" or "error" in n or "mse" in n])
 
@@ -450,13 +426,13 @@ def plot_prediction(path: str, positions: np.ndarray, inputs: jraph.GraphsTuple,
                     targets: jraph.GraphsTuple, output: jraph.GraphsTuple, title: str,
                     curved: bool = False, background_edges: bool = True) -> None:
     """True and predicted labels of one (unpadded) graph side by side, saved as a PNG."""
-    figure, axes = common.new_figure(1, 2, size=(10, 4.5))
+    figure, axes = plots.new_figure(1, 2, size=(10, 4.5))
     for ax, graph, name in ((axes[0, 0], targets, "true"), (axes[0, 1], output, "predicted")):
         draw_labelled_graph(ax, positions, inputs.senders, inputs.receivers,
                             np.argmax(graph.nodes, -1) == 1, np.argmax(graph.edges, -1) == 1,
                             name, curved, background_edges)
     figure.suptitle(title)
-    common.save_figure(figure, path)
+    plots.save_figure(figure, path)
 
 
 def unpad_first_graph(graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
@@ -503,9 +479,9 @@ def run_labelling_demo(name: str, config: LabellingConfig, *, output_dir: str,
     training = config.training
     num_shards = jax.device_count()
     size = shard_size(training, num_shards)
-    output_dir = common.prepare_output_dir(output_dir)
+    output_dir = run_files.prepare_output_dir(output_dir, distributed.is_writer())
     recorded = checkpoint_config(name, config, num_shards)
-    common.check_resumable(os.path.join(output_dir, common.CHECKPOINT_NAME), recorded)
+    checkpoints.check_resumable(os.path.join(output_dir, checkpoints.CHECKPOINT_NAME), recorded)
     timer = Timer()
     network = make_network(training, 2, 2, None)
     evaluation_network = make_network(training, 2, 2, None, config.num_processing_steps_test)
@@ -575,7 +551,7 @@ def run_labelling_demo(name: str, config: LabellingConfig, *, output_dir: str,
                "seconds_this_process": round(timer.seconds(), 1), "config": recorded}
     if not distributed.is_writer():
         return
-    common.write_json(os.path.join(output_dir, "results.json"), results)
+    run_files.write_json(os.path.join(output_dir, "results.json"), results)
     plot_metrics(rows, os.path.join(output_dir, "learning_curves.png"), name)
     inputs, targets = eval_batches("test", 1)[0]
     output = evaluation_network.apply(params, network_inputs(inputs))[-1]

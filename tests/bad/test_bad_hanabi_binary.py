@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from bad import agents
-from experiments import common
+from experiments import checkpoints, run_files
 from games.hanabi_config import make_config
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -77,7 +77,7 @@ def test_results_and_checkpoint_record_the_config_dataclasses(full_run):
     config = json.loads((full_run / "results.json").read_text())["config"]
     with np.load(full_run / "checkpoint.npz") as checkpoint:
         assert json.loads(str(checkpoint["config"])) == config
-    assert config["format_version"] == common.FORMAT_VERSION and config["seed"] == 3
+    assert config["format_version"] == checkpoints.FORMAT_VERSION and config["seed"] == 3
     assert config["train"]["num_envs"] == 8
     assert config["train"]["agent"]["likelihood_samples"] == 2
     assert config["train"]["agent"]["game"]["hand_size"] == 2
@@ -99,7 +99,7 @@ def test_a_diverging_run_stops_in_one_line_and_keeps_readable_metrics(tmp_path):
     result = run(*TINY, "--learning_rate=1e38", f"--num_env_steps={2 * CHUNK}",
                  "--checkpoint_every=1", "--eval_games=0", f"--output_dir={tmp_path}")
     assert_one_line_error(result, "training diverged", "--learning_rate")
-    rows = common.read_csv(str(tmp_path / "metrics.csv"))
+    rows = run_files.read_csv(str(tmp_path / "metrics.csv"))
     assert not all(np.isfinite(rows[-1][name]) for name in ("policy_loss", "value_loss",
                                                             "entropy"))
     assert "results.json" not in os.listdir(tmp_path)
@@ -119,7 +119,7 @@ def test_resume_after_a_kill_equals_the_uninterrupted_run(full_run, tmp_path):
     second = run(*TINY, f"--num_env_steps={2 * CHUNK}", "--checkpoint_every=1", "--eval_games=0",
                  f"--output_dir={tmp_path}")
     assert second.returncode == 0, second.stderr
-    assert "resuming" in second.stdout
+    assert "resumed from" in second.stdout
     assert (tmp_path / "metrics.csv").read_text() == (full_run / "metrics.csv").read_text()
     with np.load(tmp_path / "checkpoint.npz") as a, np.load(full_run / "checkpoint.npz") as b:
         assert sorted(a.files) == sorted(b.files)
