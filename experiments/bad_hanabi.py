@@ -50,44 +50,36 @@ from absl import flags
 
 from bad import agent_files, agents, hanabi_evaluation, hanabi_learner
 from bad.hanabi_agent import METHODS, AgentConfig
-from experiments import checkpoints, common, distributed, plots, run_files, training_loop
+from experiments import (
+    checkpoints,
+    common,
+    config_flags,
+    distributed,
+    plots,
+    run_files,
+    training_loop,
+)
 from games.hanabi import HanabiGame
 from games.hanabi_config import PRESETS, HanabiConfig, preset_with_players
 from graphnets import parallel
 
 FLAGS = flags.FLAGS
 flags.adopt_module_key_flags(distributed)
-flags.DEFINE_enum("method", "bad", METHODS, "bad: public belief and partial policies; ippo: "
-                  "independent actor-critic on the players' own observations.")
+# The agent's and the training's settings: flags made from their dataclasses (one home each).
+AGENT_FLAGS = ("method", "hidden_sizes", "cf_weight", "likelihood_samples", "v2_alpha",
+               "exact_belief")
+TRAIN_FLAGS = ("num_envs", "rollout_length", "num_epochs", "num_minibatches", "learning_rate",
+               "entropy_weight", "final_learning_rate_fraction", "final_entropy_fraction",
+               "discount", "gae_lambda")
+config_flags.define(AgentConfig, AGENT_FLAGS, choices={"method": METHODS})
+config_flags.define(hanabi_learner.TrainConfig, TRAIN_FLAGS)
 flags.DEFINE_string("preset", "very_small", f"Hanabi preset: {', '.join(PRESETS)}.")
 flags.DEFINE_integer("players", 0, "Number of players (2-5); 0 keeps the preset's.")
 flags.DEFINE_integer("num_env_steps", 2_000_000, "Environment steps (moves, over all games), "
                      "rounded up to whole chunks of --updates_per_log updates (with a note).")
-flags.DEFINE_integer("num_envs", 256, "Games played side by side.")
-flags.DEFINE_integer("rollout_length", 32, "Moves per game between updates.")
-flags.DEFINE_integer("num_epochs", 2, "PPO epochs per rollout.")
-flags.DEFINE_integer("num_minibatches", 4, "PPO minibatches per epoch.")
-flags.DEFINE_float("learning_rate", 5e-4, "Adam learning rate.")
-flags.DEFINE_float("entropy_weight", 0.01, "Weight of the entropy bonus.")
-flags.DEFINE_float("final_learning_rate_fraction", 1.0,
-                   "The learning rate falls linearly to this fraction of --learning_rate over "
-                   "the run (--num_env_steps); 1 keeps it constant.")
-flags.DEFINE_float("final_entropy_fraction", 1.0,
-                   "The entropy weight falls linearly to this fraction of --entropy_weight over "
-                   "the run; 1 keeps it constant.")
 flags.DEFINE_integer("anneal_env_steps", 0,
                      "Environment steps the annealing takes, rounded up to whole chunks; 0: the "
                      "whole run (--num_env_steps).")
-flags.DEFINE_float("discount", 0.99, "Discount of the common payoff.")
-flags.DEFINE_float("gae_lambda", 0.95, "Lambda of the generalised advantage estimates.")
-flags.DEFINE_float("v2_alpha", 0.0, "BAD: the public belief is V2 = (1 - a) * BB + a * V1 "
-                   "(the paper uses 0.01 or 0.1); 0 keeps BB.")
-flags.DEFINE_float("cf_weight", 1.0, "BAD: weight of the counterfactual log-probability term.")
-flags.DEFINE_integer("likelihood_samples", 1, "BAD: public hands sampled from the belief to fill "
-                     "the other partner slots when estimating an action's likelihood (averaged).")
-flags.DEFINE_bool("exact_belief", False, "BAD: track the exact joint public belief of both hands "
-                  "instead of BB (2 players with 2-card hands, e.g. small and very_small).")
-flags.DEFINE_list("hidden_sizes", ["256"], "Hidden layer sizes (the first is the rank-one layer).")
 flags.DEFINE_integer("seed", 0, "Random seed (training and evaluation).")
 flags.DEFINE_string("output_dir", None, "Where metrics, plots, results and checkpoints go.")
 flags.DEFINE_integer("updates_per_log", 10, "Updates per compiled call and metrics row.")
@@ -137,45 +129,28 @@ class Chunks:
 
 
 def train_config_from_flags() -> tuple[hanabi_learner.TrainConfig, Chunks]:
-    """The checked training flags: the configuration and the run's chunks."""
-    common.check_positive(num_env_steps=FLAGS.num_env_steps, num_envs=FLAGS.num_envs,
-                          rollout_length=FLAGS.rollout_length, num_epochs=FLAGS.num_epochs,
-                          num_minibatches=FLAGS.num_minibatches,
-                          learning_rate=FLAGS.learning_rate, updates_per_log=FLAGS.updates_per_log,
-                          likelihood_samples=FLAGS.likelihood_samples)
-    common.check_non_negative(entropy_weight=FLAGS.entropy_weight, cf_weight=FLAGS.cf_weight,
-                              checkpoint_every=FLAGS.checkpoint_every, eval_games=FLAGS.eval_games,
+    """The checked training flags: the configuration and the run's chunks.
+
+    The agent's and the training's settings are checked by their dataclasses; the run's here.
+    """
+    common.check_positive(num_env_steps=FLAGS.num_env_steps,
+                          updates_per_log=FLAGS.updates_per_log)
+    common.check_non_negative(checkpoint_every=FLAGS.checkpoint_every, eval_games=FLAGS.eval_games,
                               anneal_env_steps=FLAGS.anneal_env_steps)
-    common.check_fraction(final_learning_rate_fraction=FLAGS.final_learning_rate_fraction,
-                          final_entropy_fraction=FLAGS.final_entropy_fraction,
-                          discount=FLAGS.discount, gae_lambda=FLAGS.gae_lambda,
-                          v2_alpha=FLAGS.v2_alpha)
     common.check_seed(FLAGS.seed)
-    if FLAGS.method != "bad" and (FLAGS.v2_alpha or FLAGS.likelihood_samples != 1
-                                  or FLAGS.exact_belief):
-        raise common.ExperimentError("--v2_alpha, --likelihood_samples and --exact_belief apply "
-                                     "to --method=bad only.")
-    agent = AgentConfig(game_from_flags(), method=FLAGS.method,
-                        hidden_sizes=common.int_list("hidden_sizes", FLAGS.hidden_sizes, 1),
-                        cf_weight=FLAGS.cf_weight,
-                        likelihood_samples=FLAGS.likelihood_samples, v2_alpha=FLAGS.v2_alpha,
-                        exact_belief=FLAGS.exact_belief)
+    agent = config_flags.build(AgentConfig, AGENT_FLAGS, game=game_from_flags())
     # Refuses a bad --eval_likelihood_samples or --eval_exact_belief before training starts.
     evaluated_agent(agent, FLAGS.eval_likelihood_samples, FLAGS.eval_exact_belief)
-    chunk_steps = FLAGS.updates_per_log * FLAGS.num_envs * FLAGS.rollout_length
+    # Built once without annealing to check the flags before the chunks are counted.
+    config = config_flags.build(hanabi_learner.TrainConfig, TRAIN_FLAGS, agent=agent)
+    chunk_steps = FLAGS.updates_per_log * config.steps_per_update
     total = chunks_of("num_env_steps", FLAGS.num_env_steps, chunk_steps)
-    anneals = FLAGS.final_learning_rate_fraction < 1 or FLAGS.final_entropy_fraction < 1
+    anneals = config.final_learning_rate_fraction < 1 or config.final_entropy_fraction < 1
     anneal_chunks = (chunks_of("anneal_env_steps", FLAGS.anneal_env_steps, chunk_steps)
                      if FLAGS.anneal_env_steps else total)
     per_checkpoint = max(1, -(-FLAGS.checkpoint_every // chunk_steps))
-    config = hanabi_learner.TrainConfig(
-        agent=agent, num_envs=FLAGS.num_envs, rollout_length=FLAGS.rollout_length,
-        num_epochs=FLAGS.num_epochs, num_minibatches=FLAGS.num_minibatches,
-        learning_rate=FLAGS.learning_rate, entropy_weight=FLAGS.entropy_weight,
-        discount=FLAGS.discount, gae_lambda=FLAGS.gae_lambda,
-        anneal_updates=anneal_chunks * FLAGS.updates_per_log if anneals else 0,
-        final_learning_rate_fraction=FLAGS.final_learning_rate_fraction,
-        final_entropy_fraction=FLAGS.final_entropy_fraction)
+    config = dataclasses.replace(
+        config, anneal_updates=anneal_chunks * FLAGS.updates_per_log if anneals else 0)
     return config, Chunks(FLAGS.updates_per_log, chunk_steps, total, per_checkpoint)
 
 
