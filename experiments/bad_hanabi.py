@@ -14,9 +14,11 @@ the learning rate and entropy weight fall linearly over the run (or over `--anne
 so a resumed run must be given the same `--num_env_steps` (the checkpoint refuses another).
 Training runs in chunks of `--updates_per_log` updates of `--num_envs` x `--rollout_length`
 moves; `--num_env_steps`, `--anneal_env_steps` and `--checkpoint_every` are rounded up to whole
-chunks (the first two with a printed note when that changes them). metrics.csv is written
-before the checkpoint that covers it, and a resume rewrites it to the checkpoint's step. A run
-whose losses turn non-finite stops with one line, keeping the last finite checkpoint.
+chunks (the first two with a printed note when that changes them). Training runs in
+`experiments.training_loop`: metrics.csv and `metrics_log.npz` are written before the checkpoint
+that covers them, and a resume rebuilds metrics.csv from the log at the checkpoint's step. A run
+whose losses turn non-finite stops with one line, keeping the last finite checkpoint. The agent's
+and the training's flags are made from `AgentConfig` and `TrainConfig`, which check them.
 `--greedy` makes the evaluation play every move's most likely action.
 
 Evaluate a checkpoint or an agent file through OpenSpiel (the game and the agent settings are
@@ -310,7 +312,8 @@ def train(config: hanabi_learner.TrainConfig, chunks: Chunks, seed: int,
         log_steps=range(1, chunks.total + 1), columns=METRICS_COLUMNS,
         int_columns={"env_steps", "updates"},
         describe=lambda done: f"{done * chunks.steps} environment steps",
-        row_name=f"{chunks.steps}-step chunk", progress_columns=["mean_score"],
+        row_name=f"{chunks.steps}-step chunk", step_name="update",
+        progress_columns=["mean_score"],
         progress_unit=chunks.steps, log_in_checkpoint=False)
     start = time.perf_counter()
     (state, _), rows = training_loop.train(

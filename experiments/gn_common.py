@@ -7,7 +7,8 @@
   same data,
 * padding batches to a few fixed shapes (`graphnets.utils.pad_to`) so `jax.jit` compiles rarely,
 * the EncodeProcessDecode network, the classification loss and metrics of the two labelling
-  demos, the training loop with progress lines, checkpoints and exact resume,
+  demos, and `train`: Adam in `experiments.training_loop` (progress lines, checkpoints holding
+  the metrics log, exact resume),
 * data parallelism (`graphnets.parallel`): each iteration's `--batch_size_train` graphs are split
   into one padded batch per device of every process (`experiments.distributed`); a shard's
   graphs come from (seed, iteration, shard) alone, so a run on two processes of one device each
@@ -390,7 +391,8 @@ def train(*, training: TrainingConfig, checkpoint_every: int,
         num_steps=training.num_iterations, checkpoint_every=checkpoint_every,
         log_steps=log_rows(training.num_iterations, training.log_every),
         columns=["step", "loss", *columns], int_columns={"step"},
-        describe=lambda done: f"iteration {done}", row_name="logged iteration")
+        describe=lambda done: f"iteration {done}", row_name="logged iteration",
+        step_name="iteration")
     state, rows = training_loop.train(trainer, output_dir, config)
     return parallel.to_host(state[0]), rows
 

@@ -60,6 +60,7 @@ class Trainer(NamedTuple):
     int_columns: Collection[str]  # columns written as integers
     describe: Callable[[int], str]  # steps done -> "iteration 6", "128 environment steps"
     row_name: str = "logged step"  # what one row stands for, in messages ("64-step chunk")
+    step_name: str = "step"  # what one loop step is called, in messages ("iteration")
     progress_columns: Sequence[str] | None = None  # shown in progress lines; None: all but first
     progress_unit: int = 1  # what one loop step adds to the first column
     log_in_checkpoint: bool = True  # whether `checkpoint_tree` holds the log
@@ -166,7 +167,7 @@ def train(trainer: Trainer, output_dir: str, config: Mapping[str, Any]) -> tuple
         if writer:
             run_files.write_csv(metrics_path, log_rows(log, trainer))
         print(f"resumed from {checkpoint_path} at {trainer.describe(done)}", flush=True)
-    distributed.check_same_everywhere(done, "the step to resume from")
+    distributed.check_same_everywhere(done, f"the {trainer.step_name} to resume from")
     state = trainer.to_device(state)
     progress = common.Progress(trainer.num_steps * trainer.progress_unit,
                                start=done * trainer.progress_unit)

@@ -113,14 +113,20 @@ def test_resume_after_a_kill_equals_the_uninterrupted_run(full_run, tmp_path):
     first = run(*TINY, f"--num_env_steps={CHUNK}", f"--anneal_env_steps={2 * CHUNK}",
                 "--checkpoint_every=1", "--eval_games=0", f"--output_dir={tmp_path}")
     assert first.returncode == 0, first.stderr
-    # A killed run may have logged a row after its last checkpoint: it must be dropped.
-    with open(tmp_path / "metrics.csv", "a") as handle:
-        handle.write(f"{2 * CHUNK},4,99,1,1,1,1,1\n")
+    # A killed run may have logged a row after its last checkpoint: it must be dropped. A row
+    # the checkpoint covers, damaged, must be repaired; a write the kill cut short, removed.
+    lines = (tmp_path / "metrics.csv").read_text().splitlines()
+    lines[1] = ",".join(lines[1].split(",")[:2] + ["99"] + lines[1].split(",")[3:])
+    lines.append(f"{2 * CHUNK},4,99,1,1,1,1,1")
+    (tmp_path / "metrics.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / ".tmp-k1ll3dcheckpoint.npz").write_bytes(b"PK\x03\x04half")
     second = run(*TINY, f"--num_env_steps={2 * CHUNK}", "--checkpoint_every=1", "--eval_games=0",
                  f"--output_dir={tmp_path}")
     assert second.returncode == 0, second.stderr
     assert "resumed from" in second.stdout
     assert (tmp_path / "metrics.csv").read_text() == (full_run / "metrics.csv").read_text()
+    assert [name for name in os.listdir(tmp_path) if name.startswith(".")] == [], \
+        "no temporary or lock file is left"
     with np.load(tmp_path / "checkpoint.npz") as a, np.load(full_run / "checkpoint.npz") as b:
         assert sorted(a.files) == sorted(b.files)
         for name in a.files:

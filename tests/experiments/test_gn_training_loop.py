@@ -96,3 +96,25 @@ def test_divergence_stops_with_readable_metrics_and_resumes_alike(tmp_path):
     with pytest.raises(common.ExperimentError, match="diverged: loss is nan at iteration 6"):
         train(tmp_path, targets)
     assert run_files.read_csv(str(tmp_path / run_files.METRICS_NAME))[:2] == rows[:2]
+
+
+def test_a_damaged_row_of_metrics_is_rebuilt_from_the_checkpoint(uninterrupted, tmp_path,
+                                                                 monkeypatch):
+    reference_dir, _, reference_rows = uninterrupted
+    save = checkpoints.save_checkpoint
+
+    def killed_at_the_second(*args, **kwargs):
+        if os.path.exists(tmp_path / checkpoints.CHECKPOINT_NAME):
+            raise Killed
+        save(*args, **kwargs)
+
+    monkeypatch.setattr(checkpoints, "save_checkpoint", killed_at_the_second)
+    with pytest.raises(Killed):
+        train(tmp_path)
+    monkeypatch.setattr(checkpoints, "save_checkpoint", save)
+    lines = metrics(tmp_path).splitlines()
+    lines[1] = "2,12345.0," + lines[1].split(",", 2)[2]  # a row the checkpoint covers
+    (tmp_path / run_files.METRICS_NAME).write_text("\n".join(lines) + "\n")
+    _, rows = train(tmp_path)
+    assert rows == reference_rows
+    assert metrics(tmp_path) == metrics(reference_dir)
