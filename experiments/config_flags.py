@@ -76,12 +76,18 @@ def _unwrap_optional(hint: Any) -> Any:
 
 
 def define(cls: type, names: Sequence[str], choices: Mapping[str, Sequence[str]] | None = None,
+           defaults: Mapping[str, Any] | None = None,
            flag_values: flags.FlagValues = flags.FLAGS) -> None:
-    """Defines one flag per field of `cls` in `names` (see the module docstring)."""
+    """Defines one flag per field of `cls` in `names` (see the module docstring).
+
+    `defaults` are for a dataclass shared by binaries that each have their own (the graph
+    network demos): a field's default comes from there when given, else from the dataclass.
+    """
     hints = typing.get_type_hints(cls)
-    choices = choices or {}
+    choices, defaults = choices or {}, defaults or {}
     for name in names:
-        value, text = default(cls, name), field_help(cls, name)
+        value = defaults[name] if name in defaults else default(cls, name)
+        text = field_help(cls, name)
         hint = _unwrap_optional(hints[name])
         if name in choices:
             flags.DEFINE_enum(name, value, list(choices[name]), text, flag_values=flag_values)

@@ -32,7 +32,7 @@ import numpy as np
 import optax
 from absl import flags
 
-from experiments import checkpoints, common, distributed, plots, training_loop
+from experiments import checkpoints, common, config_flags, distributed, plots, training_loop
 from graphnets import blocks, models, parallel, utils
 
 FLAGS = flags.FLAGS
@@ -46,52 +46,41 @@ PADDING_GRAPHS = 1  # `pad_graphs` appends one padding graph: the real ones are 
 MIN_PADDED_EDGES = 64
 
 
-def define_training_flags(*, num_iterations: int, batch_size_train: int, batch_size_test: int,
-                          num_processing_steps: int | None, log_every: int, num_eval_graphs: int,
-                          output_dir: str, latent_size: int = 16, num_layers: int = 2,
-                          learning_rate: float = 1e-3, final_learning_rate_fraction: float = 1.0,
-                          aggregation: str = "sum") -> None:
-    """Defines the flags every demo shares, with the demo's defaults.
-
-    A demo calls `flags.adopt_module_key_flags(gn_common)` so that its `--help` lists them.
-    `num_processing_steps=None` leaves out `--num_processing_steps`, for a model that makes one
-    pass (the config then records None).
-    """
-    flags.DEFINE_integer("num_iterations", num_iterations, "Training iterations.")
-    flags.DEFINE_integer("batch_size_train", batch_size_train, "Graphs per training batch.")
-    flags.DEFINE_integer("batch_size_test", batch_size_test, "Graphs per evaluation batch.")
-    if num_processing_steps is not None:
-        flags.DEFINE_integer("num_processing_steps", num_processing_steps,
-                             "Message-passing steps of the EncodeProcessDecode core.")
-    flags.DEFINE_integer("latent_size", latent_size, "Units per MLP layer.")
-    flags.DEFINE_integer("num_layers", num_layers, "Layers per MLP.")
-    flags.DEFINE_enum("aggregation", aggregation, sorted(REDUCERS),
-                      "How the core aggregates edges into nodes and edges and nodes into globals. "
-                      "sum depends on the number of neighbours (it shifts on larger graphs than "
-                      "the training ones); mean and max do not, and max matches algorithms that "
-                      "pick an extreme over neighbours (Bellman-Ford, finding a successor).")
-    flags.DEFINE_float("learning_rate", learning_rate, "Initial Adam learning rate.")
-    flags.DEFINE_float("final_learning_rate_fraction", final_learning_rate_fraction,
-                       "Learning rate at the last iteration as a fraction of --learning_rate: it "
-                       "follows a cosine decay over --num_iterations (1 keeps it constant). A "
-                       "decayed rate averages out the gradient noise of the last iterations.")
-    flags.DEFINE_integer("seed", 0, "Seed of the data, the initial parameters and everything else.")
-    flags.DEFINE_integer("log_every", log_every, "Iterations between metrics rows.")
-    flags.DEFINE_integer("num_eval_graphs", num_eval_graphs,
-                         "Graphs per size range for the final figures.")
-    flags.DEFINE_integer("checkpoint_every", 1000, "Iterations between checkpoints.")
-    flags.DEFINE_string("output_dir", output_dir,
-                        "Where results, metrics, plots and the checkpoint go.")
+TRAINING_FLAGS = ("num_iterations", "batch_size_train", "batch_size_test", "num_processing_steps",
+                  "latent_size", "num_layers", "aggregation", "learning_rate",
+                  "final_learning_rate_fraction", "seed", "log_every", "num_eval_graphs")
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
-    """The shared settings that change a demo's numbers (`define_training_flags`)."""
+    """The shared settings that change a demo's numbers; their flags are made from this
+    dataclass (`define_training_flags`, with each demo's defaults), which checks them.
+
+    Attributes:
+      num_iterations: Training iterations.
+      batch_size_train: Graphs per training batch.
+      batch_size_test: Graphs per evaluation batch.
+      num_processing_steps: Message-passing steps of the EncodeProcessDecode core (None: the
+        demo's model makes one pass and has no such flag).
+      latent_size: Units per MLP layer.
+      num_layers: Layers per MLP.
+      aggregation: How the core aggregates edges into nodes and edges and nodes into globals.
+        sum depends on the number of neighbours (it shifts on larger graphs than the training
+        ones); mean and max do not, and max matches algorithms that pick an extreme over
+        neighbours (Bellman-Ford, finding a successor).
+      learning_rate: Initial Adam learning rate.
+      final_learning_rate_fraction: Learning rate at the last iteration as a fraction of
+        --learning_rate: it follows a cosine decay over --num_iterations (1 keeps it constant). A
+        decayed rate averages out the gradient noise of the last iterations.
+      seed: Seed of the data, the initial parameters and everything else.
+      log_every: Iterations between metrics rows.
+      num_eval_graphs: Graphs per size range for the final figures.
+    """
 
     num_iterations: int
     batch_size_train: int
     batch_size_test: int
-    num_processing_steps: int | None  # None: the demo has no --num_processing_steps
+    num_processing_steps: int | None
     latent_size: int
     num_layers: int
     aggregation: str
@@ -101,23 +90,56 @@ class TrainingConfig:
     log_every: int
     num_eval_graphs: int
 
+    def __post_init__(self):
+        for name in ("num_iterations", "batch_size_train", "batch_size_test",
+                     "num_processing_steps", "latent_size", "num_layers", "learning_rate",
+                     "log_every", "num_eval_graphs"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be positive, got {value}.")
+        if self.aggregation not in REDUCERS:
+            raise ValueError(f"aggregation must be one of {', '.join(sorted(REDUCERS))}, got "
+                             f"{self.aggregation!r}.")
+        if not 0 <= self.final_learning_rate_fraction <= 1:
+            raise ValueError(f"final_learning_rate_fraction must be in [0, 1], got "
+                             f"{self.final_learning_rate_fraction}.")
+        if not 0 <= self.seed <= common.SEED_MAX:
+            raise ValueError(f"seed must be in [0, {common.SEED_MAX}], got {self.seed}.")
+
+
+def define_training_flags(*, num_iterations: int, batch_size_train: int, batch_size_test: int,
+                          num_processing_steps: int | None, log_every: int, num_eval_graphs: int,
+                          output_dir: str, latent_size: int = 16, num_layers: int = 2,
+                          learning_rate: float = 1e-3, final_learning_rate_fraction: float = 1.0,
+                          aggregation: str = "sum") -> None:
+    """Defines the flags every demo shares, with the demo's defaults: `TrainingConfig`'s (seed
+    0), `--checkpoint_every` and `--output_dir`.
+
+    A demo calls `flags.adopt_module_key_flags(gn_common)` so that its `--help` lists them.
+    `num_processing_steps=None` leaves out `--num_processing_steps`, for a model that makes one
+    pass (the config then records None).
+    """
+    defaults = dict(num_iterations=num_iterations, batch_size_train=batch_size_train,
+                    batch_size_test=batch_size_test, num_processing_steps=num_processing_steps,
+                    latent_size=latent_size, num_layers=num_layers, aggregation=aggregation,
+                    learning_rate=learning_rate,
+                    final_learning_rate_fraction=final_learning_rate_fraction, seed=0,
+                    log_every=log_every, num_eval_graphs=num_eval_graphs)
+    names = [name for name in TRAINING_FLAGS if defaults[name] is not None]
+    config_flags.define(TrainingConfig, names, choices={"aggregation": sorted(REDUCERS)},
+                        defaults=defaults)
+    flags.DEFINE_integer("checkpoint_every", 1000, "Iterations between checkpoints.")
+    flags.DEFINE_string("output_dir", output_dir,
+                        "Where results, metrics, plots and the checkpoint go.")
+
 
 def training_config_from_flags() -> TrainingConfig:
-    """The checked shared flags (`--checkpoint_every` included, though it is not a setting)."""
-    steps = ({"num_processing_steps": FLAGS.num_processing_steps}
-             if "num_processing_steps" in FLAGS else {})
-    common.check_positive(
-        num_iterations=FLAGS.num_iterations, batch_size_train=FLAGS.batch_size_train,
-        batch_size_test=FLAGS.batch_size_test, **steps,
-        latent_size=FLAGS.latent_size, num_layers=FLAGS.num_layers,
-        learning_rate=FLAGS.learning_rate, log_every=FLAGS.log_every,
-        num_eval_graphs=FLAGS.num_eval_graphs, checkpoint_every=FLAGS.checkpoint_every)
-    common.check_fraction(final_learning_rate_fraction=FLAGS.final_learning_rate_fraction)
-    common.check_seed(FLAGS.seed)
-    return TrainingConfig(**{field.name: FLAGS[field.name].value
-                             for field in dataclasses.fields(TrainingConfig)
-                             if field.name != "num_processing_steps"},
-                          num_processing_steps=steps.get("num_processing_steps"))
+    """The shared flags as a `TrainingConfig` (`--checkpoint_every`, not a setting, checked
+    too)."""
+    common.check_positive(checkpoint_every=FLAGS.checkpoint_every)
+    names = [name for name in TRAINING_FLAGS if name in FLAGS]
+    fixed = {} if "num_processing_steps" in FLAGS else {"num_processing_steps": None}
+    return config_flags.build(TrainingConfig, names, **fixed)
 
 
 def checkpoint_config(demo: str, config: Any, data_shards: int) -> dict[str, Any]:

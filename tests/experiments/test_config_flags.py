@@ -133,3 +133,24 @@ def test_the_binaries_flag_defaults_are_the_dataclasses(binary, cls, names):
         expected = config_flags.default(cls, name)
         assert value == ([str(v) for v in expected] if isinstance(expected, tuple)
                          else expected), name
+
+
+def test_the_gn_demos_shared_flags_take_each_demos_defaults():
+    from experiments import gn_common  # pylint: disable=import-outside-toplevel
+
+    flag_values = flags.FlagValues()
+    defaults = dict(num_iterations=5, batch_size_train=2, batch_size_test=2,
+                    num_processing_steps=3, latent_size=4, num_layers=1, aggregation="max",
+                    learning_rate=0.1, final_learning_rate_fraction=0.5, seed=0, log_every=1,
+                    num_eval_graphs=2)
+    config_flags.define(gn_common.TrainingConfig, gn_common.TRAINING_FLAGS,
+                        choices={"aggregation": sorted(gn_common.REDUCERS)}, defaults=defaults,
+                        flag_values=flag_values)
+    flag_values(["demo"])
+    assert config_flags.build(gn_common.TrainingConfig, gn_common.TRAINING_FLAGS,
+                              flag_values=flag_values) == gn_common.TrainingConfig(**defaults)
+    assert "Bellman-Ford" in flag_values["aggregation"].help
+    flag_values(["demo", "--num_layers=0"])
+    with pytest.raises(common.ExperimentError, match="^--num_layers must be positive, got 0"):
+        config_flags.build(gn_common.TrainingConfig, gn_common.TRAINING_FLAGS,
+                           flag_values=flag_values)
