@@ -4,6 +4,7 @@ The table of bad command lines (flags, damaged checkpoints) is in
 tests/experiments/test_bad_command_lines.py.
 """
 
+import hashlib
 import json
 import os
 import pathlib
@@ -11,10 +12,11 @@ import stat
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pytest
 
-from bad import agents
+from bad import agents, hanabi_learner
 from experiments import checkpoints, run_files
 from games.hanabi_config import make_config
 
@@ -218,3 +220,43 @@ def test_checkpoint_of_another_preset_is_refused_and_left_alone(full_run):
                      f"--evaluate_checkpoint={full_run / 'checkpoint.npz'}")
     assert_one_line_error(evaluation, "trained on")
     assert before == {name: (full_run / name).read_bytes() for name in before}
+
+
+OLD_RUN = REPO / "tests" / "experiments" / "data" / "bad_hanabi_old_run"
+
+
+def array_digests(path) -> dict:
+    with np.load(path) as checkpoint:
+        return {name: hashlib.sha256(np.ascontiguousarray(checkpoint[name]).tobytes()
+                                     + str(checkpoint[name].dtype).encode()
+                                     + str(checkpoint[name].shape).encode()).hexdigest()
+                for name in sorted(checkpoint.files)}
+
+
+def test_a_checkpoint_of_the_code_before_the_shared_loop_still_loads():
+    """The checkpoint format must not change: an old run's checkpoint restores into today's
+    training state (names, shapes, dtypes and header)."""
+    path = str(OLD_RUN / "checkpoint.npz")
+    checkpoint = checkpoints.read_checkpoint(path)
+    # (experiments.bad_hanabi is not imported here: its flags would meet another binary's.)
+    config = checkpoints.dataclass_from_dict(hanabi_learner.TrainConfig,
+                                             checkpoint.config["train"], path, "train.")
+    seed = checkpoint.config["seed"]
+    assert set(checkpoint.config) == {"format_version", "experiment", "train", "seed",
+                                      "updates_per_log"}
+    template = hanabi_learner.init_train_state(config, jax.random.PRNGKey(seed))
+    state = checkpoints.restore(path, checkpoint, template)
+    assert int(state.update) == 2 and seed == 3
+
+
+@pytest.mark.slow  # one binary run; the test above checks the format in-process
+def test_a_run_of_the_code_before_the_shared_loop_resumes_to_its_uninterrupted_end(tmp_path):
+    for name in ("checkpoint.npz", "metrics.csv"):
+        (tmp_path / name).write_bytes((OLD_RUN / name).read_bytes())
+    result = run(*TINY, f"--num_env_steps={2 * CHUNK}", "--checkpoint_every=1", "--eval_games=0",
+                 f"--output_dir={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "metrics.csv").read_text() == \
+        (OLD_RUN / "uninterrupted_metrics.csv").read_text()
+    expected = json.loads((OLD_RUN / "uninterrupted_checkpoint.json").read_text())
+    assert array_digests(tmp_path / "checkpoint.npz") == expected["uninterrupted_checkpoint_sha256"]
