@@ -81,7 +81,7 @@ def empty_log(trainer: Trainer) -> np.ndarray:
     return np.full((len(trainer.log_steps), len(trainer.columns)), np.nan)
 
 
-def log_rows(log: np.ndarray, trainer: Trainer) -> list[Row]:
+def logged_rows(log: np.ndarray, trainer: Trainer) -> list[Row]:
     """The filled rows of `log` as dicts, integer columns as ints."""
     return [{name: int(value) if name in trainer.int_columns else float(value)
              for name, value in zip(trainer.columns, values)}
@@ -123,8 +123,7 @@ def resumed_log(trainer: Trainer, output_dir: str, config: Mapping[str, Any], do
     if steps != [step * trainer.progress_unit for step in trainer.log_steps[:count]]:
         raise common.ExperimentError(
             f"the metrics log of {output_dir} does not hold one row per {trainer.row_name} up "
-            f"to its "
-            f"checkpoint's {trainer.describe(done)}.")
+            f"to its checkpoint's {trainer.describe(done)}.")
     return log
 
 
@@ -159,14 +158,17 @@ def train(trainer: Trainer, output_dir: str, config: Mapping[str, Any]) -> tuple
     # 1. Resume: state and metrics log from the checkpoint.
     checkpoints.check_resumable(checkpoint_path, config)
     state, done, log = trainer.init(), 0, empty_log(trainer)
+    rows: list[Row] = []  # `log`'s filled rows, kept: a long run rewrites metrics.csv often
     if os.path.exists(checkpoint_path):
         template = trainer.checkpoint_tree(state, 0, log)
         tree = checkpoints.load_checkpoint(checkpoint_path, template, config)
         state, done, checkpoint_log = trainer.from_checkpoint(tree)
         log = resumed_log(trainer, output_dir, config, done, checkpoint_log)
+        rows = logged_rows(log, trainer)
         if writer:
-            run_files.write_csv(metrics_path, log_rows(log, trainer))
+            run_files.write_csv(metrics_path, rows)
         print(f"resumed from {checkpoint_path} at {trainer.describe(done)}", flush=True)
+    row_index = {step: i for i, step in enumerate(trainer.log_steps)}
     distributed.check_same_everywhere(done, f"the {trainer.step_name} to resume from")
     state = trainer.to_device(state)
     progress = common.Progress(trainer.num_steps * trainer.progress_unit,
@@ -176,13 +178,15 @@ def train(trainer: Trainer, output_dir: str, config: Mapping[str, Any]) -> tuple
         # 2. Train one step; log a row where one is due.
         state = trainer.step(state, done)
         done += 1
-        logged = done in trainer.log_steps
+        logged = done in row_index
         checkpointed = done % trainer.checkpoint_every == 0 or done == trainer.num_steps
         row = trainer.row(state, done) if logged else None
         if row is not None:
-            log[list(trainer.log_steps).index(done)] = [row[name] for name in trainer.columns]
+            index = row_index[done]
+            log[index] = [row[name] for name in trainer.columns]
+            rows.extend(logged_rows(log[index:index + 1], trainer))  # as a resume would read it
             if writer:
-                run_files.write_csv(metrics_path, log_rows(log, trainer))
+                run_files.write_csv(metrics_path, rows)
             shown = trainer.progress_columns or trainer.columns[1:]
             progress.update(done * trainer.progress_unit, {k: row[k] for k in shown},
                             force=done == trainer.num_steps)
@@ -195,9 +199,9 @@ def train(trainer: Trainer, output_dir: str, config: Mapping[str, Any]) -> tuple
             host_state = trainer.to_host(state)
             if writer:
                 if not trainer.log_in_checkpoint:
-                    checkpoints.save_checkpoint(log_path, log[:rows_done(trainer, done)],
+                    checkpoints.save_checkpoint(log_path, log[:len(rows)],
                                                 log_header(trainer, config))
                 checkpoints.save_checkpoint(checkpoint_path,
                                             trainer.checkpoint_tree(host_state, done, log),
                                             config)
-    return state, log_rows(log, trainer)
+    return state, rows
