@@ -42,7 +42,28 @@ from infra.devices import batch_sharding, data_mesh, replicated_sharding
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Training settings (hashable: a static argument to `jax.jit`); `num_minibatches` must
-    divide `steps_per_update`."""
+    divide `steps_per_update`. The defaults are `experiments.bad_hanabi`'s flag defaults.
+
+    Attributes:
+      agent: the agent's settings.
+      num_envs: Games played side by side.
+      rollout_length: Moves per game between updates.
+      num_epochs: PPO epochs per rollout.
+      num_minibatches: PPO minibatches per epoch.
+      learning_rate: Adam learning rate.
+      entropy_weight: Weight of the entropy bonus.
+      value_weight: Weight of the value loss.
+      discount: Discount of the common payoff.
+      gae_lambda: Lambda of the generalised advantage estimates.
+      clip_epsilon: PPO's clipping of the probability ratio.
+      max_grad_norm: Gradients are clipped to this global norm.
+      anneal_updates: Updates over which the learning rate and the entropy weight fall linearly
+        to their final fractions; 0 keeps them constant.
+      final_learning_rate_fraction: The learning rate falls linearly to this fraction of
+        learning_rate over the run (or over --anneal_env_steps); 1 keeps it constant.
+      final_entropy_fraction: The entropy weight falls linearly to this fraction of
+        entropy_weight over the run; 1 keeps it constant.
+    """
 
     agent: AgentConfig
     num_envs: int = 256
@@ -73,8 +94,11 @@ class TrainConfig:
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"TrainConfig.{name} must be in [0, 1], got "
                                  f"{getattr(self, name)!r}.")
-        for name in ("entropy_weight", "value_weight", "final_learning_rate_fraction",
-                     "final_entropy_fraction"):
+        for name in ("final_learning_rate_fraction", "final_entropy_fraction"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"TrainConfig.{name} must be in [0, 1], got "
+                                 f"{getattr(self, name)!r}.")
+        for name in ("entropy_weight", "value_weight"):
             if not 0 <= getattr(self, name) < math.inf:
                 raise ValueError(f"TrainConfig.{name} must be non-negative and finite, got "
                                  f"{getattr(self, name)!r}.")

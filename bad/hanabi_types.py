@@ -34,7 +34,23 @@ METHODS = ("bad", "ippo")
 
 @dataclasses.dataclass(frozen=True)
 class AgentConfig:
-    """The agent's static settings (hashable: a static argument to `jax.jit`)."""
+    """The agent's static settings (hashable: a static argument to `jax.jit`).
+
+    Attributes:
+      game: the Hanabi game it plays.
+      method: bad: public belief and partial policies; ippo: independent actor-critic on the
+        players' own observations.
+      hidden_sizes: Hidden layer sizes (the first is the rank-one layer).
+      likelihood_floor: BAD: the smallest probability an action's likelihood is given.
+      min_log_likelihood: BAD: the smallest log-likelihood a game's belief evidence keeps.
+      cf_weight: BAD: weight of the counterfactual log-probability term.
+      likelihood_samples: BAD: public hands sampled from the belief to fill the other partner
+        slots when estimating an action's likelihood (averaged).
+      v2_alpha: BAD: the public belief is V2 = (1 - a) * BB + a * V1 (the paper uses 0.01 or
+        0.1); 0 keeps BB.
+      exact_belief: BAD: track the exact joint public belief of both hands instead of BB (2
+        players with 2-card hands, e.g. small and very_small).
+    """
 
     game: HanabiConfig
     method: str = "bad"
@@ -42,9 +58,9 @@ class AgentConfig:
     likelihood_floor: float = 0.01
     min_log_likelihood: float = -15.0
     cf_weight: float = 1.0
-    likelihood_samples: int = 1  # public hands the BAD likelihood is averaged over
-    v2_alpha: float = 0.0  # BAD's public belief: BB when 0, else V2 = (1 - a) * BB + a * V1.
-    exact_belief: bool = False  # BAD: the exact joint belief of 2-card hands instead of BB
+    likelihood_samples: int = 1
+    v2_alpha: float = 0.0
+    exact_belief: bool = False
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -60,9 +76,11 @@ class AgentConfig:
         for name, valid in checks.items():
             if not valid:
                 raise ValueError(f"AgentConfig.{name} is out of range: {getattr(self, name)!r}.")
+        if not self.is_bad and (self.v2_alpha or self.likelihood_samples != 1
+                                or self.exact_belief):
+            raise ValueError("v2_alpha, likelihood_samples and exact_belief apply to method "
+                             "'bad' only.")
         if self.exact_belief:
-            if not self.is_bad:
-                raise ValueError("exact_belief applies to method 'bad' only.")
             if self.v2_alpha > 0 or self.likelihood_samples != 1:
                 raise ValueError("v2_alpha and likelihood_samples apply to the factorised belief, "
                                  "not to exact_belief.")

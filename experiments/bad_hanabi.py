@@ -14,9 +14,11 @@ the learning rate and entropy weight fall linearly over the run (or over `--anne
 so a resumed run must be given the same `--num_env_steps` (the checkpoint refuses another).
 Training runs in chunks of `--updates_per_log` updates of `--num_envs` x `--rollout_length`
 moves; `--num_env_steps`, `--anneal_env_steps` and `--checkpoint_every` are rounded up to whole
-chunks (the first two with a printed note when that changes them). metrics.csv is written
-before the checkpoint that covers it, and a resume rewrites it to the checkpoint's step. A run
-whose losses turn non-finite stops with one line, keeping the last finite checkpoint.
+chunks (the first two with a printed note when that changes them). Training runs in
+`experiments.training_loop`: metrics.csv and `metrics_log.npz` are written before the checkpoint
+that covers them, and a resume rebuilds metrics.csv from the log at the checkpoint's step. A run
+whose losses turn non-finite stops with one line, keeping the last finite checkpoint. The agent's
+and the training's flags are made from `AgentConfig` and `TrainConfig`, which check them.
 `--greedy` makes the evaluation play every move's most likely action.
 
 Evaluate a checkpoint or an agent file through OpenSpiel (the game and the agent settings are
@@ -50,44 +52,36 @@ from absl import flags
 
 from bad import agent_files, agents, hanabi_evaluation, hanabi_learner
 from bad.hanabi_agent import METHODS, AgentConfig
-from experiments import common, distributed
+from experiments import (
+    checkpoints,
+    common,
+    config_flags,
+    distributed,
+    plots,
+    run_files,
+    training_loop,
+)
 from games.hanabi import HanabiGame
 from games.hanabi_config import PRESETS, HanabiConfig, preset_with_players
 from infra.devices import to_host
 
 FLAGS = flags.FLAGS
 flags.adopt_module_key_flags(distributed)
-flags.DEFINE_enum("method", "bad", METHODS, "bad: public belief and partial policies; ippo: "
-                  "independent actor-critic on the players' own observations.")
+# The agent's and the training's settings: flags made from their dataclasses (one home each).
+AGENT_FLAGS = ("method", "hidden_sizes", "cf_weight", "likelihood_samples", "v2_alpha",
+               "exact_belief")
+TRAIN_FLAGS = ("num_envs", "rollout_length", "num_epochs", "num_minibatches", "learning_rate",
+               "entropy_weight", "final_learning_rate_fraction", "final_entropy_fraction",
+               "discount", "gae_lambda")
+config_flags.define(AgentConfig, AGENT_FLAGS, choices={"method": METHODS})
+config_flags.define(hanabi_learner.TrainConfig, TRAIN_FLAGS)
 flags.DEFINE_string("preset", "very_small", f"Hanabi preset: {', '.join(PRESETS)}.")
 flags.DEFINE_integer("players", 0, "Number of players (2-5); 0 keeps the preset's.")
 flags.DEFINE_integer("num_env_steps", 2_000_000, "Environment steps (moves, over all games), "
                      "rounded up to whole chunks of --updates_per_log updates (with a note).")
-flags.DEFINE_integer("num_envs", 256, "Games played side by side.")
-flags.DEFINE_integer("rollout_length", 32, "Moves per game between updates.")
-flags.DEFINE_integer("num_epochs", 2, "PPO epochs per rollout.")
-flags.DEFINE_integer("num_minibatches", 4, "PPO minibatches per epoch.")
-flags.DEFINE_float("learning_rate", 5e-4, "Adam learning rate.")
-flags.DEFINE_float("entropy_weight", 0.01, "Weight of the entropy bonus.")
-flags.DEFINE_float("final_learning_rate_fraction", 1.0,
-                   "The learning rate falls linearly to this fraction of --learning_rate over "
-                   "the run (--num_env_steps); 1 keeps it constant.")
-flags.DEFINE_float("final_entropy_fraction", 1.0,
-                   "The entropy weight falls linearly to this fraction of --entropy_weight over "
-                   "the run; 1 keeps it constant.")
 flags.DEFINE_integer("anneal_env_steps", 0,
                      "Environment steps the annealing takes, rounded up to whole chunks; 0: the "
                      "whole run (--num_env_steps).")
-flags.DEFINE_float("discount", 0.99, "Discount of the common payoff.")
-flags.DEFINE_float("gae_lambda", 0.95, "Lambda of the generalised advantage estimates.")
-flags.DEFINE_float("v2_alpha", 0.0, "BAD: the public belief is V2 = (1 - a) * BB + a * V1 "
-                   "(the paper uses 0.01 or 0.1); 0 keeps BB.")
-flags.DEFINE_float("cf_weight", 1.0, "BAD: weight of the counterfactual log-probability term.")
-flags.DEFINE_integer("likelihood_samples", 1, "BAD: public hands sampled from the belief to fill "
-                     "the other partner slots when estimating an action's likelihood (averaged).")
-flags.DEFINE_bool("exact_belief", False, "BAD: track the exact joint public belief of both hands "
-                  "instead of BB (2 players with 2-card hands, e.g. small and very_small).")
-flags.DEFINE_list("hidden_sizes", ["256"], "Hidden layer sizes (the first is the rank-one layer).")
 flags.DEFINE_integer("seed", 0, "Random seed (training and evaluation).")
 flags.DEFINE_string("output_dir", None, "Where metrics, plots, results and checkpoints go.")
 flags.DEFINE_integer("updates_per_log", 10, "Updates per compiled call and metrics row.")
@@ -107,6 +101,8 @@ flags.DEFINE_integer("eval_likelihood_samples", 0, "BAD: public samples the eval
 EXPERIMENT = "bad_hanabi"
 AGENT_NAME = "agent.npz"  # the trained agent, written at the end of training
 LOSS_COLUMNS = ("policy_loss", "value_loss", "entropy")  # non-finite: the run diverged
+METRICS_COLUMNS = ("env_steps", "updates", "mean_score", "games_finished", "belief_cross_entropy",
+                   "entropy", "policy_loss", "value_loss")  # metrics.csv, one row per chunk
 
 
 def game_from_flags() -> HanabiConfig:
@@ -135,52 +131,35 @@ class Chunks:
 
 
 def train_config_from_flags() -> tuple[hanabi_learner.TrainConfig, Chunks]:
-    """The checked training flags: the configuration and the run's chunks."""
-    common.check_positive(num_env_steps=FLAGS.num_env_steps, num_envs=FLAGS.num_envs,
-                          rollout_length=FLAGS.rollout_length, num_epochs=FLAGS.num_epochs,
-                          num_minibatches=FLAGS.num_minibatches,
-                          learning_rate=FLAGS.learning_rate, updates_per_log=FLAGS.updates_per_log,
-                          likelihood_samples=FLAGS.likelihood_samples)
-    common.check_non_negative(entropy_weight=FLAGS.entropy_weight, cf_weight=FLAGS.cf_weight,
-                              checkpoint_every=FLAGS.checkpoint_every, eval_games=FLAGS.eval_games,
+    """The checked training flags: the configuration and the run's chunks.
+
+    The agent's and the training's settings are checked by their dataclasses; the run's here.
+    """
+    common.check_positive(num_env_steps=FLAGS.num_env_steps,
+                          updates_per_log=FLAGS.updates_per_log)
+    common.check_non_negative(checkpoint_every=FLAGS.checkpoint_every, eval_games=FLAGS.eval_games,
                               anneal_env_steps=FLAGS.anneal_env_steps)
-    common.check_fraction(final_learning_rate_fraction=FLAGS.final_learning_rate_fraction,
-                          final_entropy_fraction=FLAGS.final_entropy_fraction,
-                          discount=FLAGS.discount, gae_lambda=FLAGS.gae_lambda,
-                          v2_alpha=FLAGS.v2_alpha)
     common.check_seed(FLAGS.seed)
-    if FLAGS.method != "bad" and (FLAGS.v2_alpha or FLAGS.likelihood_samples != 1
-                                  or FLAGS.exact_belief):
-        raise common.ExperimentError("--v2_alpha, --likelihood_samples and --exact_belief apply "
-                                     "to --method=bad only.")
-    agent = AgentConfig(game_from_flags(), method=FLAGS.method,
-                        hidden_sizes=common.int_list("hidden_sizes", FLAGS.hidden_sizes, 1),
-                        cf_weight=FLAGS.cf_weight,
-                        likelihood_samples=FLAGS.likelihood_samples, v2_alpha=FLAGS.v2_alpha,
-                        exact_belief=FLAGS.exact_belief)
+    agent = config_flags.build(AgentConfig, AGENT_FLAGS, game=game_from_flags())
     # Refuses a bad --eval_likelihood_samples or --eval_exact_belief before training starts.
     evaluated_agent(agent, FLAGS.eval_likelihood_samples, FLAGS.eval_exact_belief)
-    chunk_steps = FLAGS.updates_per_log * FLAGS.num_envs * FLAGS.rollout_length
+    # Built once without annealing to check the flags before the chunks are counted.
+    config = config_flags.build(hanabi_learner.TrainConfig, TRAIN_FLAGS, agent=agent)
+    chunk_steps = FLAGS.updates_per_log * config.steps_per_update
     total = chunks_of("num_env_steps", FLAGS.num_env_steps, chunk_steps)
-    anneals = FLAGS.final_learning_rate_fraction < 1 or FLAGS.final_entropy_fraction < 1
+    anneals = config.final_learning_rate_fraction < 1 or config.final_entropy_fraction < 1
     anneal_chunks = (chunks_of("anneal_env_steps", FLAGS.anneal_env_steps, chunk_steps)
                      if FLAGS.anneal_env_steps else total)
     per_checkpoint = max(1, -(-FLAGS.checkpoint_every // chunk_steps))
-    config = hanabi_learner.TrainConfig(
-        agent=agent, num_envs=FLAGS.num_envs, rollout_length=FLAGS.rollout_length,
-        num_epochs=FLAGS.num_epochs, num_minibatches=FLAGS.num_minibatches,
-        learning_rate=FLAGS.learning_rate, entropy_weight=FLAGS.entropy_weight,
-        discount=FLAGS.discount, gae_lambda=FLAGS.gae_lambda,
-        anneal_updates=anneal_chunks * FLAGS.updates_per_log if anneals else 0,
-        final_learning_rate_fraction=FLAGS.final_learning_rate_fraction,
-        final_entropy_fraction=FLAGS.final_entropy_fraction)
+    config = dataclasses.replace(
+        config, anneal_updates=anneal_chunks * FLAGS.updates_per_log if anneals else 0)
     return config, Chunks(FLAGS.updates_per_log, chunk_steps, total, per_checkpoint)
 
 
 def checkpoint_config(config: hanabi_learner.TrainConfig, seed: int,
                       updates_per_log: int) -> dict:
     """Everything a checkpoint's numbers depend on (not the run length); results.json too."""
-    return {"format_version": common.FORMAT_VERSION, "experiment": EXPERIMENT,
+    return {"format_version": checkpoints.FORMAT_VERSION, "experiment": EXPERIMENT,
             "train": dataclasses.asdict(config), "seed": seed, "updates_per_log": updates_per_log}
 
 
@@ -188,7 +167,7 @@ def config_of_checkpoint(path: str, saved: dict) -> tuple[hanabi_learner.TrainCo
     """The training configuration and seed of a checkpoint."""
     if saved.get("experiment") != EXPERIMENT:
         raise common.ExperimentError(f"checkpoint {path} was not written by {EXPERIMENT}.")
-    config = common.dataclass_from_dict(hanabi_learner.TrainConfig, saved.get("train"), path,
+    config = checkpoints.dataclass_from_dict(hanabi_learner.TrainConfig, saved.get("train"), path,
                                         "train.")
     seed = saved.get("seed")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= common.SEED_MAX:
@@ -240,7 +219,7 @@ def print_evaluation(summary: dict, title: str) -> None:
 
 def is_agent_file(path: str) -> bool:
     """Whether `path` holds an agent file (`bad.agents.save_agent`) rather than a checkpoint;
-    `False` for anything unreadable, whose problem `common.read_checkpoint` names."""
+    `False` for anything unreadable, whose problem `checkpoints.read_checkpoint` names."""
     try:
         with np.load(path, allow_pickle=False) as stored:
             return agent_files.HEADER_ENTRY in stored.files
@@ -263,11 +242,11 @@ def read_trained_agent(path: str, game: HanabiConfig | None) -> tuple[AgentConfi
         agent = agents.load_agent(path)
         check_trained_game(path, agent.config.game, game)
         return agent.config, agent.params, int(agent.header["training_steps"])
-    checkpoint = common.read_checkpoint(path)
+    checkpoint = checkpoints.read_checkpoint(path)
     config, seed = config_of_checkpoint(path, checkpoint.config)
     check_trained_game(path, config.agent.game, game)
     template = hanabi_learner.init_train_state(config, jax.random.PRNGKey(seed))
-    state = common.restore(path, checkpoint, template)
+    state = checkpoints.restore(path, checkpoint, template)
     return config.agent, state.params, int(state.update) * config.steps_per_update
 
 
@@ -282,29 +261,14 @@ def evaluate_checkpoint() -> None:
     named = FLAGS["preset"].present or FLAGS["players"].present
     trained, params, env_steps = read_trained_agent(path, game_from_flags() if named else None)
     agent = evaluated_agent(trained, FLAGS.eval_likelihood_samples, FLAGS.eval_exact_belief)
-    output_dir = common.prepare_output_dir(FLAGS.output_dir) if FLAGS.output_dir else None
+    output_dir = run_files.prepare_output_dir(FLAGS.output_dir) if FLAGS.output_dir else None
     start = time.perf_counter()
     summary = evaluate(agent, params, FLAGS.num_games, FLAGS.seed, FLAGS.greedy)
     summary.update(checkpoint=os.path.abspath(path), method=agent.method, env_steps=env_steps,
                    wall_seconds=time.perf_counter() - start)
     print_evaluation(summary, "figure")
     if output_dir:
-        common.write_json(os.path.join(output_dir, "evaluation.json"), summary)
-
-
-def resumed_rows(path: str, done_chunks: int, chunk_steps: int) -> list[dict]:
-    """The metrics rows of the first `done_chunks` chunks from `path` (later ones are dropped:
-    a kill between writing the metrics and the checkpoint leaves them behind)."""
-    if not os.path.exists(path):
-        raise common.ExperimentError(f"{path} is missing, but its checkpoint is at "
-                                     f"{done_chunks * chunk_steps} environment steps.")
-    rows = [{**row, "env_steps": int(row["env_steps"]), "updates": int(row["updates"])}
-            for row in common.read_csv(path) if row["env_steps"] <= done_chunks * chunk_steps]
-    if [row["env_steps"] for row in rows] != [(i + 1) * chunk_steps for i in range(done_chunks)]:
-        raise common.ExperimentError(
-            f"{path} does not hold one row per {chunk_steps}-step chunk up to its checkpoint's "
-            f"{done_chunks * chunk_steps} environment steps.")
-    return rows
+        run_files.write_json(os.path.join(output_dir, "evaluation.json"), summary)
 
 
 def metrics_row(metrics: dict, chunk: int, chunks: Chunks) -> dict:
@@ -325,44 +289,35 @@ def metrics_row(metrics: dict, chunk: int, chunks: Chunks) -> dict:
 
 def train(config: hanabi_learner.TrainConfig, chunks: Chunks, seed: int,
           output_dir: str) -> tuple[hanabi_learner.TrainState, list[dict], float]:
-    """Training, resumed from `output_dir`'s checkpoint when there is one.
+    """Training in `training_loop.train`, resumed from `output_dir`'s checkpoint when there is
+    one; one loop step is a chunk of updates.
 
     Returns the final state, the metrics rows and the training seconds of this process.
     """
-    saved_config = checkpoint_config(config, seed, chunks.updates)
-    checkpoint_path = os.path.join(output_dir, common.CHECKPOINT_NAME)
-    metrics_path = os.path.join(output_dir, common.METRICS_NAME)
-    common.check_resumable(checkpoint_path, saved_config)
-    state = hanabi_learner.init_train_state(config, jax.random.PRNGKey(seed))
-    rows: list[dict] = []
-    writer = distributed.is_writer()
-    if os.path.exists(checkpoint_path):
-        state = common.load_checkpoint(checkpoint_path, state, saved_config)
-        rows = resumed_rows(metrics_path, int(state.update) // chunks.updates, chunks.steps)
-        if writer:
-            common.write_csv(metrics_path, rows)
-        print(f"resuming from {checkpoint_path} at {len(rows) * chunks.steps} environment steps",
-              flush=True)
-    distributed.check_same_everywhere(int(state.update), "the update to resume from")
-    state = hanabi_learner.shard_over_devices(state)
 
-    chunk = int(state.update) // chunks.updates
-    progress = common.Progress(chunks.total * chunks.steps, start=chunk * chunks.steps)
+    def step(state: tuple[Any, Any], done: int) -> tuple[Any, Any]:
+        return hanabi_learner.train_updates(config, state[0], chunks.updates)  # (state, metrics)
+
+    trainer = training_loop.Trainer(
+        init=lambda: hanabi_learner.init_train_state(config, jax.random.PRNGKey(seed)),
+        step=step,
+        to_device=lambda state: (hanabi_learner.shard_over_devices(state), None),
+        to_host=lambda state: to_host(state[0]),
+        row=lambda state, done: metrics_row(to_host(state[1]), done, chunks),
+        losses=lambda state, row: {name: row[name] for name in LOSS_COLUMNS},
+        # The checkpoint holds the training state alone; the loop keeps the log beside it.
+        checkpoint_tree=lambda state, done, log: state,
+        from_checkpoint=lambda state: (state, int(state.update) // chunks.updates, None),
+        num_steps=chunks.total, checkpoint_every=chunks.per_checkpoint,
+        log_steps=range(1, chunks.total + 1), columns=METRICS_COLUMNS,
+        int_columns={"env_steps", "updates"},
+        describe=lambda done: f"{done * chunks.steps} environment steps",
+        row_name=f"{chunks.steps}-step chunk", step_name="update",
+        progress_columns=["mean_score"],
+        progress_unit=chunks.steps, log_in_checkpoint=False)
     start = time.perf_counter()
-    while chunk < chunks.total:
-        state, metrics = hanabi_learner.train_updates(config, state, chunks.updates)
-        chunk += 1
-        row = metrics_row(to_host(metrics), chunk, chunks)
-        rows.append(row)
-        if writer:
-            common.write_csv(metrics_path, rows)
-        common.require_finite(row, LOSS_COLUMNS, f"{row['env_steps']} environment steps")
-        if chunk % chunks.per_checkpoint == 0 or chunk == chunks.total:
-            host_state = to_host(state)
-            if writer:
-                common.save_checkpoint(checkpoint_path, host_state, saved_config)
-        progress.update(row["env_steps"], {"mean_score": row["mean_score"]},
-                        force=chunk == chunks.total)
+    (state, _), rows = training_loop.train(
+        trainer, output_dir, checkpoint_config(config, seed, chunks.updates))
     return state, rows, time.perf_counter() - start
 
 
@@ -378,7 +333,7 @@ def train_and_evaluate() -> None:
     if config.num_envs % jax.device_count():
         raise common.ExperimentError(f"--num_envs must be a multiple of the {jax.device_count()} "
                                      "devices it is split over.")
-    output_dir = common.prepare_output_dir(FLAGS.output_dir)
+    output_dir = run_files.prepare_output_dir(FLAGS.output_dir, distributed.is_writer())
     state, rows, train_seconds = train(config, chunks, FLAGS.seed, output_dir)
     params = to_host(state.params)
     agent = config.agent
@@ -397,10 +352,10 @@ def train_and_evaluate() -> None:
     if not distributed.is_writer():
         return
     title = f"{agent.method} on Hanabi {FLAGS.preset}"
-    common.plot_learning_curves(os.path.join(output_dir, "score.png"), rows, "env_steps",
+    plots.plot_learning_curves(os.path.join(output_dir, "score.png"), rows, "env_steps",
                                 ["mean_score"], f"{title}: mean score of the training games",
                                 "environment steps")
-    common.plot_learning_curves(
+    plots.plot_learning_curves(
         os.path.join(output_dir, "belief_cross_entropy.png"), rows, "env_steps",
         ["belief_cross_entropy"],
         f"{title}: per-card cross-entropy of the {agent.belief_name.upper()} belief",
@@ -408,7 +363,7 @@ def train_and_evaluate() -> None:
     score = results.get("open_spiel_evaluation", {}).get("mean_score")
     agents.save_agent(os.path.join(output_dir, AGENT_NAME), agents.make_agent(
         agent, params, training_steps=int(rows[-1]["env_steps"]), score=score, seed=FLAGS.seed))
-    common.write_json(os.path.join(output_dir, "results.json"), results)
+    run_files.write_json(os.path.join(output_dir, "results.json"), results)
 
 
 def main(argv) -> None:

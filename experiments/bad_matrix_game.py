@@ -32,17 +32,18 @@ import numpy as np
 from absl import flags
 
 from bad import matrix_game
-from experiments import common
+from experiments import common, config_flags, plots, run_files
 from games import tiny_hanabi
 
 flags.DEFINE_list("methods", list(matrix_game.METHODS),
                   f"Methods to train, any of {', '.join(matrix_game.METHODS)}.")
 flags.DEFINE_integer("num_seeds", 1000, "Independent training runs per method.")
-flags.DEFINE_integer("num_updates", 20_000, "Updates per run.")
-flags.DEFINE_integer("batch_size", 32, "Games per update.")
-flags.DEFINE_float("learning_rate", 1e-3, "Adam step size (initial one with --learning_rate_end).")
-flags.DEFINE_integer("hidden_size", 32, "Hidden ReLU units of the MLPs.")
-flags.DEFINE_integer("eval_every", 500, "Updates between exact evaluations; divides --num_updates.")
+# Every setting of `matrix_game.Config` but the method: flags made from the dataclass.
+CONFIG_FLAGS = ("batch_size", "num_updates", "learning_rate", "hidden_size", "eval_every",
+                "learning_rate_end", "entropy_cost", "entropy_cost_end", "baseline",
+                "policy_init_scale", "unroll")
+config_flags.define(matrix_game.Config, CONFIG_FLAGS,
+                    choices={"baseline": matrix_game.BASELINES})
 flags.DEFINE_integer("seed", 0, "Random seed; seed i of a method uses key fold_in(seed, i).")
 flags.DEFINE_integer("num_players", None, "tiny_hanabi num_players (OpenSpiel default: 2).")
 flags.DEFINE_integer("num_chance", None, "tiny_hanabi num_chance, cards per player (default 2).")
@@ -50,16 +51,6 @@ flags.DEFINE_integer("num_actions", None, "tiny_hanabi num_actions (default 3)."
 flags.DEFINE_string("payoff", None, "tiny_hanabi payoff, ';'-separated, row-major over "
                     "[cards] * players + [actions] * players (default: the two-step game).")
 flags.DEFINE_string("output_dir", "runs/bad_matrix_game", "Where results and plots go.")
-flags.DEFINE_float("learning_rate_end", None, "Change from the recipe: decay the step size "
-                   "linearly to this value over training (default: constant).")
-flags.DEFINE_float("entropy_cost", 0.0, "Change from the recipe: entropy bonus weight at the "
-                   "start, decayed linearly to --entropy_cost_end (published: 0).")
-flags.DEFINE_float("entropy_cost_end", 0.0, "Entropy bonus weight at the end of training.")
-flags.DEFINE_enum("baseline", "own", list(matrix_game.BASELINES), "Change from the recipe: "
-                  "'central' baselines also see every player's card (published: 'own').")
-flags.DEFINE_float("policy_init_scale", 1.0, "Change from the recipe: scale of the initial "
-                   "policy output weights; 0 starts uniform (published: 1, Glorot).")
-flags.DEFINE_integer("unroll", 1, "Updates unrolled per scan step (speed only, same numbers).")
 flags.DEFINE_bool("threefry_partitionable", False, "JAX's random-bit layout. The "
                   "non-partitionable one is about 1.5x faster for the many small draws here "
                   "on one CPU device; the numbers depend on this choice.")
@@ -76,25 +67,17 @@ def game_params_from_flags() -> dict[str, int | str]:
 
 
 def method_configs_from_flags() -> list[matrix_game.Config]:
-    """One `Config` per requested method; raises `ValueError` on bad flags."""
-    common.check_positive(num_seeds=FLAGS.num_seeds, num_updates=FLAGS.num_updates,
-                          batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
-                          hidden_size=FLAGS.hidden_size, eval_every=FLAGS.eval_every,
-                          unroll=FLAGS.unroll)
+    """One `Config` per requested method; raises `ValueError` on bad flags (the settings are
+    checked by `Config` itself)."""
+    common.check_positive(num_seeds=FLAGS.num_seeds)
     common.check_seed(FLAGS.seed)
     unknown = [m for m in FLAGS.methods if m not in matrix_game.METHODS]
     if unknown or not FLAGS.methods:
         raise common.ExperimentError(f"--methods must be a non-empty list of "
                                      f"{', '.join(matrix_game.METHODS)}; got {unknown or 'none'}.")
     common.check_unique("methods", FLAGS.methods)
-    settings = {name: FLAGS[name].value for name in (
-        "batch_size", "num_updates", "learning_rate", "hidden_size", "eval_every",
-        "learning_rate_end", "entropy_cost", "entropy_cost_end", "baseline", "policy_init_scale",
-        "unroll")}
-    try:
-        return [matrix_game.Config(method=method, **settings) for method in FLAGS.methods]
-    except ValueError as error:
-        raise common.ExperimentError(f"--{error}") from None
+    return [config_flags.build(matrix_game.Config, CONFIG_FLAGS, method=method)
+            for method in FLAGS.methods]
 
 
 def optimum(game: tiny_hanabi.TinyHanabi) -> float:
@@ -137,7 +120,7 @@ def metrics_rows(curves: dict[str, np.ndarray], eval_every: int) -> list[dict[st
 
 def plot(curves: dict[str, np.ndarray], eval_every: int, best: float, output_dir: str) -> None:
     """Writes learning_curves.png (mean +- s.e.m.) and final_rewards.png (histograms)."""
-    figure, axes = common.new_figure()
+    figure, axes = plots.new_figure()
     for method, curve in curves.items():
         updates = np.arange(curve.shape[1]) * eval_every
         mean = curve.mean(axis=0)
@@ -149,14 +132,14 @@ def plot(curves: dict[str, np.ndarray], eval_every: int, best: float, output_dir
                    title=f"tiny_hanabi, {len(next(iter(curves.values())))} seeds "
                          "(mean ± s.e.m.)")
     axes[0, 0].legend(loc="lower right")
-    common.save_figure(figure, os.path.join(output_dir, "learning_curves.png"), dpi=120)
+    plots.save_figure(figure, os.path.join(output_dir, "learning_curves.png"), dpi=120)
 
-    figure, axes = common.new_figure()
+    figure, axes = plots.new_figure()
     finals = [curve[:, -1] for curve in curves.values()]
     axes[0, 0].hist(finals, bins=40, label=list(curves), histtype="step", linewidth=1.5)
     axes[0, 0].set(xlabel="final exact reward", ylabel="seeds", title="final rewards per seed")
     axes[0, 0].legend(loc="upper left")
-    common.save_figure(figure, os.path.join(output_dir, "final_rewards.png"), dpi=120)
+    plots.save_figure(figure, os.path.join(output_dir, "final_rewards.png"), dpi=120)
 
 
 def main(argv: Sequence[str]) -> None:
@@ -167,7 +150,7 @@ def main(argv: Sequence[str]) -> None:
     arrays = matrix_game.game_arrays(game)
     for config in configs:
         matrix_game.enumeration(arrays, config)  # Fails early when the game is too big.
-    output_dir = common.prepare_output_dir(FLAGS.output_dir)
+    output_dir = run_files.prepare_output_dir(FLAGS.output_dir)
     best = optimum(game)
     print(f"{game}: optimum {best:g}; {FLAGS.num_seeds} seeds x {FLAGS.num_updates} updates x "
           f"batch {FLAGS.batch_size} per method", flush=True)
@@ -182,12 +165,12 @@ def main(argv: Sequence[str]) -> None:
               flush=True)
     total = time.perf_counter() - start
 
-    common.write_json(os.path.join(output_dir, "results.json"), {
+    run_files.write_json(os.path.join(output_dir, "results.json"), {
         "results": results, "total_wall_time_s": total, "optimum": best,
         "tolerance": TOLERANCE, "game": game.params, "num_seeds": FLAGS.num_seeds,
         "seed": FLAGS.seed, "config": dataclasses.asdict(configs[0]) | {"method": FLAGS.methods},
         "threefry_partitionable": FLAGS.threefry_partitionable})
-    common.write_csv(os.path.join(output_dir, common.METRICS_NAME),
+    run_files.write_csv(os.path.join(output_dir, run_files.METRICS_NAME),
                      metrics_rows(curves, FLAGS.eval_every))
     plot(curves, FLAGS.eval_every, best, output_dir)
     header = ["method", "mean", "s.e.m.", f"at {best:g}", f">= {best - 1:g}", "wall s"]

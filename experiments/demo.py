@@ -27,7 +27,7 @@ import numpy as np
 from absl import flags
 
 from bad import agents, hanabi_evaluation
-from experiments import common
+from experiments import common, run_files
 from games import hanabi, tiny_hanabi
 
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", "runs/demo", "Where the demo runs write.")
@@ -94,7 +94,7 @@ def pretrained_section(name: str = "full", num_games: int = PRETRAINED_GAMES) ->
 
 def main(argv: Sequence[str]) -> None:
     del argv  # run_main refuses positional arguments
-    output_dir = common.prepare_output_dir(_OUTPUT_DIR.value)
+    output_dir = run_files.prepare_output_dir(_OUTPUT_DIR.value)
     rows = games_section()
 
     bad = _run_binary("experiments.bad_matrix_game", os.path.join(output_dir, "bad_matrix_game"),

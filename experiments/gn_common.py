@@ -7,18 +7,20 @@
   same data,
 * padding batches to a few fixed shapes (`graphnets.utils.pad_to`) so `jax.jit` compiles rarely,
 * the EncodeProcessDecode network, the classification loss and metrics of the two labelling
-  demos, the training loop with progress lines, checkpoints and exact resume,
+  demos, and `train`: Adam in `experiments.training_loop` (progress lines, checkpoints holding
+  the metrics log, exact resume),
 * data parallelism (`graphnets.parallel`): each iteration's `--batch_size_train` graphs are split
   into one padded batch per device of every process (`experiments.distributed`); a shard's
   graphs come from (seed, iteration, shard) alone, so a run on two processes of one device each
   gives the numbers of one process with two devices. Only process 0 writes files,
 * plots: learning curves and a graph drawn with true and predicted labels.
+
+The two labelling demos' size flags, config and runner are in `experiments.gn_labelling`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -31,7 +33,7 @@ import numpy as np
 import optax
 from absl import flags
 
-from experiments import common, distributed
+from experiments import checkpoints, common, config_flags, distributed, plots, training_loop
 from graphnets import blocks, models, parallel, utils
 
 FLAGS = flags.FLAGS
@@ -45,52 +47,41 @@ PADDING_GRAPHS = 1  # `pad_graphs` appends one padding graph: the real ones are 
 MIN_PADDED_EDGES = 64
 
 
-def define_training_flags(*, num_iterations: int, batch_size_train: int, batch_size_test: int,
-                          num_processing_steps: int | None, log_every: int, num_eval_graphs: int,
-                          output_dir: str, latent_size: int = 16, num_layers: int = 2,
-                          learning_rate: float = 1e-3, final_learning_rate_fraction: float = 1.0,
-                          aggregation: str = "sum") -> None:
-    """Defines the flags every demo shares, with the demo's defaults.
-
-    A demo calls `flags.adopt_module_key_flags(gn_common)` so that its `--help` lists them.
-    `num_processing_steps=None` leaves out `--num_processing_steps`, for a model that makes one
-    pass (the config then records None).
-    """
-    flags.DEFINE_integer("num_iterations", num_iterations, "Training iterations.")
-    flags.DEFINE_integer("batch_size_train", batch_size_train, "Graphs per training batch.")
-    flags.DEFINE_integer("batch_size_test", batch_size_test, "Graphs per evaluation batch.")
-    if num_processing_steps is not None:
-        flags.DEFINE_integer("num_processing_steps", num_processing_steps,
-                             "Message-passing steps of the EncodeProcessDecode core.")
-    flags.DEFINE_integer("latent_size", latent_size, "Units per MLP layer.")
-    flags.DEFINE_integer("num_layers", num_layers, "Layers per MLP.")
-    flags.DEFINE_enum("aggregation", aggregation, sorted(REDUCERS),
-                      "How the core aggregates edges into nodes and edges and nodes into globals. "
-                      "sum depends on the number of neighbours (it shifts on larger graphs than "
-                      "the training ones); mean and max do not, and max matches algorithms that "
-                      "pick an extreme over neighbours (Bellman-Ford, finding a successor).")
-    flags.DEFINE_float("learning_rate", learning_rate, "Initial Adam learning rate.")
-    flags.DEFINE_float("final_learning_rate_fraction", final_learning_rate_fraction,
-                       "Learning rate at the last iteration as a fraction of --learning_rate: it "
-                       "follows a cosine decay over --num_iterations (1 keeps it constant). A "
-                       "decayed rate averages out the gradient noise of the last iterations.")
-    flags.DEFINE_integer("seed", 0, "Seed of the data, the initial parameters and everything else.")
-    flags.DEFINE_integer("log_every", log_every, "Iterations between metrics rows.")
-    flags.DEFINE_integer("num_eval_graphs", num_eval_graphs,
-                         "Graphs per size range for the final figures.")
-    flags.DEFINE_integer("checkpoint_every", 1000, "Iterations between checkpoints.")
-    flags.DEFINE_string("output_dir", output_dir,
-                        "Where results, metrics, plots and the checkpoint go.")
+TRAINING_FLAGS = ("num_iterations", "batch_size_train", "batch_size_test", "num_processing_steps",
+                  "latent_size", "num_layers", "aggregation", "learning_rate",
+                  "final_learning_rate_fraction", "seed", "log_every", "num_eval_graphs")
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
-    """The shared settings that change a demo's numbers (`define_training_flags`)."""
+    """The shared settings that change a demo's numbers; their flags are made from this
+    dataclass (`define_training_flags`, with each demo's defaults), which checks them.
+
+    Attributes:
+      num_iterations: Training iterations.
+      batch_size_train: Graphs per training batch.
+      batch_size_test: Graphs per evaluation batch.
+      num_processing_steps: Message-passing steps of the EncodeProcessDecode core (None: the
+        demo's model makes one pass and has no such flag).
+      latent_size: Units per MLP layer.
+      num_layers: Layers per MLP.
+      aggregation: How the core aggregates edges into nodes and edges and nodes into globals.
+        sum depends on the number of neighbours (it shifts on larger graphs than the training
+        ones); mean and max do not, and max matches algorithms that pick an extreme over
+        neighbours (Bellman-Ford, finding a successor).
+      learning_rate: Initial Adam learning rate.
+      final_learning_rate_fraction: Learning rate at the last iteration as a fraction of
+        --learning_rate: it follows a cosine decay over --num_iterations (1 keeps it constant). A
+        decayed rate averages out the gradient noise of the last iterations.
+      seed: Seed of the data, the initial parameters and everything else.
+      log_every: Iterations between metrics rows.
+      num_eval_graphs: Graphs per size range for the final figures.
+    """
 
     num_iterations: int
     batch_size_train: int
     batch_size_test: int
-    num_processing_steps: int | None  # None: the demo has no --num_processing_steps
+    num_processing_steps: int | None
     latent_size: int
     num_layers: int
     aggregation: str
@@ -100,94 +91,62 @@ class TrainingConfig:
     log_every: int
     num_eval_graphs: int
 
+    def __post_init__(self):
+        for name in ("num_iterations", "batch_size_train", "batch_size_test",
+                     "num_processing_steps", "latent_size", "num_layers", "learning_rate",
+                     "log_every", "num_eval_graphs"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be positive, got {value}.")
+        if self.aggregation not in REDUCERS:
+            raise ValueError(f"aggregation must be one of {', '.join(sorted(REDUCERS))}, got "
+                             f"{self.aggregation!r}.")
+        if not 0 <= self.final_learning_rate_fraction <= 1:
+            raise ValueError(f"final_learning_rate_fraction must be in [0, 1], got "
+                             f"{self.final_learning_rate_fraction}.")
+        if not 0 <= self.seed <= common.SEED_MAX:
+            raise ValueError(f"seed must be in [0, {common.SEED_MAX}], got {self.seed}.")
+
+
+def define_training_flags(*, num_iterations: int, batch_size_train: int, batch_size_test: int,
+                          num_processing_steps: int | None, log_every: int, num_eval_graphs: int,
+                          output_dir: str, latent_size: int = 16, num_layers: int = 2,
+                          learning_rate: float = 1e-3, final_learning_rate_fraction: float = 1.0,
+                          aggregation: str = "sum") -> None:
+    """Defines the flags every demo shares, with the demo's defaults: `TrainingConfig`'s (seed
+    0), `--checkpoint_every` and `--output_dir`.
+
+    A demo calls `flags.adopt_module_key_flags(gn_common)` so that its `--help` lists them.
+    `num_processing_steps=None` leaves out `--num_processing_steps`, for a model that makes one
+    pass (the config then records None).
+    """
+    defaults = dict(num_iterations=num_iterations, batch_size_train=batch_size_train,
+                    batch_size_test=batch_size_test, num_processing_steps=num_processing_steps,
+                    latent_size=latent_size, num_layers=num_layers, aggregation=aggregation,
+                    learning_rate=learning_rate,
+                    final_learning_rate_fraction=final_learning_rate_fraction, seed=0,
+                    log_every=log_every, num_eval_graphs=num_eval_graphs)
+    names = [name for name in TRAINING_FLAGS if defaults[name] is not None]
+    config_flags.define(TrainingConfig, names, choices={"aggregation": sorted(REDUCERS)},
+                        defaults=defaults)
+    flags.DEFINE_integer("checkpoint_every", 1000, "Iterations between checkpoints.")
+    flags.DEFINE_string("output_dir", output_dir,
+                        "Where results, metrics, plots and the checkpoint go.")
+
 
 def training_config_from_flags() -> TrainingConfig:
-    """The checked shared flags (`--checkpoint_every` included, though it is not a setting)."""
-    steps = ({"num_processing_steps": FLAGS.num_processing_steps}
-             if "num_processing_steps" in FLAGS else {})
-    common.check_positive(
-        num_iterations=FLAGS.num_iterations, batch_size_train=FLAGS.batch_size_train,
-        batch_size_test=FLAGS.batch_size_test, **steps,
-        latent_size=FLAGS.latent_size, num_layers=FLAGS.num_layers,
-        learning_rate=FLAGS.learning_rate, log_every=FLAGS.log_every,
-        num_eval_graphs=FLAGS.num_eval_graphs, checkpoint_every=FLAGS.checkpoint_every)
-    common.check_fraction(final_learning_rate_fraction=FLAGS.final_learning_rate_fraction)
-    common.check_seed(FLAGS.seed)
-    return TrainingConfig(**{field.name: FLAGS[field.name].value
-                             for field in dataclasses.fields(TrainingConfig)
-                             if field.name != "num_processing_steps"},
-                          num_processing_steps=steps.get("num_processing_steps"))
-
-
-def define_labelling_flags(train_range: tuple[int, int], test_range: tuple[int, int],
-                           num_processing_steps_test: int | None = None) -> None:
-    """`--min_nodes_train/--max_nodes_train/--min_nodes_test/--max_nodes_test` and
-    `--num_processing_steps_test` (None: as many steps as training)."""
-    flags.DEFINE_integer("min_nodes_train", train_range[0], "Fewest nodes of a training graph.")
-    flags.DEFINE_integer("max_nodes_train", train_range[1], "Most nodes of a training graph.")
-    flags.DEFINE_integer("min_nodes_test", test_range[0], "Fewest nodes of a generalisation graph.")
-    flags.DEFINE_integer("max_nodes_test", test_range[1], "Most nodes of a generalisation graph.")
-    flags.DEFINE_integer("num_processing_steps_test", num_processing_steps_test,
-                         "Message-passing steps when evaluating (unset: --num_processing_steps). "
-                         "The core is one function applied at every step, so it can run more "
-                         "steps than in training: larger graphs have longer paths for "
-                         "information to travel along.")
-
-
-@dataclasses.dataclass(frozen=True)
-class NodeRanges:
-    """Node counts of the training graphs and of the (larger) generalisation graphs."""
-
-    min_nodes_train: int
-    max_nodes_train: int
-    min_nodes_test: int
-    max_nodes_test: int
-
-    def of(self, split: str) -> tuple[int, int]:
-        """(fewest, most) nodes of split "train" or "test"."""
-        return getattr(self, f"min_nodes_{split}"), getattr(self, f"max_nodes_{split}")
-
-
-SPLITS = ("train", "test")
-
-
-def node_ranges_from_flags(smallest: int) -> NodeRanges:
-    """The checked size flags of `define_labelling_flags`; no graph may have fewer than
-    `smallest` nodes."""
-    for split in SPLITS:
-        low, high = FLAGS[f"min_nodes_{split}"].value, FLAGS[f"max_nodes_{split}"].value
-        common.check_range(f"nodes_{split}", low, high)
-        if low < smallest:
-            raise common.ExperimentError(
-                f"--min_nodes_{split} must be at least {smallest}, got {low}.")
-    return NodeRanges(**{field.name: FLAGS[field.name].value
-                         for field in dataclasses.fields(NodeRanges)})
-
-
-@dataclasses.dataclass(frozen=True)
-class LabellingConfig:
-    """What a node and edge labelling demo's numbers depend on (see `run_labelling_demo`)."""
-
-    training: TrainingConfig
-    sizes: NodeRanges
-    num_processing_steps_test: int  # the core's steps when evaluating
-
-
-def labelling_fields_from_flags(smallest: int) -> tuple[TrainingConfig, NodeRanges, int]:
-    """The checked `define_training_flags` and `define_labelling_flags` flags, as
-    `LabellingConfig`'s fields; no graph may have fewer than `smallest` nodes."""
-    training = training_config_from_flags()
-    steps_test = FLAGS.num_processing_steps_test
-    if steps_test is None:
-        steps_test = training.num_processing_steps
-    common.check_positive(num_processing_steps_test=steps_test)
-    return training, node_ranges_from_flags(smallest), steps_test
+    """The shared flags as a `TrainingConfig` (`--checkpoint_every`, not a setting, checked
+    too)."""
+    common.check_positive(checkpoint_every=FLAGS.checkpoint_every)
+    names = [name for name in TRAINING_FLAGS if name in FLAGS]
+    fixed = {} if "num_processing_steps" in FLAGS else {"num_processing_steps": None}
+    return config_flags.build(TrainingConfig, names, **fixed)
 
 
 def checkpoint_config(demo: str, config: Any, data_shards: int) -> dict[str, Any]:
     """What the checkpoint and results.json record of a demo's config dataclass; the training
     batches depend on the number of `data_shards` (devices over all processes) too."""
-    return {"format_version": common.FORMAT_VERSION, "demo": demo, "data_shards": data_shards,
+    return {"format_version": checkpoints.FORMAT_VERSION, "demo": demo, "data_shards": data_shards,
             **dataclasses.asdict(config)}
 
 
@@ -348,8 +307,8 @@ def train(*, training: TrainingConfig, checkpoint_every: int,
           batches_for_iteration: ShardBatches,
           evaluate: Callable[[Params], Mapping[str, float]], columns: Sequence[str],
           output_dir: str, config: Mapping[str, Any]) -> tuple[Params, list[dict[str, float]]]:
-    """Data-parallel Adam (rate from `learning_rate_schedule`) on `loss_fn`, resuming from a
-    checkpoint.
+    """Data-parallel Adam (rate from `learning_rate_schedule`) on `loss_fn`, in
+    `training_loop.train` (checkpoints, exact resume, progress lines, divergence stop).
 
     `batches_for_iteration(iteration, shards, num_shards)` is this process's padded batches of
     an iteration, one per entry of `shards` (its positions on the mesh of all `num_shards`
@@ -357,73 +316,50 @@ def train(*, training: TrainingConfig, checkpoint_every: int,
     the shards. The checkpoint is `output_dir`'s, when there is one; `config` is what it must
     have been written with. Every `log_every` iterations a row (step, training loss, then
     `evaluate(params)` of host copies of the parameters, whose keys are `columns`) is added to
-    the log, which the checkpoint holds. Every `checkpoint_every` iterations and at the end,
-    metrics.csv is written from the log and then the checkpoint, so a kill between the two
-    leaves metrics.csv ahead of the checkpoint; a resume rewrites it from the checkpoint's log
-    first. Only process 0 writes. A non-finite training loss stops the run with an
-    `ExperimentError` after writing metrics.csv, keeping the last checkpoint. Returns the final
-    parameters (on the host) and the metrics rows.
+    the log, which the checkpoint holds (`TrainState`). Returns the final parameters (on the
+    host) and the metrics rows.
     """
     mesh = parallel.data_mesh()
     shards, num_shards = parallel.process_shards(mesh), mesh.devices.size
     optimizer = optax.adam(learning_rate_schedule(training))
-    steps = log_rows(training.num_iterations, training.log_every)
-    header = ["step", "loss", *columns]
-    state = TrainState(init_params, optimizer.init(init_params), np.asarray(0, np.int64),
-                       np.full((len(steps), len(header)), np.nan))
-    path = os.path.join(output_dir, common.CHECKPOINT_NAME)
-    metrics_path = os.path.join(output_dir, common.METRICS_NAME)
-    writer = distributed.is_writer()
-    if os.path.exists(path):
-        state = common.load_checkpoint(path, state, config)
-        if writer:
-            common.write_csv(metrics_path, logged_rows(state.log, header))
-        print(f"resumed from {path} at iteration {int(state.iteration)}", flush=True)
-    start = int(state.iteration)
-    distributed.check_same_everywhere(start, "the iteration to resume from")
-
     update = parallel.data_parallel_train_step(loss_fn, optimizer, mesh)
-    params, opt_state = parallel.replicate((state.params, state.opt_state), mesh)
-    log = state.log.copy()
-    progress = common.Progress(training.num_iterations, start=start)
-    for iteration in range(start, training.num_iterations):
+
+    def step(state: tuple[Params, optax.OptState, Any], iteration: int) -> tuple[Any, ...]:
+        params, opt_state, _ = state
         batches = parallel.shard_graphs(batches_for_iteration(iteration, shards, num_shards),
                                         mesh)
-        params, opt_state, loss = update(params, opt_state, batches)
-        done = iteration + 1
-        logged = done in steps
-        checkpointed = done % checkpoint_every == 0 or done == training.num_iterations
-        if not (logged or checkpointed):
-            continue
-        loss = float(parallel.to_host(loss))
-        if logged:
-            row = {"step": done, "loss": loss, **evaluate(parallel.to_host(params))}
-            log[steps.index(done)] = [row[name] for name in header]
-            progress.update(done, {k: v for k, v in row.items() if k != "step"},
-                            force=done == training.num_iterations)
-        if not np.isfinite(loss):
-            if writer:
-                common.write_csv(metrics_path, logged_rows(log, header))
-            common.require_finite({"loss": loss}, ["loss"], f"iteration {done}")
-        if checkpointed:
-            host_params, host_opt_state = parallel.to_host((params, opt_state))
-            if writer:
-                common.write_csv(metrics_path, logged_rows(log, header))
-                common.save_checkpoint(path, TrainState(
-                    host_params, host_opt_state, np.asarray(done, np.int64), log), config)
-    return parallel.to_host(params), logged_rows(log, header)
+        return update(params, opt_state, batches)  # (params, opt_state, loss)
 
+    def row(state: tuple[Params, optax.OptState, Any], done: int) -> dict[str, float]:
+        params, _, loss = state
+        return {"step": done, "loss": float(parallel.to_host(loss)),
+                **evaluate(parallel.to_host(params))}
 
-def logged_rows(log: np.ndarray, header: Sequence[str]) -> list[dict[str, float]]:
-    """The filled rows of the metrics log as dicts."""
-    return [{"step": int(values[0]), **dict(zip(header[1:], values[1:]))}
-            for values in log if not np.isnan(values[0])]
+    def losses(state: tuple[Params, optax.OptState, Any],
+               logged: Mapping[str, float] | None) -> dict[str, float]:
+        return {"loss": logged["loss"] if logged else float(parallel.to_host(state[2]))}
+
+    trainer = training_loop.Trainer(
+        init=lambda: (init_params, optimizer.init(init_params)), step=step,
+        to_device=lambda state: (*parallel.replicate(state, mesh), None),
+        to_host=lambda state: parallel.to_host(state[:2]), row=row, losses=losses,
+        checkpoint_tree=lambda state, done, log: TrainState(*state, np.asarray(done, np.int64),
+                                                            log),
+        from_checkpoint=lambda tree: ((tree.params, tree.opt_state), int(tree.iteration),
+                                      tree.log),
+        num_steps=training.num_iterations, checkpoint_every=checkpoint_every,
+        log_steps=log_rows(training.num_iterations, training.log_every),
+        columns=["step", "loss", *columns], int_columns={"step"},
+        describe=lambda done: f"iteration {done}", row_name="logged iteration",
+        step_name="iteration")
+    state, rows = training_loop.train(trainer, output_dir, config)
+    return parallel.to_host(state[0]), rows
 
 
 def plot_metrics(rows: Sequence[Mapping[str, float]], path: str, title: str) -> None:
-    """`common.plot_learning_curves` of every logged metric; losses and errors on a log scale."""
+    """`plots.plot_learning_curves` of every logged metric; losses and errors on a log scale."""
     names = [k for k in rows[0] if k != "step"]
-    common.plot_learning_curves(
+    plots.plot_learning_curves(
         path, rows, "step", names, title, "iteration",
         log_scale=[n for n in names if n == "loss" or "error" in n or "mse" in n])
 
@@ -447,19 +383,6 @@ def draw_labelled_graph(ax: Any, positions: np.ndarray, senders: np.ndarray,
     ax.set_yticks([])
 
 
-def plot_prediction(path: str, positions: np.ndarray, inputs: jraph.GraphsTuple,
-                    targets: jraph.GraphsTuple, output: jraph.GraphsTuple, title: str,
-                    curved: bool = False, background_edges: bool = True) -> None:
-    """True and predicted labels of one (unpadded) graph side by side, saved as a PNG."""
-    figure, axes = common.new_figure(1, 2, size=(10, 4.5))
-    for ax, graph, name in ((axes[0, 0], targets, "true"), (axes[0, 1], output, "predicted")):
-        draw_labelled_graph(ax, positions, inputs.senders, inputs.receivers,
-                            np.argmax(graph.nodes, -1) == 1, np.argmax(graph.edges, -1) == 1,
-                            name, curved, background_edges)
-    figure.suptitle(title)
-    common.save_figure(figure, path)
-
-
 def unpad_first_graph(graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
     """The first graph of a batch, as numpy arrays."""
     n, e = int(graph.n_node[0]), int(graph.n_edge[0])
@@ -479,120 +402,3 @@ class Timer:
 
     def seconds(self) -> float:
         return time.perf_counter() - self.t0
-
-
-SampleBatch = Callable[[np.random.Generator, int, int, int],
-                       tuple[jraph.GraphsTuple, jraph.GraphsTuple]]
-
-
-def run_labelling_demo(name: str, config: LabellingConfig, *, output_dir: str,
-                       checkpoint_every: int, sample_batch: SampleBatch,
-                       edges_per_node: Callable[[int], int],
-                       plot_positions: Callable[[jraph.GraphsTuple], np.ndarray],
-                       curved_edges: bool, background_edges: bool,
-                       network_inputs: Callable[[jraph.GraphsTuple], jraph.GraphsTuple] = (
-                           lambda graph: graph)) -> None:
-    """Trains and evaluates EncodeProcessDecode on a node and edge labelling task.
-
-    `config` (a `LabellingConfig`, or a subclass holding the demo's own settings) is what the
-    checkpoint and results.json record;
-    `sample_batch(rng, batch_size, min_nodes, max_nodes) -> (inputs, targets)`;
-    `edges_per_node(max_nodes)` sizes the edge padding (more edges are padded to a power of 2);
-    `plot_positions(inputs)` places the nodes of one graph for the example plot;
-    `network_inputs(inputs)` (jittable, on padded batches) is what the network sees of the inputs.
-    """
-    training = config.training
-    num_shards = jax.device_count()
-    size = shard_size(training, num_shards)
-    output_dir = common.prepare_output_dir(output_dir)
-    recorded = checkpoint_config(name, config, num_shards)
-    common.check_resumable(os.path.join(output_dir, common.CHECKPOINT_NAME), recorded)
-    timer = Timer()
-    network = make_network(training, 2, 2, None)
-    evaluation_network = make_network(training, 2, 2, None, config.num_processing_steps_test)
-
-    def budget(split: str, batch_size: int) -> tuple[int, int]:
-        """(nodes, fewest edges) a padded batch of `batch_size` graphs of `split` has."""
-        high = config.sizes.of(split)[1]
-        return batch_size * high + 1, batch_size * high * edges_per_node(high) + 1
-
-    def padded_batch(rng: np.random.Generator, split: str, batch_size: int) -> list[Any]:
-        return pad_graphs(sample_batch(rng, batch_size, *config.sizes.of(split)),
-                          *budget(split, batch_size))
-
-    def batches_for_iteration(iteration: int, shards: Sequence[int],
-                              num_shards: int) -> list[list[Any]]:
-        samples = [sample_batch(train_rng(training.seed, iteration, shard, num_shards), size,
-                                *config.sizes.of("train")) for shard in shards]
-        return pad_shards(samples, *budget("train", size))
-
-    def loss_fn(params: Params, batch: Sequence[jraph.GraphsTuple]) -> jnp.ndarray:
-        inputs, targets = batch
-        return classification_loss(network.apply(params, network_inputs(inputs)), targets,
-                                   real_graphs(targets))
-
-    @jax.jit
-    def counts(params: Params, batch: Sequence[jraph.GraphsTuple]) -> dict[str, jnp.ndarray]:
-        inputs, targets = batch
-        return classification_counts(
-            evaluation_network.apply(params, network_inputs(inputs))[-1], targets,
-            real_graphs(targets))
-
-    def eval_batches(split: str, num_graphs: int) -> list[list[Any]]:
-        sizes = [min(training.batch_size_test, num_graphs - start)
-                 for start in range(0, num_graphs, training.batch_size_test)]
-        stream = SPLITS.index(split)
-        return [padded_batch(rng_for(training.seed, EVAL_STREAM, 2 * k + stream), split, size)
-                for k, size in enumerate(sizes)]
-
-    monitor = {split: eval_batches(split, training.batch_size_test)[0] for split in SPLITS}
-
-    def evaluate(params: Params) -> dict[str, float]:
-        row = {}
-        for split, batch in monitor.items():
-            scores = accuracies(sum_counts([counts(params, batch)]))
-            row[f"{split}_node_accuracy"] = scores["node_accuracy"]
-            row[f"{split}_solved"] = scores["solved"]
-        return row
-
-    # The parameters' shapes depend on the feature sizes only, the same in every batch.
-    init_params = network.init(jax.random.PRNGKey(training.seed),
-                               network_inputs(monitor["train"][0]))
-    params, rows = train(
-        training=training, checkpoint_every=checkpoint_every, loss_fn=loss_fn,
-        init_params=init_params, batches_for_iteration=batches_for_iteration,
-        evaluate=evaluate, output_dir=output_dir, config=recorded,
-        columns=[f"{split}_{m}" for split in SPLITS for m in ("node_accuracy", "solved")])
-
-    figures = {}
-    for split in SPLITS:
-        low, high = config.sizes.of(split)
-        batches = eval_batches(split, training.num_eval_graphs)
-        figures[split] = {"min_nodes": low, "max_nodes": high,
-                          "num_graphs": training.num_eval_graphs,
-                          **accuracies(sum_counts([counts(params, b) for b in batches]))}
-    results = {"demo": name, "iterations": training.num_iterations,
-               "train_range": figures["train"], "generalisation_range": figures["test"],
-               "seconds_this_process": round(timer.seconds(), 1), "config": recorded}
-    if not distributed.is_writer():
-        return
-    common.write_json(os.path.join(output_dir, "results.json"), results)
-    plot_metrics(rows, os.path.join(output_dir, "learning_curves.png"), name)
-    inputs, targets = eval_batches("test", 1)[0]
-    output = evaluation_network.apply(params, network_inputs(inputs))[-1]
-    example = [unpad_first_graph(g) for g in (inputs, targets, output)]
-    plot_prediction(os.path.join(output_dir, "generalisation_example.png"),
-                    plot_positions(example[0]), *example,
-                    f"{name}: {int(example[0].n_node[0])}-node generalisation graph",
-                    curved_edges, background_edges)
-    print(format_labelling_results(figures))
-    print(f"wrote {output_dir}/results.json, metrics.csv and plots", flush=True)
-
-
-def format_labelling_results(figures: Mapping[str, Mapping[str, float]]) -> str:
-    """The headline figures of a labelling demo as a table."""
-    rows = [(f"{name} ({f['min_nodes']}-{f['max_nodes']} nodes)", f["node_accuracy"],
-             f["edge_accuracy"], f["solved"])
-            for name, f in (("train range", figures["train"]),
-                            ("generalisation", figures["test"]))]
-    return common.format_table(rows, ["graphs", "node acc", "edge acc", "solved"])

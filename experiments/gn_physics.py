@@ -29,7 +29,7 @@ import jraph
 import numpy as np
 from absl import flags
 
-from experiments import common, distributed, gn_common
+from experiments import checkpoints, common, distributed, gn_common, plots, run_files
 from graphnets import blocks, utils
 from graphnets.datasets import physics
 
@@ -140,9 +140,9 @@ def run(config: PhysicsConfig, output_dir: str, checkpoint_every: int) -> None:
     training, steps = config.training, config.rollout_steps
     num_shards = jax.device_count()
     size = gn_common.shard_size(training, num_shards)
-    output_dir = common.prepare_output_dir(output_dir)
+    output_dir = run_files.prepare_output_dir(output_dir, distributed.is_writer())
     recorded = gn_common.checkpoint_config("physics", config, num_shards)
-    common.check_resumable(os.path.join(output_dir, common.CHECKPOINT_NAME), recorded)
+    checkpoints.check_resumable(os.path.join(output_dir, checkpoints.CHECKPOINT_NAME), recorded)
     timer = gn_common.Timer()
     network = gn_common.make_network(training, None, 2, None)
 
@@ -238,7 +238,7 @@ def run(config: PhysicsConfig, output_dir: str, checkpoint_every: int) -> None:
                for masses in sizes}
     if not distributed.is_writer():
         return
-    common.write_json(os.path.join(output_dir, "results.json"), {
+    run_files.write_json(os.path.join(output_dir, "results.json"), {
         "demo": "physics", "iterations": training.num_iterations,
         "num_chains_per_size": training.num_eval_graphs, "rollout_steps": steps,
         **results, "seconds_this_process": round(timer.seconds(), 1), "config": recorded})
@@ -258,7 +258,7 @@ def run(config: PhysicsConfig, output_dir: str, checkpoint_every: int) -> None:
 
 def plot_rollouts(path: str, rollouts: dict[int, tuple[np.ndarray, np.ndarray, int]]) -> None:
     """True (solid) and predicted (dashed) trajectories of the first chain of each size."""
-    figure, axes = common.new_figure(1, len(rollouts), size=(5.5 * len(rollouts), 4.5))
+    figure, axes = plots.new_figure(1, len(rollouts), size=(5.5 * len(rollouts), 4.5))
     for ax, (masses, (true, predicted, n)) in zip(axes[0], rollouts.items()):
         true, predicted = np.asarray(true)[:, :n], np.asarray(predicted)[:, :n]
         for node in range(n):
@@ -271,7 +271,7 @@ def plot_rollouts(path: str, rollouts: dict[int, tuple[np.ndarray, np.ndarray, i
         ax.set_title(f"{masses} masses: true (solid) vs predicted (dashed)", fontsize=9)
         ax.set_aspect("equal", adjustable="datalim")
         ax.legend(fontsize=7)
-    common.save_figure(figure, path)
+    plots.save_figure(figure, path)
 
 
 def main(argv):

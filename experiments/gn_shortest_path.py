@@ -22,10 +22,10 @@ import dataclasses
 
 from absl import flags
 
-from experiments import common, distributed, gn_common
+from experiments import common, distributed, gn_common, gn_labelling
 from graphnets.datasets import shortest_path
 
-gn_common.define_labelling_flags(train_range=(8, 16), test_range=(16, 32),
+gn_labelling.define_labelling_flags(train_range=(8, 16), test_range=(16, 32),
                                  num_processing_steps_test=20)
 gn_common.define_training_flags(num_iterations=10_000, batch_size_train=32, batch_size_test=100,
                                 num_processing_steps=10, log_every=100, num_eval_graphs=5000,
@@ -34,13 +34,14 @@ gn_common.define_training_flags(num_iterations=10_000, batch_size_train=32, batc
                                 final_learning_rate_fraction=0.05)
 flags.DEFINE_float("theta", shortest_path.THETA, "Geographic threshold of the graphs.")
 flags.adopt_module_key_flags(gn_common)
+flags.adopt_module_key_flags(gn_labelling)
 FLAGS = flags.FLAGS
 
 SMALLEST_GRAPH = 2  # a start and an end node
 
 
 @dataclasses.dataclass(frozen=True)
-class ShortestPathConfig(gn_common.LabellingConfig):
+class ShortestPathConfig(gn_labelling.LabellingConfig):
     """Everything the demo's numbers depend on: the shared settings and the graphs' threshold."""
 
     theta: float
@@ -48,7 +49,7 @@ class ShortestPathConfig(gn_common.LabellingConfig):
 
 def config_from_flags() -> ShortestPathConfig:
     """The checked flags."""
-    fields = gn_common.labelling_fields_from_flags(SMALLEST_GRAPH)
+    fields = gn_labelling.labelling_fields_from_flags(SMALLEST_GRAPH)
     common.check_positive(theta=FLAGS.theta)
     return ShortestPathConfig(*fields, FLAGS.theta)
 
@@ -57,7 +58,7 @@ def main(argv):
     del argv
     config = config_from_flags()
     distributed.join_from_flags()
-    gn_common.run_labelling_demo(
+    gn_labelling.run_labelling_demo(
         "shortest_path", config, output_dir=FLAGS.output_dir,
         checkpoint_every=FLAGS.checkpoint_every,
         sample_batch=lambda rng, size, low, high: shortest_path.sample_batch(

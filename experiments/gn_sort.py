@@ -22,29 +22,30 @@ import jraph
 import numpy as np
 from absl import flags
 
-from experiments import common, distributed, gn_common
+from experiments import common, distributed, gn_common, gn_labelling
 from graphnets import blocks
 from graphnets.datasets import sort
 
-gn_common.define_labelling_flags(train_range=(8, 16), test_range=(16, 32))
+gn_labelling.define_labelling_flags(train_range=(8, 16), test_range=(16, 32))
 gn_common.define_training_flags(num_iterations=10_000, batch_size_train=32, batch_size_test=100,
                                 num_processing_steps=10, log_every=100, num_eval_graphs=1000,
                                 output_dir="runs/gn_sort", learning_rate=3e-4,
                                 final_learning_rate_fraction=0.05, aggregation="max")
 flags.adopt_module_key_flags(gn_common)
+flags.adopt_module_key_flags(gn_labelling)
 FLAGS = flags.FLAGS
 
 SMALLEST_LIST = 1
 
 
 @dataclasses.dataclass(frozen=True)
-class SortConfig(gn_common.LabellingConfig):
+class SortConfig(gn_labelling.LabellingConfig):
     """Everything the demo's numbers depend on (the shared settings and the list lengths)."""
 
 
 def config_from_flags() -> SortConfig:
     """The checked flags."""
-    return SortConfig(*gn_common.labelling_fields_from_flags(SMALLEST_LIST))
+    return SortConfig(*gn_labelling.labelling_fields_from_flags(SMALLEST_LIST))
 
 
 def network_inputs(graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
@@ -63,7 +64,7 @@ def main(argv):
     del argv
     config = config_from_flags()
     distributed.join_from_flags()
-    gn_common.run_labelling_demo(
+    gn_labelling.run_labelling_demo(
         "sort", config, output_dir=FLAGS.output_dir,
         checkpoint_every=FLAGS.checkpoint_every, sample_batch=sort.sample_batch,
         edges_per_node=lambda max_nodes: max_nodes,

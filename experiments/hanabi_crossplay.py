@@ -25,7 +25,7 @@ from hanabi_learning_environment import pyhanabi
 from hanabi_learning_environment.agents.simple_agent import SimpleAgent
 
 from bad import agents
-from experiments import common
+from experiments import common, plots, run_files
 from games import hanabi, hanabi_views
 from games.hanabi_config import HanabiConfig
 
@@ -133,7 +133,7 @@ def crossplay(loaded: Sequence, num_games: int, seed: int, greedy: bool,
 
 def save_heatmap(path: str, means: np.ndarray, names: Sequence[str], max_score: int) -> None:
     """The matrix of mean scores as an annotated heatmap PNG."""
-    figure, axes = common.new_figure(size=(1.6 + 1.1 * len(names), 1.2 + 1.0 * len(names)))
+    figure, axes = plots.new_figure(size=(1.6 + 1.1 * len(names), 1.2 + 1.0 * len(names)))
     ax = axes[0, 0]
     image = ax.imshow(means, vmin=0, vmax=max_score, cmap="viridis")
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
@@ -143,7 +143,7 @@ def save_heatmap(path: str, means: np.ndarray, names: Sequence[str], max_score: 
     for (row, column), value in np.ndenumerate(means):
         ax.text(column, row, f"{value:.2f}", ha="center", va="center", color="white")
     figure.colorbar(image, ax=ax, label="mean score")
-    common.save_figure(figure, path)
+    plots.save_figure(figure, path)
 
 
 def main(argv: Sequence[str]) -> None:
@@ -153,7 +153,7 @@ def main(argv: Sequence[str]) -> None:
     common.check_unique("agents", FLAGS.agents)
     loaded = load_agents(FLAGS.agents)
     players = loaded + ([SimplePolicy(loaded[0].config.game)] if FLAGS.simple_agent else [])
-    output_dir = common.prepare_output_dir(FLAGS.output_dir)
+    output_dir = run_files.prepare_output_dir(FLAGS.output_dir)
     pairs = len(players) ** 2
     scores = crossplay(players, FLAGS.num_games, FLAGS.seed, FLAGS.greedy,
                        common.Progress(pairs * FLAGS.num_games))
@@ -165,11 +165,11 @@ def main(argv: Sequence[str]) -> None:
         names = list(FLAGS.agents)
     names += ["simple"] if FLAGS.simple_agent else []
     config = loaded[0].config.game
-    common.write_json(os.path.join(output_dir, "results.json"), {
+    run_files.write_json(os.path.join(output_dir, "results.json"), {
         "agents": names, "files": list(FLAGS.agents), "game": config.open_spiel_params(),
         "num_games": FLAGS.num_games, "seed": FLAGS.seed, "greedy": FLAGS.greedy,
         "mean_score": means, "score_stderr": stderr})
-    common.write_csv(os.path.join(output_dir, "crossplay.csv"),
+    run_files.write_csv(os.path.join(output_dir, "crossplay.csv"),
                      [{"agent": name, **dict(zip(names, row))} for name, row in zip(names, means)])
     save_heatmap(os.path.join(output_dir, "crossplay.png"), means, names, config.max_score)
     print(common.format_table([[name, *(f"{v:.2f}" for v in row)]

@@ -30,7 +30,7 @@ import numpy as np
 import optax
 from absl import flags
 
-from experiments import common, distributed, gn_common
+from experiments import checkpoints, common, distributed, gn_common, plots, run_files
 from graphnets import layers, modules, parallel
 from graphnets.datasets import sort_of_clevr as clevr
 
@@ -128,10 +128,10 @@ def accuracies(correct: np.ndarray, asked: np.ndarray) -> dict[str, Any]:
 def run(config: ClevrConfig, output_dir: str, checkpoint_every: int) -> None:
     """Trains both models, evaluates them and writes results, metrics and plots."""
     training = config.training
-    output_dir = common.prepare_output_dir(output_dir)
+    output_dir = run_files.prepare_output_dir(output_dir, distributed.is_writer())
     num_shards = parallel.data_mesh().devices.size
     recorded = gn_common.checkpoint_config("rn_sort_of_clevr", config, num_shards)
-    common.check_resumable(os.path.join(output_dir, common.CHECKPOINT_NAME), recorded)
+    checkpoints.check_resumable(os.path.join(output_dir, checkpoints.CHECKPOINT_NAME), recorded)
     size = gn_common.shard_size(training, num_shards)
     timer = gn_common.Timer()
 
@@ -197,7 +197,7 @@ def run(config: ClevrConfig, output_dir: str, checkpoint_every: int) -> None:
     results = scores(params, test_batches(training.num_eval_graphs))
     if not distributed.is_writer():
         return
-    common.write_json(os.path.join(output_dir, "results.json"), {
+    run_files.write_json(os.path.join(output_dir, "results.json"), {
         "demo": "rn_sort_of_clevr", "iterations": training.num_iterations,
         "num_test_questions": training.num_eval_graphs, "parameters": parameters, **results,
         "seconds_this_process": round(timer.seconds(), 1), "config": recorded})
@@ -230,9 +230,9 @@ def draw_question_types(ax: Any, results: Mapping[str, Mapping[str, Any]]) -> No
 
 def plot_question_types(path: str, results: Mapping[str, Mapping[str, Any]]) -> None:
     """`draw_question_types` saved as a PNG."""
-    figure, axes = common.new_figure(1, 1, size=(9, 4))
+    figure, axes = plots.new_figure(1, 1, size=(9, 4))
     draw_question_types(axes[0, 0], results)
-    common.save_figure(figure, path)
+    plots.save_figure(figure, path)
 
 
 def main(argv):

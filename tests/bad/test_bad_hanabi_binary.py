@@ -4,6 +4,7 @@ The table of bad command lines (flags, damaged checkpoints) is in
 tests/experiments/test_bad_command_lines.py.
 """
 
+import hashlib
 import json
 import os
 import pathlib
@@ -11,11 +12,12 @@ import stat
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pytest
 
-from bad import agents
-from experiments import common
+from bad import agents, hanabi_learner
+from experiments import checkpoints, run_files
 from games.hanabi_config import make_config
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -77,7 +79,7 @@ def test_results_and_checkpoint_record_the_config_dataclasses(full_run):
     config = json.loads((full_run / "results.json").read_text())["config"]
     with np.load(full_run / "checkpoint.npz") as checkpoint:
         assert json.loads(str(checkpoint["config"])) == config
-    assert config["format_version"] == common.FORMAT_VERSION and config["seed"] == 3
+    assert config["format_version"] == checkpoints.FORMAT_VERSION and config["seed"] == 3
     assert config["train"]["num_envs"] == 8
     assert config["train"]["agent"]["likelihood_samples"] == 2
     assert config["train"]["agent"]["game"]["hand_size"] == 2
@@ -99,7 +101,7 @@ def test_a_diverging_run_stops_in_one_line_and_keeps_readable_metrics(tmp_path):
     result = run(*TINY, "--learning_rate=1e38", f"--num_env_steps={2 * CHUNK}",
                  "--checkpoint_every=1", "--eval_games=0", f"--output_dir={tmp_path}")
     assert_one_line_error(result, "training diverged", "--learning_rate")
-    rows = common.read_csv(str(tmp_path / "metrics.csv"))
+    rows = run_files.read_csv(str(tmp_path / "metrics.csv"))
     assert not all(np.isfinite(rows[-1][name]) for name in ("policy_loss", "value_loss",
                                                             "entropy"))
     assert "results.json" not in os.listdir(tmp_path)
@@ -113,14 +115,20 @@ def test_resume_after_a_kill_equals_the_uninterrupted_run(full_run, tmp_path):
     first = run(*TINY, f"--num_env_steps={CHUNK}", f"--anneal_env_steps={2 * CHUNK}",
                 "--checkpoint_every=1", "--eval_games=0", f"--output_dir={tmp_path}")
     assert first.returncode == 0, first.stderr
-    # A killed run may have logged a row after its last checkpoint: it must be dropped.
-    with open(tmp_path / "metrics.csv", "a") as handle:
-        handle.write(f"{2 * CHUNK},4,99,1,1,1,1,1\n")
+    # A killed run may have logged a row after its last checkpoint: it must be dropped. A row
+    # the checkpoint covers, damaged, must be repaired; a write the kill cut short, removed.
+    lines = (tmp_path / "metrics.csv").read_text().splitlines()
+    lines[1] = ",".join(lines[1].split(",")[:2] + ["99"] + lines[1].split(",")[3:])
+    lines.append(f"{2 * CHUNK},4,99,1,1,1,1,1")
+    (tmp_path / "metrics.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / ".tmp-k1ll3dcheckpoint.npz").write_bytes(b"PK\x03\x04half")
     second = run(*TINY, f"--num_env_steps={2 * CHUNK}", "--checkpoint_every=1", "--eval_games=0",
                  f"--output_dir={tmp_path}")
     assert second.returncode == 0, second.stderr
-    assert "resuming" in second.stdout
+    assert "resumed from" in second.stdout
     assert (tmp_path / "metrics.csv").read_text() == (full_run / "metrics.csv").read_text()
+    assert [name for name in os.listdir(tmp_path) if name.startswith(".")] == [], \
+        "no temporary or lock file is left"
     with np.load(tmp_path / "checkpoint.npz") as a, np.load(full_run / "checkpoint.npz") as b:
         assert sorted(a.files) == sorted(b.files)
         for name in a.files:
@@ -212,3 +220,43 @@ def test_checkpoint_of_another_preset_is_refused_and_left_alone(full_run):
                      f"--evaluate_checkpoint={full_run / 'checkpoint.npz'}")
     assert_one_line_error(evaluation, "trained on")
     assert before == {name: (full_run / name).read_bytes() for name in before}
+
+
+OLD_RUN = REPO / "tests" / "experiments" / "data" / "bad_hanabi_old_run"
+
+
+def array_digests(path) -> dict:
+    with np.load(path) as checkpoint:
+        return {name: hashlib.sha256(np.ascontiguousarray(checkpoint[name]).tobytes()
+                                     + str(checkpoint[name].dtype).encode()
+                                     + str(checkpoint[name].shape).encode()).hexdigest()
+                for name in sorted(checkpoint.files)}
+
+
+def test_a_checkpoint_of_the_code_before_the_shared_loop_still_loads():
+    """The checkpoint format must not change: an old run's checkpoint restores into today's
+    training state (names, shapes, dtypes and header)."""
+    path = str(OLD_RUN / "checkpoint.npz")
+    checkpoint = checkpoints.read_checkpoint(path)
+    # (experiments.bad_hanabi is not imported here: its flags would meet another binary's.)
+    config = checkpoints.dataclass_from_dict(hanabi_learner.TrainConfig,
+                                             checkpoint.config["train"], path, "train.")
+    seed = checkpoint.config["seed"]
+    assert set(checkpoint.config) == {"format_version", "experiment", "train", "seed",
+                                      "updates_per_log"}
+    template = hanabi_learner.init_train_state(config, jax.random.PRNGKey(seed))
+    state = checkpoints.restore(path, checkpoint, template)
+    assert int(state.update) == 2 and seed == 3
+
+
+@pytest.mark.slow  # one binary run; the test above checks the format in-process
+def test_a_run_of_the_code_before_the_shared_loop_resumes_to_its_uninterrupted_end(tmp_path):
+    for name in ("checkpoint.npz", "metrics.csv"):
+        (tmp_path / name).write_bytes((OLD_RUN / name).read_bytes())
+    result = run(*TINY, f"--num_env_steps={2 * CHUNK}", "--checkpoint_every=1", "--eval_games=0",
+                 f"--output_dir={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "metrics.csv").read_text() == \
+        (OLD_RUN / "uninterrupted_metrics.csv").read_text()
+    expected = json.loads((OLD_RUN / "uninterrupted_checkpoint.json").read_text())
+    assert array_digests(tmp_path / "checkpoint.npz") == expected["uninterrupted_checkpoint_sha256"]

@@ -37,6 +37,8 @@ BAD_TRAINING = [
     ("gae_lambda", {"gae_lambda": -0.1}),
     ("entropy_weight", {"entropy_weight": math.inf}),
     ("num_minibatches", {"num_minibatches": 3}),  # 256 * 32 moves do not split in three
+    ("final_learning_rate_fraction", {"final_learning_rate_fraction": 1.5}),
+    ("final_entropy_fraction", {"final_entropy_fraction": -0.1}),
 ]
 
 
@@ -51,6 +53,12 @@ def test_agent_config_refuses(field, kwargs):
 def test_train_config_refuses(field, kwargs):
     with pytest.raises(ValueError, match=field):
         TrainConfig(agent=AgentConfig(GAME), **kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [{"v2_alpha": 0.1}, {"likelihood_samples": 2}])
+def test_ippo_refuses_the_settings_of_bad_beliefs(kwargs):
+    with pytest.raises(ValueError, match=f"{next(iter(kwargs))}.* apply to method 'bad' only"):
+        AgentConfig(GAME, method="ippo", **kwargs)
 
 
 def test_valid_edge_settings_are_accepted():

@@ -18,7 +18,7 @@ import pytest
 
 from bad import hanabi_learner
 from bad.hanabi_agent import AgentConfig
-from experiments import common
+from experiments import checkpoints
 from games.hanabi_config import make_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -171,14 +171,14 @@ def hanabi_config(**train_changes) -> dict:
     train = dataclasses.asdict(hanabi_learner.TrainConfig(
         agent=AgentConfig(make_config("very_small"), hidden_sizes=(16,)), num_envs=8,
         rollout_length=4, num_minibatches=2))
-    return {"format_version": common.FORMAT_VERSION, "experiment": "bad_hanabi",
+    return {"format_version": checkpoints.FORMAT_VERSION, "experiment": "bad_hanabi",
             "train": {**train, **train_changes}, "seed": 3, "updates_per_log": 2}
 
 
 def write_damaged_checkpoints(directory) -> None:
     """Every kind of bad checkpoint the evaluation cases above name."""
     def config_file(name, config, leaves=()):
-        common.save_checkpoint(str(directory / f"{name}.npz"), list(leaves), config)
+        checkpoints.save_checkpoint(str(directory / f"{name}.npz"), list(leaves), config)
 
     valid = hanabi_config()
     no_method = hanabi_config()
@@ -192,7 +192,7 @@ def write_damaged_checkpoints(directory) -> None:
     config_file("no_train", {k: v for k, v in valid.items() if k != "train"})
     config_file("no_seed", {k: v for k, v in valid.items() if k != "seed"})
     config_file("seed_as_text", {**valid, "seed": "3"})
-    config_file("gn_demo", {"format_version": common.FORMAT_VERSION, "demo": "sort"})
+    config_file("gn_demo", {"format_version": checkpoints.FORMAT_VERSION, "demo": "sort"})
     config_file("list_config", [1, 2])
     np.savez(directory / "old_format.npz", config=np.asarray(json.dumps(
         {k: v for k, v in valid.items() if k != "format_version"})), num_leaves=np.asarray(0))

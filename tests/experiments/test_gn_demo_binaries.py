@@ -56,6 +56,18 @@ def kill_at_first_checkpoint(demo: str, output_dir, *flags: str) -> None:
     process.wait()
 
 
+def damage_a_checkpointed_row(output_dir) -> None:
+    """What a killed run may leave: the first row of metrics.csv (which its checkpoint covers)
+    damaged, and a temporary file of a write the kill cut short."""
+    path = os.path.join(output_dir, "metrics.csv")
+    lines = read(path).splitlines()
+    lines[1] = ",".join(lines[1].split(",")[:1] + ["12345.0"] + lines[1].split(",")[2:])
+    with open(path, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    with open(os.path.join(output_dir, ".tmp-k1ll3dmetrics.csv"), "w") as handle:
+        handle.write("step,lo")
+
+
 def headline(output_dir) -> dict:
     results = json.loads(read(os.path.join(output_dir, "results.json")))
     return {k: v for k, v in results.items() if k != "seconds_this_process"}
@@ -87,6 +99,7 @@ def test_shortest_path_writes_results_metrics_plots(shortest_path_run):
 def test_resume_after_kill_gives_the_uninterrupted_numbers(shortest_path_run, tmp_path):
     reference_dir, _ = shortest_path_run
     kill_at_first_checkpoint("gn_shortest_path", tmp_path, *LABELLING_FLAGS)
+    damage_a_checkpointed_row(tmp_path)
     resumed = run("gn_shortest_path", tmp_path, *LABELLING_FLAGS)
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed from" in resumed.stdout

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments import common, gn_common
+from experiments import checkpoints, common, gn_common, run_files
 
 TRAINING = gn_common.TrainingConfig(
     num_iterations=8, batch_size_train=1, batch_size_test=1, num_processing_steps=1,
@@ -32,7 +32,7 @@ def train(output_dir, targets=None, **overrides):
 
 
 def metrics(output_dir) -> str:
-    return (output_dir / common.METRICS_NAME).read_text()
+    return (output_dir / run_files.METRICS_NAME).read_text()
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_kill_between_metrics_and_checkpoint_resumes_to_the_same_files(
         uninterrupted, tmp_path, monkeypatch, kill_at):
     """Killed after metrics.csv is written for a checkpoint but before the checkpoint itself."""
     reference_dir, reference_params, reference_rows = uninterrupted
-    save = common.save_checkpoint
+    save = checkpoints.save_checkpoint
     calls = []
 
     def killed_on_call(*args, **kwargs):
@@ -56,28 +56,28 @@ def test_kill_between_metrics_and_checkpoint_resumes_to_the_same_files(
             raise Killed
         save(*args, **kwargs)
 
-    monkeypatch.setattr(common, "save_checkpoint", killed_on_call)
+    monkeypatch.setattr(checkpoints, "save_checkpoint", killed_on_call)
     with pytest.raises(Killed):
         train(tmp_path)
-    monkeypatch.setattr(common, "save_checkpoint", save)
+    monkeypatch.setattr(checkpoints, "save_checkpoint", save)
     # metrics.csv ran ahead of the checkpoint (or there is none yet).
     assert metrics(tmp_path).count("\n") == 1 + 2 * kill_at
-    assert os.path.exists(tmp_path / common.CHECKPOINT_NAME) == (kill_at > 1)
+    assert os.path.exists(tmp_path / checkpoints.CHECKPOINT_NAME) == (kill_at > 1)
     params, rows = train(tmp_path)
     np.testing.assert_array_equal(params["w"], reference_params["w"])
     assert rows == reference_rows
     assert metrics(tmp_path) == metrics(reference_dir)
-    with np.load(tmp_path / common.CHECKPOINT_NAME) as a, \
-            np.load(reference_dir / common.CHECKPOINT_NAME) as b:
+    with np.load(tmp_path / checkpoints.CHECKPOINT_NAME) as a, \
+            np.load(reference_dir / checkpoints.CHECKPOINT_NAME) as b:
         for name in a.files:
             np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 
 
 def test_resume_of_a_finished_run_rewrites_short_metrics(uninterrupted, tmp_path):
     reference_dir, _, reference_rows = uninterrupted
-    for name in (common.CHECKPOINT_NAME, common.METRICS_NAME):
+    for name in (checkpoints.CHECKPOINT_NAME, run_files.METRICS_NAME):
         (tmp_path / name).write_bytes((reference_dir / name).read_bytes())
-    (tmp_path / common.METRICS_NAME).write_text("step,loss\n")
+    (tmp_path / run_files.METRICS_NAME).write_text("step,loss\n")
     _, rows = train(tmp_path)
     assert rows == reference_rows
     assert metrics(tmp_path) == metrics(reference_dir)
@@ -89,10 +89,32 @@ def test_divergence_stops_with_readable_metrics_and_resumes_alike(tmp_path):
     with pytest.raises(common.ExperimentError, match="training diverged: loss is nan at "
                                                      "iteration 6"):
         train(tmp_path, targets)
-    rows = common.read_csv(str(tmp_path / common.METRICS_NAME))
+    rows = run_files.read_csv(str(tmp_path / run_files.METRICS_NAME))
     assert [row["step"] for row in rows] == [2, 4, 6] and np.isnan(rows[-1]["loss"])
-    checkpoint = common.read_checkpoint(str(tmp_path / common.CHECKPOINT_NAME))
+    checkpoint = checkpoints.read_checkpoint(str(tmp_path / checkpoints.CHECKPOINT_NAME))
     assert int(checkpoint.leaves[-2]) == 4, "the checkpoint keeps the last finite state"
     with pytest.raises(common.ExperimentError, match="diverged: loss is nan at iteration 6"):
         train(tmp_path, targets)
-    assert common.read_csv(str(tmp_path / common.METRICS_NAME))[:2] == rows[:2]
+    assert run_files.read_csv(str(tmp_path / run_files.METRICS_NAME))[:2] == rows[:2]
+
+
+def test_a_damaged_row_of_metrics_is_rebuilt_from_the_checkpoint(uninterrupted, tmp_path,
+                                                                 monkeypatch):
+    reference_dir, _, reference_rows = uninterrupted
+    save = checkpoints.save_checkpoint
+
+    def killed_at_the_second(*args, **kwargs):
+        if os.path.exists(tmp_path / checkpoints.CHECKPOINT_NAME):
+            raise Killed
+        save(*args, **kwargs)
+
+    monkeypatch.setattr(checkpoints, "save_checkpoint", killed_at_the_second)
+    with pytest.raises(Killed):
+        train(tmp_path)
+    monkeypatch.setattr(checkpoints, "save_checkpoint", save)
+    lines = metrics(tmp_path).splitlines()
+    lines[1] = "2,12345.0," + lines[1].split(",", 2)[2]  # a row the checkpoint covers
+    (tmp_path / run_files.METRICS_NAME).write_text("\n".join(lines) + "\n")
+    _, rows = train(tmp_path)
+    assert rows == reference_rows
+    assert metrics(tmp_path) == metrics(reference_dir)

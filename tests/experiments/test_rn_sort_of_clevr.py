@@ -6,7 +6,14 @@ Bad command lines are in test_bad_command_lines.py.
 import os
 
 import pytest
-from test_gn_demo_binaries import flag_list, headline, kill_at_first_checkpoint, read, run
+from test_gn_demo_binaries import (
+    damage_a_checkpointed_row,
+    flag_list,
+    headline,
+    kill_at_first_checkpoint,
+    read,
+    run,
+)
 
 TINY = dict(num_iterations=12, batch_size_train=8, batch_size_test=16, num_eval_graphs=40,
             latent_size=16, num_layers=1, log_every=3, checkpoint_every=3)
@@ -51,12 +58,15 @@ def test_the_mlp_has_about_the_relation_networks_parameters(tiny_run):
 def test_resume_after_kill_gives_the_uninterrupted_numbers(tiny_run, tmp_path):
     reference_dir, _ = tiny_run
     kill_at_first_checkpoint(DEMO, tmp_path, *TINY_FLAGS)
+    damage_a_checkpointed_row(tmp_path)
     resumed = run(DEMO, tmp_path, *TINY_FLAGS)
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed from" in resumed.stdout
     assert "at iteration 12" not in resumed.stdout, "the kill came too late to test a resume"
     assert headline(tmp_path) == headline(reference_dir)
     assert read(tmp_path / "metrics.csv") == read(reference_dir / "metrics.csv")
+    assert sorted(os.listdir(tmp_path)) == sorted(os.listdir(reference_dir)), \
+        "no temporary or lock file is left"
 
 
 def test_checkpoint_of_other_scenes_is_refused(tiny_run):
