@@ -18,7 +18,7 @@ from typing import Any
 from absl import flags
 
 from bad import hanabi_replay
-from experiments import common
+from experiments import common, run_files
 from experiments.replay_page import load_seats, write_page
 from games.hanabi_config import HanabiConfig
 
@@ -108,7 +108,7 @@ def main(argv: Sequence[str]) -> None:
     common.check_seed(FLAGS.seed)
     seats, names = load_seats(FLAGS.agents, person=FLAGS.seat)
     config = next(agent for agent in seats if agent is not None).config.game
-    output_dir = common.prepare_output_dir(FLAGS.output_dir)
+    output_dir = run_files.prepare_output_dir(FLAGS.output_dir)
     decks, game_keys = hanabi_replay.deal(config, 1, FLAGS.seed)
     print(f"You are P{FLAGS.seat} of {config.players}; seats: {', '.join(names)}.")
     try:

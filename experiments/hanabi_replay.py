@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from absl import flags
 
 from bad import hanabi_replay
-from experiments import common, replay_page
+from experiments import common, replay_page, run_files
 
 flags.DEFINE_list("agents", ["full"], "Per seat (or one for all): a pretrained agent name "
                   "(very_small, small, full) or an agent file.")
@@ -33,11 +33,11 @@ def main(argv: Sequence[str]) -> None:
     common.check_seed(FLAGS.seed)
     common.check_positive(games=FLAGS.games)
     seats, names = replay_page.load_seats(FLAGS.agents)
-    output_dir = common.prepare_output_dir(FLAGS.output_dir)
+    output_dir = run_files.prepare_output_dir(FLAGS.output_dir)
     records = hanabi_replay.play_games(seats, FLAGS.games, FLAGS.seed, FLAGS.greedy, names=names)
     path = replay_page.write_page(output_dir, records)
     if FLAGS.games > 1:
-        common.write_json(os.path.join(output_dir, "replays.json"),
+        run_files.write_json(os.path.join(output_dir, "replays.json"),
                           {"seed": FLAGS.seed, "agents": list(FLAGS.agents), "records": records})
     scores = [record["score"] for record in records]
     print(f"scores {scores}; replay of game 0 (score {scores[0]}) in {path}")

@@ -17,6 +17,7 @@ from typing import Any
 
 from bad import agents, hanabi_replay
 from experiments import common
+from infra.files import atomic_write
 
 _STYLE = """
 body{font:14px system-ui,sans-serif;margin:12px;color:#222;background:#fafafa}
@@ -230,5 +231,5 @@ def write_page(output_dir: str, records: list[dict]) -> str:
     """Writes `replay.html` of the first record; returns its path."""
     path = os.path.join(output_dir, "replay.html")
     html = render(records)
-    common.atomic_write(path, lambda handle: handle.write(html))
+    atomic_write(path, lambda handle: handle.write(html))
     return path
