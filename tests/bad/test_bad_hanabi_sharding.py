@@ -2,6 +2,8 @@
 
 import textwrap
 
+import pytest
+
 _SCRIPT = textwrap.dedent("""
     import jax
     import numpy as np
@@ -31,5 +33,6 @@ _SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # trains twice in a fresh two-device interpreter (about 50 s)
 def test_training_split_over_two_host_devices_matches_one_device(run_on_two_host_devices):
     assert "sharded ok" in run_on_two_host_devices(_SCRIPT)

@@ -20,6 +20,7 @@ def _head() -> str:
                           text=True, check=True).stdout.strip()
 
 
+@pytest.mark.slow  # two checkouts' workers compile and time (about 50 s); refusals below are fast
 def test_times_the_work_tree_and_the_base_interleaved(run_benchmark, read_reports):
     base = f"base {_head()[:7]} ippo"
     result = run_benchmark(MODULE, "--base=HEAD", *ROUNDS, "--", *TINY)

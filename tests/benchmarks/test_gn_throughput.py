@@ -7,6 +7,7 @@ TINY = ["--num_graphs=2", "--num_nodes=10", "--num_edges=0", "--features=4", "--
         "--small_graphs=2", "--rounds=2", "--min_round_seconds=0", "--torch_python=/no/python"]
 
 
+@pytest.mark.slow  # times both libraries (about 40 s); the cost breakdown below covers our step
 def test_times_ours_and_jraph_and_says_pyg_is_missing(run_benchmark, read_reports):
     result = run_benchmark(MODULE, *TINY)
     assert result.returncode == 0, result.stderr

@@ -104,6 +104,7 @@ def test_the_jaxmarl_worker_adds_both_of_its_rows(run_benchmark, read_reports,
         assert all("jaxmarl 0.0.1" in report["rows"][row][-1] for row in JAXMARL_ROWS)
 
 
+@pytest.mark.slow  # compiles ours again (about 20 s); measuring ours alone is tested above
 def test_a_broken_jaxmarl_is_a_note(run_benchmark, read_reports):
     result = run_benchmark(MODULE, *TINY, f"--jaxmarl_python={sys.executable}")
     assert result.returncode == 0, result.stderr
