@@ -176,7 +176,7 @@ def _read_header(path: str, arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
         try:
             config_json.check_value(hint, header[name], name)
         except config_json.SettingError as error:
-            raise ValueError(f"agent file {path}: {error}") from None
+            raise ValueError(f"agent file {path} {error}") from None
     if header["training_steps"] < 0:
         raise ValueError(f"agent file {path}: training_steps is {header['training_steps']}, "
                          "expected at least 0.")
@@ -199,7 +199,7 @@ def config_from_header(path: str, header: Mapping[str, Any]) -> AgentConfig:
         return config_json.dataclass_from_json(AgentConfig, header["agent"], "agent",
                                                given={"game": game})
     except config_json.SettingError as error:
-        raise ValueError(f"agent file {path}: {error}") from None
+        raise ValueError(f"agent file {path} {error}") from None
     except (TypeError, ValueError) as error:
         reason = str(error).rstrip(".")
         raise ValueError(f"agent file {path} holds an invalid agent config ({reason}).") from None

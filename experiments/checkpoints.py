@@ -9,11 +9,8 @@ another format version or written with another configuration, naming the file an
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-import types
-import typing
 from collections.abc import Mapping
 from typing import Any, NamedTuple, TypeVar
 
@@ -22,6 +19,7 @@ import numpy as np
 
 from experiments.common import ExperimentError, one_line
 from experiments.run_files import to_builtin
+from infra import config_json
 from infra.files import atomic_write
 
 CHECKPOINT_NAME = "checkpoint.npz"
@@ -169,61 +167,17 @@ def load_checkpoint(path: str, template: Any, config: Mapping[str, Any]) -> Any:
     return restore(path, checkpoint, template)
 
 
-def _matches(hint: Any, value: Any) -> bool:
-    """Whether a JSON value fits a simple field type (unknown types are not checked)."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is str:
-        return isinstance(value, str)
-    if origin in (typing.Union, types.UnionType):
-        return any(_matches(arg, value) for arg in args)
-    if hint is type(None):
-        return value is None
-    if origin is tuple:
-        if not isinstance(value, list):
-            return False
-        if len(args) == 2 and args[1] is Ellipsis:
-            return all(_matches(args[0], v) for v in value)
-        return len(args) == len(value) and all(map(_matches, args, value))
-    return True
-
-
 def dataclass_from_dict(cls: type[T], data: Any, path: str, prefix: str = "") -> T:
     """Rebuilds dataclass `cls` from the `dataclasses.asdict` stored in checkpoint `path`.
 
-    Nested dataclass fields are rebuilt too and lists become tuples where the field is a tuple.
-    Raises `ExperimentError` naming the setting that is missing, unknown or of the wrong type,
-    or the error `cls` itself raises.
+    Checked whole by `infra.config_json`, as agent files are (nested dataclasses rebuilt, lists
+    made tuples). Raises `ExperimentError` naming the setting that is missing, unknown or of the
+    wrong type, or the error `cls` itself raises.
     """
-    if not isinstance(data, Mapping):
-        raise ExperimentError(f"checkpoint {path} has setting {prefix.rstrip('.') or 'config'}="
-                              f"{data!r}, expected an object.")
-    hints = typing.get_type_hints(cls)
-    names = [field.name for field in dataclasses.fields(cls)]
-    missing = [name for name in names if name not in data]
-    if missing:
-        raise ExperimentError(f"checkpoint {path} lacks the setting {prefix}{missing[0]}.")
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        raise ExperimentError(f"checkpoint {path} has an unknown setting {prefix}{unknown[0]}.")
-    values = {}
-    for name in names:
-        hint, value = hints[name], data[name]
-        if dataclasses.is_dataclass(hint):
-            value = dataclass_from_dict(hint, value, path, f"{prefix}{name}.")
-        elif not _matches(hint, value):
-            raise ExperimentError(f"checkpoint {path} has setting {prefix}{name}={value!r}, "
-                                  f"expected {getattr(hint, '__name__', hint)}.")
-        elif typing.get_origin(hint) is tuple:
-            value = tuple(value)
-        values[name] = value
     try:
-        return cls(**values)
+        return config_json.dataclass_from_json(cls, data, prefix.rstrip("."))
+    except config_json.SettingError as error:
+        raise ExperimentError(f"checkpoint {path} {error}") from None
     except (TypeError, ValueError) as error:
         raise ExperimentError(f"checkpoint {path} holds settings {cls.__name__} refuses "
                               f"({one_line(error)}).") from None

@@ -44,7 +44,11 @@ def fits(hint: Any, value: Any) -> bool:
     if origin in (typing.Union, types.UnionType):
         return any(fits(arg, value) for arg in args)
     if origin is tuple:
-        return isinstance(value, list) and all(fits(args[0], item) for item in value)
+        if not isinstance(value, list):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(fits(args[0], item) for item in value)
+        return len(args) == len(value) and all(map(fits, args, value))
     if hint is float:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if hint is int:
@@ -61,7 +65,7 @@ def check_value(hint: Any, value: Any, where: str) -> Any:
       SettingError: `value` is not of type `hint`, naming `where`.
     """
     if not fits(hint, value):
-        raise SettingError(f"{where} is {value!r}, expected {describe(hint)}.")
+        raise SettingError(f"has setting {where}={value!r}, expected {describe(hint)}.")
     if typing.get_origin(hint) is tuple:
         return tuple(value)
     return float(value) if hint is float else value
@@ -75,7 +79,8 @@ def dataclass_from_json(cls: type[T], data: Any, where: str,
       cls: a dataclass whose fields are bools, integers, numbers, strings, tuples of them, None,
         unions of these, or dataclasses of the same kind.
       data: the parsed JSON object.
-      where: the dotted path of `data` in its file (`"agent"`), which the errors start with.
+      where: the dotted path of `data` in its file (`"agent"`; "" for the whole file), which
+        the errors name settings by.
       given: fields already built elsewhere (the game of an agent stored beside it), not read
         from `data`.
 
@@ -86,22 +91,24 @@ def dataclass_from_json(cls: type[T], data: Any, where: str,
     """
     given = dict(given or {})
     if not isinstance(data, Mapping):
-        raise SettingError(f"{where} is {data!r}, expected an object of {cls.__name__} settings.")
+        raise SettingError(f"has setting {where or 'config'}={data!r}, expected an object of "
+                           f"{cls.__name__} settings.")
+    path = f"{where}." if where else ""
     hints = typing.get_type_hints(cls)
     names = [field.name for field in dataclasses.fields(cls) if field.name not in given]
     missing = [name for name in names if name not in data]
     if missing:
-        raise SettingError(f"{where}.{missing[0]} is missing.")
+        raise SettingError(f"lacks the setting {path}{missing[0]}.")
     unknown = sorted(set(data) - set(names))
     if unknown:
-        raise SettingError(f"{where}.{unknown[0]} is not one of the {cls.__name__} settings "
-                           "stored here.")
+        raise SettingError(f"has an unknown setting {path}{unknown[0]}: {cls.__name__} has "
+                           "no such field.")
     values = dict(given)
     for name in names:
         hint = hints[name]
         # A hint is a class, never an instance; the `type` check says so to the type checker too.
         if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-            values[name] = dataclass_from_json(hint, data[name], f"{where}.{name}")
+            values[name] = dataclass_from_json(hint, data[name], f"{path}{name}")
         else:
-            values[name] = check_value(hint, data[name], f"{where}.{name}")
+            values[name] = check_value(hint, data[name], f"{path}{name}")
     return cls(**values)

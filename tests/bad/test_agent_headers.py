@@ -54,32 +54,32 @@ def _set(section, key, value):
 # (shipped agent, change to its header, what the error must say). small is the exact-belief one.
 REFUSED = [
     # Missing, nested ones included: a default must never stand in.
-    ("small", _drop("agent", "exact_belief"), r"agent\.exact_belief is missing"),
-    ("small", _drop("game", "hand_size"), r"game\.hand_size is missing"),
-    ("very_small", _drop("agent", "hidden_sizes"), r"agent\.hidden_sizes is missing"),
+    ("small", _drop("agent", "exact_belief"), r"lacks the setting agent\.exact_belief"),
+    ("small", _drop("game", "hand_size"), r"lacks the setting game\.hand_size"),
+    ("very_small", _drop("agent", "hidden_sizes"), r"lacks the setting agent\.hidden_sizes"),
     ("very_small", lambda header: header.pop("training_steps"), r"lacks 'training_steps'"),
     # Of another type.
     ("very_small", _set("agent", "likelihood_samples", "1"),
-     r"agent\.likelihood_samples is '1', expected an integer"),
+     r"agent\.likelihood_samples='1', expected an integer"),
     ("very_small", _set("agent", "likelihood_samples", True),
-     r"agent\.likelihood_samples is True, expected an integer"),
+     r"agent\.likelihood_samples=True, expected an integer"),
     ("very_small", _set("agent", "likelihood_samples", 1.0),
-     r"agent\.likelihood_samples is 1\.0, expected an integer"),
-    ("small", _set("agent", "exact_belief", 1.0), r"agent\.exact_belief is 1\.0, expected a bool"),
+     r"agent\.likelihood_samples=1\.0, expected an integer"),
+    ("small", _set("agent", "exact_belief", 1.0), r"agent\.exact_belief=1\.0, expected a bool"),
     ("very_small", _set("agent", "cf_weight", False),
-     r"agent\.cf_weight is False, expected a number"),
-    ("very_small", _set("agent", "method", 3), r"agent\.method is 3, expected a string"),
+     r"agent\.cf_weight=False, expected a number"),
+    ("very_small", _set("agent", "method", 3), r"agent\.method=3, expected a string"),
     ("very_small", _set("agent", "hidden_sizes", [256.0]),
-     r"agent\.hidden_sizes is \[256\.0\], expected a list of integers"),
-    ("very_small", _set("agent", "hidden_sizes", 256), r"agent\.hidden_sizes is 256"),
-    ("very_small", _set("game", "players", "2"), r"game\.players is '2', expected an integer"),
-    ("very_small", _set("game", "colors", True), r"game\.colors is True, expected an integer"),
-    ("very_small", _set(None, "agent", [1]), r"agent is \[1\], expected an object"),
-    ("very_small", _set(None, "training_steps", "5"), r"training_steps is '5', expected an int"),
-    ("very_small", _set(None, "score", "high"), r"score is 'high', expected a number or null"),
+     r"agent\.hidden_sizes=\[256\.0\], expected a list of integers"),
+    ("very_small", _set("agent", "hidden_sizes", 256), r"agent\.hidden_sizes=256"),
+    ("very_small", _set("game", "players", "2"), r"game\.players='2', expected an integer"),
+    ("very_small", _set("game", "colors", True), r"game\.colors=True, expected an integer"),
+    ("very_small", _set(None, "agent", [1]), r"agent=\[1\], expected an object"),
+    ("very_small", _set(None, "training_steps", "5"), r"training_steps='5', expected an int"),
+    ("very_small", _set(None, "score", "high"), r"score='high', expected a number or null"),
     # Unknown.
-    ("very_small", _set("agent", "belief", "bb"), r"agent\.belief is not one of the AgentConfig"),
-    ("very_small", _set("game", "seed", 1), r"game\.seed is not one of the HanabiConfig"),
+    ("very_small", _set("agent", "belief", "bb"), r"has an unknown setting agent\.belief"),
+    ("very_small", _set("game", "seed", 1), r"has an unknown setting game\.seed"),
     # Out of range.
     ("very_small", _set("agent", "likelihood_floor", 2.0), r"likelihood_floor is out of range"),
     ("very_small", _set("agent", "hidden_sizes", [0]), r"hidden_sizes must be positive"),
@@ -123,8 +123,8 @@ class Outer:
 def test_the_settings_read_are_the_dataclass_fields_nested_ones_included():
     data = {"inner": {"width": 3, "sizes": [1, 2]}, "rate": None}
     assert config_json.dataclass_from_json(Outer, data, "run") == Outer(Inner(3, (1, 2)))
-    with pytest.raises(config_json.SettingError, match=r"^run\.inner\.sizes is missing\.$"):
+    with pytest.raises(config_json.SettingError, match=r"^lacks the setting run\.inner\.sizes\.$"):
         config_json.dataclass_from_json(Outer, {"inner": {"width": 3}, "rate": 1.0}, "run")
-    with pytest.raises(config_json.SettingError, match=r"^run\.rate is 'x', expected a number "
-                                                       r"or null\.$"):
+    with pytest.raises(config_json.SettingError,
+                       match=r"^has setting run\.rate='x', expected a number or null\.$"):
         config_json.dataclass_from_json(Outer, {**data, "rate": "x"}, "run")
