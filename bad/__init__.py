@@ -15,12 +15,9 @@ Modules:
 * `matrix_game` (with `matrix_game_enumeration`): BAD with and without CF and independent policy
   gradient on OpenSpiel's `tiny_hanabi` (the two-step matrix game), one jitted training loop
   vmapped over seeds, with exact scoring of the final policies.
-* Hanabi: `hanabi_agent` (the agent's config and API: `public_context`, `decide`, `observe`,
-  `act`), `hanabi_network` (policy and critic), `hanabi_public_belief` (V0, factorised BB / V2 and
-  the exact joint belief behind one interface), `hanabi_belief` (V0 / V1 / BB / V2 formulas),
-  `hanabi_likelihood` (the factorised BAD likelihood), `hanabi_exact_belief`, `hanabi_learner`
-  (PPO self-play), `hanabi_evaluation` and `hanabi_replay` (a game of seated agents, or people,
-  as a record of every move, board and belief).
+* `hanabi`: BAD and IPPO on Hanabi, one module per job (see its docstring): the agent's API
+  (`agent`), its network, beliefs and likelihood, the PPO learner, evaluation and replays, agent
+  files, the pretrained agents (`bad.hanabi.agents`) and players for OpenSpiel and the HLE.
 
 Library code only: no flags, printing or files (those live in `experiments/`); every function that
 samples takes an explicit `jax.random` key.

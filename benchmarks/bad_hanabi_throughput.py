@@ -7,7 +7,7 @@ The default call measures each method on 2-player Full with the learner's defaul
 (256 games, `TrainConfig`'s rollout, epochs and minibatches) in 5 interleaved rounds of at least
 5 seconds each, after an untimed call that compiles: about a minute of timing, plus compilation.
 
-Each call runs `bad.hanabi_learner.train_updates` for `--updates` updates (acting, environment
+Each call runs `bad.hanabi.learner.train_updates` for `--updates` updates (acting, environment
 steps, for BAD the belief update, the rank-one likelihoods of every partner slot and value, and
 the PPO learner); with `--exact_belief` BAD keeps the exact joint belief and its likelihoods cover
 every joint hand of the partner. The first method listed is the reference of the ratios. The
@@ -47,12 +47,13 @@ from typing import Any
 import jax
 from absl import flags
 
-from bad import hanabi_agent, hanabi_learner
-from bad.hanabi_agent import METHODS, AgentConfig
+from bad.hanabi import agent as hanabi_agent
+from bad.hanabi import learner as hanabi_learner
+from bad.hanabi.agent import METHODS, AgentConfig
 from benchmarks import harness, xla_profile
 from benchmarks.machine_rates import matmul_rate, repeat
-from games import hanabi_jax
-from games.hanabi_config import preset_with_players
+from games.hanabi import jax_game as hanabi_jax
+from games.hanabi.config import preset_with_players
 
 _DEFAULTS = hanabi_learner.TrainConfig
 _PRESET = flags.DEFINE_string("preset", "full", "Hanabi preset.")

@@ -9,7 +9,7 @@ Protocol, the same for every contender: 2-player Hanabi-Full, `batch_size` games
 compute the legal-move mask, draw a uniformly random legal action, step, and replace a finished
 game by a newly dealt one. One step is one move of one game. Contenders, per batch size:
 
-* `hanabi_jax`: ours, `games.hanabi_jax.step_batch`, which deals only the games that ended;
+* `hanabi_jax`: ours, `games.hanabi.jax_game.step_batch`, which deals only the games that ended;
 * `JaxMARL env.step`: JaxMARL as its users call it, `vmap` of `env.step`, which deals a new game
   for every game at every step and selects it where the game ended;
 * `JaxMARL step_env, reset ended`: like for like, `vmap` of `env.step_env` and `env.reset` of
@@ -49,9 +49,9 @@ INSTALL_HINT = ("python3 -m venv .bench_jaxmarl && "
 
 
 def ours(batch_size: int, num_steps: int, seed: int, with_observations: bool) -> harness.Timed:
-    """`games.hanabi_jax` on 2-player Full with `step_batch`'s auto-reset."""
-    from games import hanabi_jax
-    from games.hanabi_config import make_config
+    """`games.hanabi.jax_game` on 2-player Full with `step_batch`'s auto-reset."""
+    from games.hanabi import jax_game as hanabi_jax
+    from games.hanabi.config import make_config
 
     config = make_config("full")
     players = jnp.arange(config.players)

@@ -28,7 +28,7 @@ def replace_ended(done: jax.Array, games: Any, deal: Callable[[jax.Array], Any],
     """`games` (a pytree, batch-leading) with the games where `done` replaced by `deal(indices)`.
 
     Only the ended games are dealt: up to `max_resets` of them through a gather and a scatter,
-    more by dealing every game (the rule `games.hanabi_jax.step_batch` follows)."""
+    more by dealing every game (the rule `games.hanabi.jax_game.step_batch` follows)."""
     batch_size = done.shape[0]
 
     def deal_some() -> Any:

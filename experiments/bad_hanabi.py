@@ -7,7 +7,7 @@ Train (resumes from `<output_dir>/checkpoint.npz` when one is there):
 
 Writes `metrics.csv` (one row per logged chunk of updates), `results.json` (the final OpenSpiel
 evaluation and training figures), `score.png`, `belief_cross_entropy.png`, the checkpoint and the
-trained agent, `agent.npz` (`bad.agents.load_agent`; playable in OpenSpiel and the HLE).
+trained agent, `agent.npz` (`bad.hanabi.agents.load_agent`; playable in OpenSpiel and the HLE).
 A run restarted after a kill continues from its last checkpoint with the same numbers as an
 uninterrupted run. With `--final_learning_rate_fraction` or `--final_entropy_fraction` below 1
 the learning rate and entropy weight fall linearly over the run (or over `--anneal_env_steps`),
@@ -50,8 +50,10 @@ import jax
 import numpy as np
 from absl import flags
 
-from bad import agent_files, agents, hanabi_evaluation, hanabi_learner
-from bad.hanabi_agent import METHODS, AgentConfig
+from bad.hanabi import agent_files, agents
+from bad.hanabi import evaluation as hanabi_evaluation
+from bad.hanabi import learner as hanabi_learner
+from bad.hanabi.agent import METHODS, AgentConfig
 from experiments import (
     checkpoints,
     common,
@@ -62,7 +64,7 @@ from experiments import (
     training_loop,
 )
 from games.hanabi import HanabiGame
-from games.hanabi_config import PRESETS, HanabiConfig, preset_with_players
+from games.hanabi.config import PRESETS, HanabiConfig, preset_with_players
 from infra.devices import to_host
 
 FLAGS = flags.FLAGS
@@ -218,7 +220,7 @@ def print_evaluation(summary: dict, title: str) -> None:
 
 
 def is_agent_file(path: str) -> bool:
-    """Whether `path` holds an agent file (`bad.agents.save_agent`) rather than a checkpoint;
+    """Whether `path` holds an agent file (`bad.hanabi.agents.save_agent`) rather than a checkpoint;
     `False` for anything unreadable, whose problem `checkpoints.read_checkpoint` names."""
     try:
         with np.load(path, allow_pickle=False) as stored:

@@ -6,8 +6,8 @@
 2. BAD on the two-step matrix game: BAD with counterfactual gradients against plain policy
    gradient, many seeds in one compiled run (`experiments.bad_matrix_game`).
 3. Graph networks: a short shortest-path run (`experiments.gn_shortest_path`).
-4. The pretrained two-player Full BAD agent (`bad.agents.load_pretrained("full")`) plays a few
-   games with itself through OpenSpiel (`bad.hanabi_evaluation.play_open_spiel`).
+4. The pretrained two-player Full BAD agent (`bad.hanabi.agents.load_pretrained("full")`) plays a
+   few games with itself through OpenSpiel (`bad.hanabi.evaluation.play_open_spiel`).
 
 Each binary writes its `results.json`, `metrics.csv` and plots under `--output_dir`
 (default `runs/demo`).
@@ -26,7 +26,8 @@ import jax
 import numpy as np
 from absl import flags
 
-from bad import agents, hanabi_evaluation
+from bad.hanabi import agents
+from bad.hanabi import evaluation as hanabi_evaluation
 from experiments import common, run_files
 from games import hanabi, tiny_hanabi
 

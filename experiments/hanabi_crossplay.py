@@ -5,9 +5,9 @@
 
 Every ordered pair of agents (self-play included) plays `--num_games` games on the same deals
 (with `--simple_agent`, HLE's rule-based `SimpleAgent` is one more agent, named `simple`: it reads
-`games.hanabi_views.hle_observation_dict` of its OpenSpiel observation):
+`games.hanabi.views.hle_observation_dict` of its OpenSpiel observation):
 seat 0 is the row agent, every other seat the column agent. Each agent is a
-`bad.agents.OpenSpielPolicy`; both agents of game `g` share its key `split(key(seed), N)[g]`,
+`bad.hanabi.agents.OpenSpielPolicy`; both agents of game `g` share its key `split(key(seed), N)[g]`,
 so their public samples agree. Writes `results.json` (mean scores and standard errors),
 `crossplay.csv` (the matrix of mean scores) and `crossplay.png` (its heatmap).
 """
@@ -24,12 +24,13 @@ from absl import flags
 from hanabi_learning_environment import pyhanabi
 from hanabi_learning_environment.agents.simple_agent import SimpleAgent
 
-from bad import agents
+from bad.hanabi import agents
 from experiments import common, plots, run_files
-from games import hanabi, hanabi_views
-from games.hanabi_config import HanabiConfig
+from games import hanabi
+from games.hanabi import views as hanabi_views
+from games.hanabi.config import HanabiConfig
 
-flags.DEFINE_list("agents", [], "Agent files (bad.agents.save_agent), comma-separated.")
+flags.DEFINE_list("agents", [], "Agent files (bad.hanabi.agents.save_agent), comma-separated.")
 flags.DEFINE_integer("num_games", 100, "Games per ordered pair of agents.")
 flags.DEFINE_integer("seed", 0, "Seed of the deals and of the agents' move keys.")
 flags.DEFINE_bool("greedy", False, "Agents play their most likely action instead of sampling.")

@@ -17,10 +17,10 @@ from typing import Any
 
 from absl import flags
 
-from bad import hanabi_replay
+from bad.hanabi import replay as hanabi_replay
 from experiments import common, run_files
 from experiments.replay_page import load_seats, write_page
-from games.hanabi_config import HanabiConfig
+from games.hanabi.config import HanabiConfig
 
 flags.DEFINE_list("agents", ["full"], "The agents of the other seats, in seat order (or one for "
                   "all): pretrained names (very_small, small, full) or agent files.")

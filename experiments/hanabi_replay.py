@@ -2,10 +2,11 @@
 
     python -m experiments.hanabi_replay --agents=full --seed=0 --output_dir=runs/replay
 
-`--agents` names the agent of each seat (a pretrained name, `bad.agents.PRETRAINED`, or an agent
-file), one for every seat or one per seat; the game is theirs (any preset, 2-5 players). The game
-is `bad.hanabi_replay.play_games`' first of `--seed`; `replay.html` (`experiments.replay_page`)
-steps through it, and with `--games=N` `replays.json` holds the records of all N games.
+`--agents` names the agent of each seat (a pretrained name, `bad.hanabi.agents.PRETRAINED`, or an
+agent file), one for every seat or one per seat; the game is theirs (any preset, 2-5 players). The
+game is `bad.hanabi.replay.play_games`' first of `--seed`; `replay.html`
+(`experiments.replay_page`) steps through it, and with `--games=N` `replays.json` holds the records
+of all N games.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 
 from absl import flags
 
-from bad import hanabi_replay
+from bad.hanabi import replay as hanabi_replay
 from experiments import common, replay_page, run_files
 
 flags.DEFINE_list("agents", ["full"], "Per seat (or one for all): a pretrained agent name "

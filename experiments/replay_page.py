@@ -1,7 +1,7 @@
 """The replay page, and the seats of the binaries that write it (`hanabi_replay`, `hanabi_play`).
 
 The page is one self-contained HTML file (inline style and script, nothing fetched) that
-steps through a `bad.hanabi_replay` record with buttons and the arrow keys.
+steps through a `bad.hanabi.replay` record with buttons and the arrow keys.
 
 The page opens at the move named by its URL hash (`#12`, `#last`) and writes what it shows
 into `#status` (`ok: 12/40 moves played, score 7`, or `error: ...` on a script error), so a
@@ -15,7 +15,8 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bad import agents, hanabi_replay
+from bad.hanabi import agents
+from bad.hanabi import replay as hanabi_replay
 from experiments import common
 from infra.files import atomic_write
 
@@ -188,7 +189,7 @@ probability.</p>
 
 
 def render(records: list[Mapping[str, Any]]) -> str:
-    """The page of the first of `records` (`bad.hanabi_replay.play_game` records)."""
+    """The page of the first of `records` (`bad.hanabi.replay.play_game` records)."""
     # "</" inside the JSON would close the script element early.
     data = json.dumps({"records": list(records[:1])}, separators=(",", ":")).replace("</", "<\\/")
     return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Hanabi replay</title>"

@@ -1,7 +1,7 @@
 """Data parallelism over devices: the project's one mesh helper.
 
 Every sharded computation of the project (graph batches in `graphnets.parallel`, the JAX Hanabi's
-games in `games.hanabi_jax.BatchedHanabi`, the Hanabi learner's games in `bad.hanabi_learner`)
+games in `games.hanabi.jax_game.BatchedHanabi`, the Hanabi learner's games in `bad.hanabi.learner`)
 splits its batch axis over a one-axis mesh named `DATA_AXIS` (`data_mesh`, `batch_sharding`) and
 replicates everything else (`replicated_sharding`).
 

@@ -122,7 +122,7 @@ def _loaded_after(statement: str, blocked: tuple[str, ...] = ()) -> set[str]:
 
 
 def test_the_jax_hanabi_loads_no_graph_library():
-    loaded = _loaded_after("import games.hanabi_jax")
+    loaded = _loaded_after("import games.hanabi.jax_game")
     assert not loaded & {"graphnets", "bad", "haiku", "jraph", "networkx", "experiments"}
 
 
@@ -132,7 +132,7 @@ def test_a_graph_network_demo_loads_no_bad():
 
 
 @pytest.mark.parametrize("statement", [
-    "import bad.agents, bad.hanabi_learner, bad.hanabi_evaluation, bad.matrix_game",
+    "import bad.hanabi.agents, bad.hanabi.learner, bad.hanabi.evaluation, bad.matrix_game",
     "import experiments.bad_hanabi",
 ])
 def test_bad_runs_without_the_hle_but_for_its_player(statement):
@@ -142,6 +142,7 @@ def test_bad_runs_without_the_hle_but_for_its_player(statement):
 
 def test_the_hle_player_is_loaded_on_first_use():
     pytest.importorskip("hanabi_learning_environment")
-    loaded = _loaded_after("import bad.agents\nassert 'bad.hle_player' not in sys.modules\n"
-                           "bad.agents.HleAgent")
+    loaded = _loaded_after("import bad.hanabi.agents\n"
+                           "assert 'bad.hanabi.hle_player' not in sys.modules\n"
+                           "bad.hanabi.agents.HleAgent")
     assert "hanabi_learning_environment" in loaded

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from bad import agent_files, agents
+from bad.hanabi import agent_files, agents
 from infra import config_json
 
 

@@ -1,4 +1,4 @@
-"""`bad.agents.HleAgent` and the `games.hanabi_views` it rests on (another player's public
+"""`bad.hanabi.agents.HleAgent` and the `games.hanabi.views` it rests on (another player's public
 observation, rl_env's observation dict), checked against OpenSpiel and rl_env."""
 
 import functools
@@ -9,11 +9,12 @@ import pyspiel
 import pytest
 from hanabi_learning_environment import rl_env
 
-from bad import agents, hanabi_network
-from bad.hanabi_agent import AgentConfig
-from games import hanabi_views
-from games.hanabi_config import make_config
-from games.hanabi_layout import observation_layout
+from bad.hanabi import agents
+from bad.hanabi import network as hanabi_network
+from bad.hanabi.agent import AgentConfig
+from games.hanabi import views as hanabi_views
+from games.hanabi.config import make_config
+from games.hanabi.layout import observation_layout
 
 
 @pytest.mark.parametrize("spec", ["very_small", {"players": 3, "colors": 2, "ranks": 3,

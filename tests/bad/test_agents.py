@@ -1,4 +1,4 @@
-"""Agent files (`bad.agents.save_agent` / `load_agent`) and the OpenSpiel policy."""
+"""Agent files (`bad.hanabi.agents.save_agent` / `load_agent`) and the OpenSpiel policy."""
 
 import functools
 import os
@@ -10,11 +10,13 @@ import numpy as np
 import pyspiel
 import pytest
 
-from bad import agent_files, agents, hanabi_agent, hanabi_evaluation
-from bad.hanabi_agent import AgentConfig
-from bad.hanabi_learner import TrainConfig, init_train_state, train_updates
+from bad.hanabi import agent as hanabi_agent
+from bad.hanabi import agent_files, agents
+from bad.hanabi import evaluation as hanabi_evaluation
+from bad.hanabi.agent import AgentConfig
+from bad.hanabi.learner import TrainConfig, init_train_state, train_updates
 from games import hanabi
-from games.hanabi_config import make_config
+from games.hanabi.config import make_config
 
 
 @functools.cache
@@ -49,7 +51,7 @@ def test_round_trip_keeps_params_header_and_decisions(tmp_path):
     assert [p for p in os.listdir(tmp_path)] == ["agent.npz"]  # no temp file left behind
 
     game = make_config("very_small")
-    from games import hanabi_jax
+    from games.hanabi import jax_game as hanabi_jax
     state = hanabi_jax.reset(game, jax.random.PRNGKey(3))
     observation = hanabi_agent.observation_from_state(game, state)
     evidence = hanabi_agent.initial_evidence(agent.config)

@@ -7,11 +7,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bad import hanabi_agent, hanabi_belief, hanabi_likelihood, hanabi_network
-from bad.hanabi_agent import AgentConfig
-from games import hanabi_jax, hanabi_rules
-from games.hanabi_config import make_config
-from games.hanabi_layout import observation_layout
+from bad.hanabi import agent as hanabi_agent
+from bad.hanabi import belief as hanabi_belief
+from bad.hanabi import likelihood as hanabi_likelihood
+from bad.hanabi import network as hanabi_network
+from bad.hanabi.agent import AgentConfig
+from games.hanabi import jax_game as hanabi_jax
+from games.hanabi import rules as hanabi_rules
+from games.hanabi.config import make_config
+from games.hanabi.layout import observation_layout
 
 GAMES = {"full": "full", "small_3p": {"preset": "small", "players": 3}}
 

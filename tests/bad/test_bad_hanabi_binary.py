@@ -16,9 +16,10 @@ import jax
 import numpy as np
 import pytest
 
-from bad import agents, hanabi_learner
+from bad.hanabi import agents
+from bad.hanabi import learner as hanabi_learner
 from experiments import checkpoints, run_files
-from games.hanabi_config import make_config
+from games.hanabi.config import make_config
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 TINY = ["--method=bad", "--preset=very_small", "--num_envs=8", "--rollout_length=4",

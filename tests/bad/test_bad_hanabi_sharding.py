@@ -7,9 +7,9 @@ import pytest
 _SCRIPT = textwrap.dedent("""
     import jax
     import numpy as np
-    from bad import hanabi_learner
-    from bad.hanabi_agent import AgentConfig
-    from games.hanabi_config import make_config
+    from bad.hanabi import learner as hanabi_learner
+    from bad.hanabi.agent import AgentConfig
+    from games.hanabi.config import make_config
 
     assert jax.device_count() == 2, jax.devices()
     config = hanabi_learner.TrainConfig(

@@ -8,10 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bad import hanabi_evaluation, hanabi_learner
-from bad.hanabi_agent import AgentConfig
+from bad.hanabi import evaluation as hanabi_evaluation
+from bad.hanabi import learner as hanabi_learner
+from bad.hanabi.agent import AgentConfig
 from games.hanabi import HanabiGame, random_decks
-from games.hanabi_config import make_config
+from games.hanabi.config import make_config
 
 CONFIG = hanabi_learner.TrainConfig(
     agent=AgentConfig(make_config("very_small"), method="bad", hidden_sizes=(64,)),

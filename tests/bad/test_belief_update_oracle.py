@@ -3,7 +3,7 @@
 The oracle (`_oracle_*`) is the formulation the fast code replaced, written out in numpy one
 counterfactual hand at a time: every partner slot set to every value, a whole forward pass of the
 policy read off the parameter dict, the legal moves of that hand, a softmax, the floored average
-over the public samples. The fast code (`bad.hanabi_likelihood`, `bad.hanabi_exact_belief`) gets
+over the public samples. The fast code (`bad.hanabi.likelihood`, `bad.hanabi.exact_belief`) gets
 the same numbers with one rank-one change per hand and a cache-sized chunk of games at a time
 (`hanabi_agent.act_batch`); these tests hold them together within float32 rounding.
 """
@@ -15,11 +15,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bad import hanabi_agent, hanabi_exact_belief, hanabi_likelihood, hanabi_network
-from bad.hanabi_agent import AgentConfig
-from games import hanabi_jax, hanabi_rules
-from games.hanabi_config import make_config
-from games.hanabi_layout import action_layout
+from bad.hanabi import agent as hanabi_agent
+from bad.hanabi import exact_belief as hanabi_exact_belief
+from bad.hanabi import likelihood as hanabi_likelihood
+from bad.hanabi import network as hanabi_network
+from bad.hanabi.agent import AgentConfig
+from games.hanabi import jax_game as hanabi_jax
+from games.hanabi import rules as hanabi_rules
+from games.hanabi.config import make_config
+from games.hanabi.layout import action_layout
 
 
 @functools.cache

@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from bad import hanabi_belief
+from bad.hanabi import belief as hanabi_belief
 
 VERY_SMALL_COUNTS = np.array([3, 2, 2, 2, 1])  # one colour, ranks 1-5
 

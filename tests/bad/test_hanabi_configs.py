@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from bad.hanabi_agent import AgentConfig
-from bad.hanabi_learner import TrainConfig
-from games.hanabi_config import make_config
+from bad.hanabi.agent import AgentConfig
+from bad.hanabi.learner import TrainConfig
+from games.hanabi.config import make_config
 
 GAME = make_config("very_small")
 

@@ -7,10 +7,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bad import hanabi_agent, hanabi_exact_belief, hanabi_likelihood, hanabi_network
-from bad.hanabi_agent import AgentConfig
-from games import hanabi_jax, hanabi_rules
-from games.hanabi_config import make_config
+from bad.hanabi import agent as hanabi_agent
+from bad.hanabi import exact_belief as hanabi_exact_belief
+from bad.hanabi import likelihood as hanabi_likelihood
+from bad.hanabi import network as hanabi_network
+from bad.hanabi.agent import AgentConfig
+from games.hanabi import jax_game as hanabi_jax
+from games.hanabi import rules as hanabi_rules
+from games.hanabi.config import make_config
 
 SMALL = make_config("small")
 CANDIDATES = np.array(list(itertools.product(range(SMALL.num_values), repeat=4)))  # a0 a1 b0 b1

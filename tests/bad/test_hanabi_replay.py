@@ -1,5 +1,6 @@
-"""bad.hanabi_replay against independent references: OpenSpiel's own text of every state, the
-beliefs and policy of `bad.agents.OpenSpielPolicy`, and `hanabi_evaluation.play_open_spiel`."""
+"""bad.hanabi.replay against independent references: OpenSpiel's own text of every state, the
+beliefs and policy of `bad.hanabi.agents.OpenSpielPolicy`, and
+`hanabi_evaluation.play_open_spiel`."""
 
 import functools
 
@@ -8,10 +9,14 @@ import numpy as np
 import pyspiel
 import pytest
 
-from bad import agents, hanabi_agent, hanabi_evaluation, hanabi_network, hanabi_replay
-from bad.hanabi_agent import AgentConfig
+from bad.hanabi import agent as hanabi_agent
+from bad.hanabi import agents
+from bad.hanabi import evaluation as hanabi_evaluation
+from bad.hanabi import network as hanabi_network
+from bad.hanabi import replay as hanabi_replay
+from bad.hanabi.agent import AgentConfig
 from games import hanabi
-from games.hanabi_config import make_config
+from games.hanabi.config import make_config
 
 
 @functools.cache

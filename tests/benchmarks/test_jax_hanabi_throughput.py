@@ -1,7 +1,7 @@
 """benchmarks.jax_hanabi_throughput: tiny tables, the JaxMARL worker's rows, bad flags.
 
 The JaxMARL worker is exercised against a stand-in `jaxmarl` package (written below, built on
-`games.hanabi_jax`) with JaxMARL's interface: `make`, `agents`, `get_legal_moves`, `step`,
+`games.hanabi.jax_game`) with JaxMARL's interface: `make`, `agents`, `get_legal_moves`, `step`,
 `step_env`, `reset` and a one-hot `cur_player_idx`."""
 
 import sys
@@ -19,8 +19,8 @@ STAND_IN = textwrap.dedent('''
     import jax
     import jax.numpy as jnp
 
-    from games import hanabi_jax
-    from games.hanabi_config import make_config
+    from games.hanabi import jax_game as hanabi_jax
+    from games.hanabi.config import make_config
 
 
     class State(NamedTuple):

@@ -16,10 +16,10 @@ import sys
 import numpy as np
 import pytest
 
-from bad import hanabi_learner
-from bad.hanabi_agent import AgentConfig
+from bad.hanabi import learner as hanabi_learner
+from bad.hanabi.agent import AgentConfig
 from experiments import checkpoints
-from games.hanabi_config import make_config
+from games.hanabi.config import make_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DRIVER = os.path.join(ROOT, "tests", "experiments", "command_lines.py")

@@ -9,8 +9,9 @@ import pytest
 from absl import flags
 from test_run_files import ENV, ROOT
 
-from bad import hanabi_learner, matrix_game
-from bad.hanabi_agent import AgentConfig
+from bad import matrix_game
+from bad.hanabi import learner as hanabi_learner
+from bad.hanabi.agent import AgentConfig
 from experiments import common, config_flags
 
 

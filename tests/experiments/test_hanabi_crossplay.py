@@ -11,10 +11,11 @@ import pytest
 from hanabi_learning_environment import rl_env
 from hanabi_learning_environment.agents.simple_agent import SimpleAgent
 
-from bad import agents, hanabi_network
-from bad.hanabi_agent import AgentConfig
+from bad.hanabi import agents
+from bad.hanabi import network as hanabi_network
+from bad.hanabi.agent import AgentConfig
 from experiments import common, hanabi_crossplay
-from games.hanabi_config import make_config
+from games.hanabi.config import make_config
 
 
 def _agent_file(folder, name, preset="very_small", method="bad", seed=0) -> str:

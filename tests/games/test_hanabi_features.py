@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from games import hanabi
-from games.hanabi_config import HanabiConfig, make_config
+from games.hanabi.config import HanabiConfig, make_config
 
 
 class Replay:

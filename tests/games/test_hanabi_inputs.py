@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from games import hanabi
-from games.hanabi_config import make_config
+from games.hanabi.config import make_config
 
 
 @pytest.mark.parametrize("spec,message", [

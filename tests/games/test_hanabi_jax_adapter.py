@@ -1,4 +1,5 @@
-"""`games.hanabi_jax` against the numpy adapter `games.hanabi`: the same fields, value for value.
+"""`games.hanabi.jax_game` against the numpy adapter `games.hanabi.HanabiGame`: the same fields,
+value for value.
 
 The adapter deals finished games again from its own Generator; its `decks` tell which deal to give
 the JAX games that ended, so both keep playing the same games.
@@ -13,8 +14,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from games import hanabi, hanabi_jax
-from games.hanabi_config import HanabiConfig, make_config
+from games import hanabi
+from games.hanabi import jax_game as hanabi_jax
+from games.hanabi.config import HanabiConfig, make_config
 
 
 @functools.cache

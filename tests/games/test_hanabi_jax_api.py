@@ -1,4 +1,4 @@
-"""`games.hanabi_jax` beyond OpenSpiel parity: dealing, illegal actions, features, batching."""
+"""`games.hanabi.jax_game` beyond OpenSpiel parity: dealing, illegal actions, features, batching."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from games import hanabi_jax
-from games.hanabi_config import make_config
+from games.hanabi import jax_game as hanabi_jax
+from games.hanabi.config import make_config
 
 FULL = make_config("full")
 VERY_SMALL = make_config("very_small")

@@ -1,4 +1,5 @@
-"""Bad input to `games.hanabi_jax` and `make_config`: one clear `ValueError`, nothing changed."""
+"""Bad input to `games.hanabi.jax_game` and `make_config`: one clear `ValueError`, nothing
+changed."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from games import hanabi, hanabi_jax
-from games.hanabi_config import MAX_INFORMATION_TOKENS, MAX_LIFE_TOKENS, make_config
+from games import hanabi
+from games.hanabi import jax_game as hanabi_jax
+from games.hanabi.config import MAX_INFORMATION_TOKENS, MAX_LIFE_TOKENS, make_config
 
 SMALL = make_config("small")
 KEY = jax.random.PRNGKey(0)

@@ -1,4 +1,4 @@
-"""Replays games through OpenSpiel and `games.hanabi_jax` with the same deal and moves.
+"""Replays games through OpenSpiel and `games.hanabi.jax_game` with the same deal and moves.
 
 OpenSpiel's chance nodes are driven by a deck order drawn here (the chance action for dealing a
 card is its value), the moves by a mix of random, reckless and cheating policies so that games
@@ -18,8 +18,8 @@ import numpy as np
 import pyspiel
 import pytest
 
-from games import hanabi_jax
-from games.hanabi_config import HanabiConfig, make_config
+from games.hanabi import jax_game as hanabi_jax
+from games.hanabi.config import HanabiConfig, make_config
 
 COLOR_LETTERS = "RYGWB"
 

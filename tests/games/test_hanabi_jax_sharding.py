@@ -8,8 +8,8 @@ _SCRIPT = textwrap.dedent("""
     import jax
     import jax.numpy as jnp
     import numpy as np
-    from games import hanabi_jax
-    from games.hanabi_config import make_config
+    from games.hanabi import jax_game as hanabi_jax
+    from games.hanabi.config import make_config
 
     assert len(jax.devices()) == 2, jax.devices()
     config = make_config("small")

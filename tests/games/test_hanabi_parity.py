@@ -7,7 +7,7 @@ import pyspiel
 import pytest
 
 from games import hanabi
-from games.hanabi_config import make_config
+from games.hanabi.config import make_config
 
 # (spec, games per batch, steps): random play ends a game within a few dozen moves, so these
 # finish well over 1,000 games across presets and 2 to 5 players.

@@ -1,4 +1,4 @@
-"""`games.hanabi_layout` and `games.hanabi_rules` against OpenSpiel's own state and brute force.
+"""`games.hanabi.layout` and `games.hanabi.rules` against OpenSpiel's own state and brute force.
 
 Random OpenSpiel games are read back two ways: through the layout and the decoders, from
 `observation_tensor`, and from the state's text (`str(state)`: hands, hints, tokens, fireworks,
@@ -16,9 +16,9 @@ import numpy as np
 import pyspiel
 import pytest
 
-from games import hanabi_rules as rules
-from games.hanabi_config import HanabiConfig, make_config, preset_with_players
-from games.hanabi_layout import MOVE_TYPES, action_layout, observation_layout
+from games.hanabi import rules
+from games.hanabi.config import HanabiConfig, make_config, preset_with_players
+from games.hanabi.layout import MOVE_TYPES, action_layout, observation_layout
 
 COLOR_LETTERS = "RYGWB"
 SPECS = ["full", "small", {"players": 3, "colors": 3, "ranks": 4, "hand_size": 3,

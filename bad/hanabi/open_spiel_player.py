@@ -7,7 +7,7 @@
 over the legal actions on the real partner hands (what the Gumbel partial policy plays in
 distribution); greedy, the most likely action with probability 1. Move `t` of the game (counting
 player moves, not deals) uses the key `fold_in(game_key, t)`, as
-`bad.hanabi_evaluation.play_open_spiel` does; every agent seated in a game must be given the same
+`bad.hanabi.evaluation.play_open_spiel` does; every agent seated in a game must be given the same
 `game_key` (or `seed`) so that their public samples agree.
 """
 
@@ -23,11 +23,13 @@ import numpy as np
 import pyspiel
 from open_spiel.python import policy as open_spiel_policy
 
-from bad import hanabi_agent, hanabi_network
-from bad.agent_files import Agent
-from games import hanabi
-from games.hanabi_config import PARAMETERS, HanabiConfig, make_config
-from games.hanabi_layout import observation_layout
+from bad.hanabi import agent as hanabi_agent
+from bad.hanabi import network as hanabi_network
+from bad.hanabi.agent_files import Agent
+from games.hanabi import decoders
+from games.hanabi import rules as hanabi_rules
+from games.hanabi.config import PARAMETERS, HanabiConfig, make_config
+from games.hanabi.layout import observation_layout
 
 
 def game_config_of(game: Any) -> HanabiConfig:
@@ -51,12 +53,12 @@ def observation_from_open_spiel(game: HanabiConfig, state: Any) -> hanabi_agent.
     seat_zero = np.asarray(state.observation_tensor(0), np.float32)
     return hanabi_agent.Observation(
         public_observation=jnp.asarray(mine[layout.public]),
-        partner_hands=jnp.asarray(hanabi.partner_hands_from_private(game, mine[layout.private]),
-                                  jnp.int32),
-        card_knowledge=jnp.asarray(hanabi.card_knowledge_from_observation(game, seat_zero)),
-        remaining_counts=jnp.asarray(hanabi.remaining_counts_from_observation(game, seat_zero),
+        partner_hands=jnp.asarray(
+            hanabi_rules.partner_hands_from_private(game, mine[layout.private]), jnp.int32),
+        card_knowledge=jnp.asarray(decoders.card_knowledge_from_observation(game, seat_zero)),
+        remaining_counts=jnp.asarray(decoders.remaining_counts_from_observation(game, seat_zero),
                                      jnp.int32),
-        legal_actions=jnp.asarray(hanabi.legal_actions_from_observation(game, mine)),
+        legal_actions=jnp.asarray(decoders.legal_actions_from_observation(game, mine)),
         current_player=jnp.asarray(actor, jnp.int32),
     )
 

@@ -1,7 +1,7 @@
-"""`HanabiState`, one game of the pure-JAX Hanabi (`games.hanabi_jax`).
+"""`HanabiState`, one game of the pure-JAX Hanabi (`games.hanabi.jax_game`).
 
-The state type sits below the modules that read it (`games.hanabi_jax`, which re-exports it, and
-`games.hanabi_jax_observation`), so neither imports the other for it.
+The state type sits below the modules that read it (`games.hanabi.jax_game`, which re-exports it,
+and `games.hanabi.jax_observation`), so neither imports the other for it.
 """
 
 from __future__ import annotations

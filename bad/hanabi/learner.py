@@ -1,4 +1,4 @@
-"""Self-play training of the Hanabi agents (`bad.hanabi_agent`): PPO on vmap-ed JAX Hanabi games.
+"""Self-play training of the Hanabi agents (`bad.hanabi.agent`): PPO on vmap-ed JAX Hanabi games.
 
 The whole actor + learner loop is one compiled function (PureJaxRL style), read top to bottom:
 
@@ -33,9 +33,12 @@ import optax
 import rlax
 from jax.sharding import Mesh
 
-from bad import hanabi_agent, hanabi_belief, hanabi_network
-from bad.hanabi_agent import AgentConfig
-from games import hanabi_jax, hanabi_rules
+from bad.hanabi import agent as hanabi_agent
+from bad.hanabi import belief as hanabi_belief
+from bad.hanabi import network as hanabi_network
+from bad.hanabi.agent import AgentConfig
+from games.hanabi import jax_game as hanabi_jax
+from games.hanabi import rules as hanabi_rules
 from infra.devices import batch_sharding, data_mesh, replicated_sharding
 
 

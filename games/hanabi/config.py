@@ -1,11 +1,11 @@
 """Hanabi parameters and presets, validated once for every backend.
 
-Shared by `games.hanabi` (OpenSpiel and HLE backends) and `games.hanabi_jax`, so that every
+Shared by `games.hanabi` (OpenSpiel and HLE backends) and `games.hanabi.jax_game`, so that every
 backend validates the same parameters the same way and agrees on the feature definitions:
 
 * Card values are indexed `value = colour * ranks + rank`.
 * The canonical observation of player `p` is OpenSpiel's `observation_tensor(p)` (the Hanabi
-  Learning Environment's canonical encoding); `games.hanabi_layout` names where each of its
+  Learning Environment's canonical encoding); `games.hanabi.layout` names where each of its
   fields lies. Its first `private_size` entries are the cards in the other players' hands, seen
   from `p`: that is `p`'s private observation. The rest (the missing-card flags, board, discards,
   last action and card knowledge) is public; `concat(private, public)` is the observation.
@@ -27,7 +27,7 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from games.hanabi_layout import action_layout, observation_layout
+from games.hanabi.layout import action_layout, observation_layout
 
 MAX_PLAYERS = 5
 MAX_COLORS = 5
@@ -51,7 +51,7 @@ PARAMETERS = ("players", "colors", "ranks", "hand_size", "max_information_tokens
 
 
 def _length(part: slice) -> int:
-    """Entries in a slice of the observation (`games.hanabi_layout`'s are all bounded)."""
+    """Entries in a slice of the observation (`games.hanabi.layout`'s are all bounded)."""
     return part.stop - part.start
 
 

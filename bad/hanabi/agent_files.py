@@ -25,9 +25,9 @@ from typing import Any
 import jax
 import numpy as np
 
-from bad import hanabi_network
-from bad.hanabi_agent import AgentConfig
-from games.hanabi_config import HanabiConfig, make_config
+from bad.hanabi import network as hanabi_network
+from bad.hanabi.agent import AgentConfig
+from games.hanabi.config import HanabiConfig, make_config
 from infra import config_json
 from infra.files import atomic_write
 

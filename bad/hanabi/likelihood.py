@@ -11,7 +11,7 @@ overconfident (the policy is sharper on the sample than on average over the neig
 hand may hold), and `L` is floored at `likelihood_floor` for the same reason.
 
 Per slot the log-likelihoods add up over moves, follow their card as it moves down the hand
-(`games.hanabi_rules.remove_slot`), start at zero for a newly dealt card, and are kept within
+(`games.hanabi.rules.remove_slot`), start at zero for a newly dealt card, and are kept within
 `[min_log_likelihood, 0]` of the slot's maximum (`track_likelihood`).
 
 The counterfactual hands' legal actions (`counterfactual_legal_actions`) differ from the real ones
@@ -23,11 +23,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from bad import hanabi_network
-from bad.hanabi_types import AgentConfig
-from games import hanabi_jax, hanabi_rules
-from games.hanabi_config import HanabiConfig
-from games.hanabi_layout import action_layout
+from bad.hanabi import network as hanabi_network
+from bad.hanabi.agent_types import AgentConfig
+from games.hanabi import jax_game as hanabi_jax
+from games.hanabi import rules as hanabi_rules
+from games.hanabi.config import HanabiConfig
+from games.hanabi.layout import action_layout
 
 
 def _card_moves(game: HanabiConfig) -> slice:
@@ -42,7 +43,7 @@ def hand_legal_actions(game: HanabiConfig, legal_actions: jax.Array,
 
     Plays and discards depend only on public facts, so they are the real ones; a hint is legal
     when information tokens remain (some hint is legal in the real game) and the target holds a
-    card of the hinted colour or rank (`games.hanabi_rules.legal_hints`).
+    card of the hinted colour or rank (`games.hanabi.rules.legal_hints`).
     """
     layout = action_layout(game)
     can_hint = legal_actions[layout.hints].any()

@@ -1,6 +1,6 @@
 """The exact public belief of two-player Hanabi with two-card hands (small, very_small).
 
-BAD's BB belief (`bad.hanabi_belief`) is factorised: one distribution per slot, a per-slot
+BAD's BB belief (`bad.hanabi.belief`) is factorised: one distribution per slot, a per-slot
 likelihood, and card-count consistency by a few rounds of iteration. With two players holding two
 cards each, the joint public belief over both hands has only `values ** 4` entries (10,000 on
 small), so it can be kept exactly:
@@ -20,7 +20,7 @@ few `[values]` and `[values, values]` sums of the other hand's (`exact_belief`).
 When a player plays or discards a card, everybody sees its value `v`: the player's joint
 likelihood is conditioned on it (`reveal`), the remaining card moves down one slot and the newly
 dealt card starts with no evidence. The agent reads the move's card from the last-move section of
-the next public observation (`games.hanabi_rules.last_removed_card`), so the tracked table always
+the next public observation (`games.hanabi.rules.last_removed_card`), so the tracked table always
 waits for the last move's reveal, which every reader of it applies first.
 
 An empty slot (after the deck ran out) is the last one of its hand; it holds the placeholder value
@@ -32,9 +32,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from bad import hanabi_likelihood, hanabi_network, hanabi_types
-from bad.hanabi_types import AgentConfig
-from games.hanabi_config import HanabiConfig
+from bad.hanabi import agent_types as hanabi_types
+from bad.hanabi import likelihood as hanabi_likelihood
+from bad.hanabi import network as hanabi_network
+from bad.hanabi.agent_types import AgentConfig
+from games.hanabi.config import HanabiConfig
 
 PLAYERS = hanabi_types.EXACT_BELIEF_PLAYERS
 HAND_SIZE = hanabi_types.EXACT_BELIEF_HAND_SIZE

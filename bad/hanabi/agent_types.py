@@ -1,7 +1,7 @@
 """The vocabulary every module of the Hanabi agent shares: `AgentConfig` and `Observation`.
 
-It sits below the agent's modules (`bad.hanabi_network`, `bad.hanabi_likelihood`, the beliefs and
-`bad.hanabi_agent`, which re-exports both names) and imports none of them, so that each of them
+It sits below the agent's modules (`bad.hanabi.network`, `bad.hanabi.likelihood`, the beliefs and
+`bad.hanabi.agent`, which re-exports both names) and imports none of them, so that each of them
 can name the agent's settings without an import circle.
 """
 
@@ -13,8 +13,8 @@ from typing import NamedTuple
 
 import jax
 
-from games import hanabi_rules
-from games.hanabi_config import HanabiConfig
+from games.hanabi import rules as hanabi_rules
+from games.hanabi.config import HanabiConfig
 
 # The exact joint belief enumerates both hands of a two-player game with two-card hands.
 EXACT_BELIEF_PLAYERS = 2

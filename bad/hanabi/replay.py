@@ -1,10 +1,10 @@
 """A Hanabi game played by agents (and people) as a JSON-able record of every move and belief.
 
 `play_game(seats, deck, game_key)` plays one game through OpenSpiel with the agent API of
-`bad.hanabi_agent` (`public_context`, `decide`, `observe`), as `bad.agents.OpenSpielPolicy` and
-`bad.hanabi_evaluation.play_open_spiel` do: move `t` uses the key `fold_in(game_key, t)`, shared by
-every seat, and every agent updates its public belief with every move played. A seat is an
-`Agent` or `PERSON`, whose moves a `choose` callback gives. `play_games` deals its games as
+`bad.hanabi.agent` (`public_context`, `decide`, `observe`), as `bad.hanabi.agents.OpenSpielPolicy`
+and `bad.hanabi.evaluation.play_open_spiel` do: move `t` uses the key `fold_in(game_key, t)`,
+shared by every seat, and every agent updates its public belief with every move played. A seat is
+an `Agent` or `PERSON`, whose moves a `choose` callback gives. `play_games` deals its games as
 `experiments.hanabi_crossplay` does (`random_decks` of `default_rng(seed)`, the keys
 `split(PRNGKey(seed), games)`), so that self-play gives `play_open_spiel`'s games.
 
@@ -28,12 +28,16 @@ import jax.numpy as jnp
 import numpy as np
 import pyspiel
 
-from bad import agents, hanabi_agent, hanabi_belief, hanabi_network
-from bad.agent_files import Agent
-from games import hanabi, hanabi_rules
-from games.hanabi_config import HanabiConfig
-from games.hanabi_layout import observation_layout
-from games.hanabi_views import COLOR_CHARS
+from bad.hanabi import agent as hanabi_agent
+from bad.hanabi import agents
+from bad.hanabi import belief as hanabi_belief
+from bad.hanabi import network as hanabi_network
+from bad.hanabi.agent_files import Agent
+from games import hanabi
+from games.hanabi import rules as hanabi_rules
+from games.hanabi.config import HanabiConfig
+from games.hanabi.layout import observation_layout
+from games.hanabi.views import COLOR_CHARS
 
 PERSON = None  # a seat whose moves `choose` gives
 TOP_MOVES = 3  # the actor's most likely moves each step lists

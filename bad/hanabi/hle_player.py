@@ -1,7 +1,7 @@
 """`HleAgent`: a trained agent in one seat of the Hanabi Learning Environment's `rl_env` games.
 
-The one module of `bad` that needs the HLE (the `hanabi` extra); `bad.agents.HleAgent` loads it on
-first use.
+The one module of `bad` that needs the HLE (the `hanabi` extra); `bad.hanabi.agents.HleAgent`
+loads it on first use.
 """
 
 from __future__ import annotations
@@ -13,19 +13,21 @@ import jax.numpy as jnp
 import numpy as np
 from hanabi_learning_environment import pyhanabi, rl_env
 
-from bad import hanabi_agent
-from bad.agent_files import Agent
-from bad.open_spiel_player import compiled_moves
-from games import hanabi, hanabi_views
-from games.hanabi_config import HanabiConfig
-from games.hanabi_layout import action_layout, observation_layout
+from bad.hanabi import agent as hanabi_agent
+from bad.hanabi.agent_files import Agent
+from bad.hanabi.open_spiel_player import compiled_moves
+from games.hanabi import decoders
+from games.hanabi import rules as hanabi_rules
+from games.hanabi import views as hanabi_views
+from games.hanabi.config import HanabiConfig
+from games.hanabi.layout import action_layout, observation_layout
 
 
 def _public_legal_actions(game: HanabiConfig, full: np.ndarray) -> np.ndarray:
     """The legal-action mask as far as public facts tell (the observer's own hand unseen): the
     card moves of the actor's hand and every hint while information tokens are left. The
     belief reads no more: hints are made legal per sampled hand (`hanabi_likelihood`)."""
-    legal = hanabi.legal_actions_from_observation(game, full)
+    legal = decoders.legal_actions_from_observation(game, full)
     layout = observation_layout(game)
     legal[action_layout(game).hints] = full[layout.information_tokens].sum() > 0
     return legal
@@ -36,7 +38,7 @@ class HleAgent(rl_env.Agent):
 
     As `rl_env.Agent` prescribes, `act` must see every turn's observation of its seat (it
     returns None when another player is to move): the observation before a partner's move,
-    rotated to the partner's seat (`games.hanabi_views.rotate_public`), is the public part of
+    rotated to the partner's seat (`games.hanabi.views.rotate_public`), is the public part of
     that partner's observation, and the move itself is read from the next observation's
     `pyhanabi.last_moves()`. So the agent updates its public belief with every move played.
     Use one instance per seat; all seats of a game must be given the same `seed` (game `n` of
@@ -77,16 +79,16 @@ class HleAgent(rl_env.Agent):
         if own:
             legal = np.zeros(game.num_actions, bool)
             legal[seen["legal_moves_as_int"]] = True
-            partners = hanabi.partner_hands_from_private(game, vector[layout.private])
+            partners = hanabi_rules.partner_hands_from_private(game, vector[layout.private])
         else:
             legal = _public_legal_actions(game, actor)
             partners = np.full((game.players - 1, game.hand_size), -1)
         return hanabi_agent.Observation(
             public_observation=jnp.asarray(actor[layout.public]),
             partner_hands=jnp.asarray(partners, jnp.int32),
-            card_knowledge=jnp.asarray(hanabi.card_knowledge_from_observation(game, seat_zero)),
+            card_knowledge=jnp.asarray(decoders.card_knowledge_from_observation(game, seat_zero)),
             remaining_counts=jnp.asarray(
-                hanabi.remaining_counts_from_observation(game, seat_zero), jnp.int32),
+                decoders.remaining_counts_from_observation(game, seat_zero), jnp.int32),
             legal_actions=jnp.asarray(legal),
             current_player=jnp.asarray(seen["current_player"], jnp.int32))
 

@@ -1,4 +1,4 @@
-"""Evaluating a Hanabi agent (`bad.hanabi_agent`) in the JAX Hanabi or through OpenSpiel.
+"""Evaluating a Hanabi agent (`bad.hanabi.agent`) in the JAX Hanabi or through OpenSpiel.
 
 Both paths play each game once from a given deal order, in lock step, and call the same compiled
 `decide` function on the same inputs: game `g`'s move `t` uses the key `fold_in(key_g, t)` with
@@ -21,9 +21,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bad import hanabi_agent, hanabi_belief, hanabi_network
-from bad.hanabi_agent import AgentConfig
-from games import hanabi_jax, hanabi_rules
+from bad.hanabi import agent as hanabi_agent
+from bad.hanabi import belief as hanabi_belief
+from bad.hanabi import network as hanabi_network
+from bad.hanabi.agent import AgentConfig
+from games.hanabi import jax_game as hanabi_jax
+from games.hanabi import rules as hanabi_rules
 
 CALIBRATION_EDGES = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99, 1.0)
 
@@ -111,7 +114,7 @@ class _Tally:
 
 def play_jax(config: AgentConfig, params, decks: np.ndarray, key: jax.Array,
              greedy: bool = False) -> Evaluation:
-    """Plays one game per deck order [num_games, deck_size] in `games.hanabi_jax` (`greedy`:
+    """Plays one game per deck order [num_games, deck_size] in `games.hanabi.jax_game` (`greedy`:
     every move the policy's most likely action, see `hanabi_agent.act`)."""
     game = config.game
     states = jax.vmap(lambda d: hanabi_jax.reset_from_deck(game, d))(jnp.asarray(decks))

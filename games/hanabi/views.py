@@ -1,6 +1,6 @@
 """Another player's view of the public observation: the seat rotation of the canonical encoding.
 
-The public part of the canonical observation (`games.hanabi_layout`) is the same for every
+The public part of the canonical observation (`games.hanabi.layout`) is the same for every
 observer up to the seat rotation: the fields listed per player (the missing-card flags and the
 card knowledge) and the last action's player and target are by offset from the observer. So any
 player can compute what the public part of another player's observation is, e.g. the acting
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from games.hanabi_config import HanabiConfig
-from games.hanabi_layout import observation_layout
+from games.hanabi.config import HanabiConfig
+from games.hanabi.layout import observation_layout
 
 
 def rotate_public(config: HanabiConfig, public: np.ndarray, offset: int) -> np.ndarray:

@@ -1,12 +1,12 @@
 """Trained Hanabi agents anyone can play with: agent files, OpenSpiel and HLE players.
 
-* `save_agent(path, agent)` / `load_agent(path)`: `Agent` files (`bad.agent_files`).
+* `save_agent(path, agent)` / `load_agent(path)`: `Agent` files (`bad.hanabi.agent_files`).
 * `load_pretrained(name)`: a shipped agent file (`PRETRAINED`) from `PRETRAINED_DIR`.
 * `OpenSpielPolicy(agent, game, greedy=False, seed=0)`: an `open_spiel.python.policy.Policy`
-  for OpenSpiel's `hanabi` game (`bad.open_spiel_player`, whose docstring says how it replays a
-  state's history and which keys its moves use).
+  for OpenSpiel's `hanabi` game (`bad.hanabi.open_spiel_player`, whose docstring says how it
+  replays a state's history and which keys its moves use).
 * `HleAgent(agent, greedy=False, seed=0)`: an `rl_env.Agent` for the Hanabi Learning
-  Environment (`bad.hle_player`, loaded on first use: only it needs the `hanabi` extra).
+  Environment (`bad.hanabi.hle_player`, loaded on first use: only it needs the `hanabi` extra).
 """
 
 from __future__ import annotations
@@ -14,8 +14,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from bad.agent_files import Agent, load_agent, make_agent, save_agent
-from bad.open_spiel_player import OpenSpielPolicy, game_config_of, observation_from_open_spiel
+from bad.hanabi.agent_files import Agent, load_agent, make_agent, save_agent
+from bad.hanabi.open_spiel_player import (
+    OpenSpielPolicy,
+    game_config_of,
+    observation_from_open_spiel,
+)
 
 # `HleAgent` is served by the module `__getattr__` below.
 __all__ = ["Agent", "HleAgent",  # noqa: F822
@@ -38,8 +42,8 @@ def load_pretrained(name: str) -> Agent:
 
 
 def __getattr__(name: str) -> Any:
-    """`HleAgent`, imported from `bad.hle_player` on first use: only it needs the HLE installed."""
+    """`HleAgent`, imported from `bad.hanabi.hle_player` on first use: only it needs the HLE."""
     if name == "HleAgent":
-        from bad.hle_player import HleAgent
+        from bad.hanabi.hle_player import HleAgent
         return HleAgent
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,9 +1,9 @@
 """The Hanabi agents' network: a policy whose first layer is linear in the cards, and a critic.
 
 The policy maps a public input (public observation, public belief, card-status features; see
-`bad.hanabi_agent.public_input`) and the partners' hands to action logits. Its first layer gives
+`bad.hanabi.agent.public_input`) and the partners' hands to action logits. Its first layer gives
 every partner card its value's row plus a learned row per slot and card status (playable, dead,
-critical: `games.hanabi_rules.card_status`), then ReLU layers follow.
+critical: `games.hanabi.rules.card_status`), then ReLU layers follow.
 
 Because the first layer is linear in the one-hot cards, the pre-activation of a hand with partner
 slot `i` set to value `v` is `z(hand) - W[i, hand_i] + W[i, v]`: all `(players - 1) * hand_size *
@@ -22,8 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bad.hanabi_types import AgentConfig
-from games import hanabi_rules
+from bad.hanabi.agent_types import AgentConfig
+from games.hanabi import rules as hanabi_rules
 
 Params = dict
 ILLEGAL_LOGIT = -1e9  # finite, so that masked softmaxes never give NaN

@@ -1,7 +1,7 @@
 """The Bayesian Action Decoder (BAD) agent for Hanabi, and the independent (IPPO) baseline.
 
-Both agents share one network (`bad.hanabi_network`) and one decision step; `AgentConfig.method`
-picks the variant, and with it the public belief (`bad.hanabi_public_belief`).
+Both agents share one network (`bad.hanabi.network`) and one decision step; `AgentConfig.method`
+picks the variant, and with it the public belief (`bad.hanabi.public_belief`).
 
 * `ippo`: the acting player's policy sees its own canonical observation (the public part and the
   partners' hands) and samples its action; the critic sees the same observation.
@@ -11,7 +11,7 @@ picks the variant, and with it the public belief (`bad.hanabi_public_belief`).
   Gumbel noise `g` and the action for a private observation `f` is `argmax(logits(f) + g)`, a
   deterministic partial policy that everyone can evaluate. The acting player plays it on the real
   partners' hands, and everyone updates the belief with the probability of the move played
-  (`bad.hanabi_likelihood`). The critic is centralised: it also sees every hand, the actor's own
+  (`bad.hanabi.likelihood`). The critic is centralised: it also sees every hand, the actor's own
   included.
 
 Card status. Whether a card is playable, dead or critical depends on the fireworks and the
@@ -52,11 +52,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bad import hanabi_likelihood, hanabi_network, hanabi_public_belief
-from bad.hanabi_network import Params
-from bad.hanabi_types import METHODS, AgentConfig, Observation  # noqa: F401 (the agent API names)
-from games import hanabi_jax, hanabi_rules
-from games.hanabi_config import HanabiConfig
+from bad.hanabi import likelihood as hanabi_likelihood
+from bad.hanabi import network as hanabi_network
+from bad.hanabi import public_belief as hanabi_public_belief
+from bad.hanabi.agent_types import METHODS, AgentConfig, Observation  # noqa: F401 (the agent API names)
+from bad.hanabi.network import Params
+from games.hanabi import jax_game as hanabi_jax
+from games.hanabi import rules as hanabi_rules
+from games.hanabi.config import HanabiConfig
 
 
 class PublicContext(NamedTuple):

@@ -5,12 +5,12 @@ arrays (or tracers, under `jax.jit` and `jax.vmap`) give JAX results with the sa
 dtypes. Functions work on one game; those whose docstring shows `...` accept leading batch axes.
 
 * Cards and actions: `card_colors`, `card_ranks`, `decode_action` (an action id taken apart, a
-  `Move`; ids as laid out by `games.hanabi_layout.action_layout`), `NO_CARD`.
+  `Move`; ids as laid out by `games.hanabi.layout.action_layout`), `NO_CARD`.
 * Deck: `copies_per_rank`, `copies_per_value`, `deck_values`, `remaining_counts`.
 * Card status: `card_status` (playable, dead, critical per card value; `NUM_CARD_STATUSES`).
 * Legal moves: `legal_hints` (from the partners' hands), `legal_actions`.
 * Hands: `relative_rows` (seat rotation), `remove_slot` (a card leaves its slot).
-* Decoders of the canonical observation (`games.hanabi_layout`): `fireworks_from_observation`,
+* Decoders of the canonical observation (`games.hanabi.layout`): `fireworks_from_observation`,
   `discards_from_observation`, `last_removed_card`, `partner_hands_from_private`,
   `seat_hands_from_private`. Those reading the public part take `public=True` for a public
   observation and `public=False` for a full one; the length of its last axis must match.
@@ -28,8 +28,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from games.hanabi_config import HanabiConfig
-from games.hanabi_layout import action_layout, observation_layout
+from games.hanabi.config import HanabiConfig
+from games.hanabi.layout import action_layout, observation_layout
 
 NO_CARD = -1  # the card value of an empty hand slot
 NUM_CARD_STATUSES = 3

@@ -2,7 +2,7 @@
 
 The public belief gives, for every hand slot of every player, a distribution over card values
 (`value = colour * ranks + rank`). It is built only from public facts, as defined in
-`games.hanabi_config`:
+`games.hanabi.config`:
 
 * `card_knowledge` `HM`: [..., players, hand_size, values], 1 where the hints so far allow the
   value (all zeros for an empty slot);

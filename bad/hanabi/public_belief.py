@@ -18,9 +18,9 @@ The implementations:
 
 * `CountBelief` (IPPO's input): V0, the hint masks times the remaining counts; no evidence.
 * `FactorisedBelief` (BAD): BB, the V1 card-count iteration with the per-slot BAD likelihood
-  (`bad.hanabi_likelihood`) folded in, or V2 (`(1 - a) * BB + a * V1`) when `v2_alpha > 0`.
+  (`bad.hanabi.likelihood`) folded in, or V2 (`(1 - a) * BB + a * V1`) when `v2_alpha > 0`.
 * `ExactJointBelief` (BAD, two players with two-card hands): the exact posterior over both joint
-  hands (`bad.hanabi_exact_belief`).
+  hands (`bad.hanabi.exact_belief`).
 """
 
 from __future__ import annotations
@@ -31,9 +31,12 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from bad import hanabi_belief, hanabi_exact_belief, hanabi_likelihood, hanabi_network
-from bad.hanabi_types import AgentConfig, Observation
-from games import hanabi_rules
+from bad.hanabi import belief as hanabi_belief
+from bad.hanabi import exact_belief as hanabi_exact_belief
+from bad.hanabi import likelihood as hanabi_likelihood
+from bad.hanabi import network as hanabi_network
+from bad.hanabi.agent_types import AgentConfig, Observation
+from games.hanabi import rules as hanabi_rules
 
 
 class BeliefView(NamedTuple):

@@ -1,9 +1,9 @@
-"""The canonical observation of a `games.hanabi_jax` state, built by one gather and compare.
+"""The canonical observation of a `games.hanabi.jax_game` state, built by one gather and compare.
 
 `observation(config, state, p)` is OpenSpiel's `observation_tensor(p)` (HLE's canonical
-encoding, laid out by `games.hanabi_layout.observation_layout`); `private_observation` and
+encoding, laid out by `games.hanabi.layout.observation_layout`); `private_observation` and
 `public_observation` are its two parts, `card_knowledge` the public hint masks. All are exported
-by `games.hanabi_jax` too, and work on one game, for `jax.vmap`.
+by `games.hanabi.jax_game` too, and work on one game, for `jax.vmap`.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from games.hanabi_config import HanabiConfig, accepts_config_spec
-from games.hanabi_jax_state import HanabiState
-from games.hanabi_layout import MOVE_TYPES, observation_layout
-from games.hanabi_rules import (
+from games.hanabi.config import HanabiConfig, accepts_config_spec
+from games.hanabi.jax_state import HanabiState
+from games.hanabi.layout import MOVE_TYPES, observation_layout
+from games.hanabi.rules import (
     NO_CARD,
     card_colors,
     card_ranks,

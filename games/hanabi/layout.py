@@ -11,7 +11,7 @@ player `o` seats to its left. Card values are `colour * ranks + rank`. A "thermo
 `n` sets its first `n` bits; a "one-hot" field is all zeros when the fact does not apply (a
 last-action field of another kind of move, an empty hand slot, no move made yet).
 
-Both functions take a `games.hanabi_config.HanabiConfig` (anything with the sizes of
+Both functions take a `games.hanabi.config.HanabiConfig` (anything with the sizes of
 `GameSizes`) and are cached per config.
 """
 
@@ -25,7 +25,7 @@ from typing import Protocol
 
 
 class GameSizes(Protocol):
-    """What the layouts read of a game's parameters (`games.hanabi_config.HanabiConfig`, which
+    """What the layouts read of a game's parameters (`games.hanabi.config.HanabiConfig`, which
     derives its sizes from this module, so this one cannot import it)."""
 
     @property

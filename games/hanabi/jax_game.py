@@ -5,8 +5,8 @@ Every function takes the static `HanabiConfig` first (hashable: pass it as a sta
 before any array work. Most work on one game, for `jax.vmap`: `reset`, `reset_from_deck`, `step`,
 `checked_step` (not jittable), `legal_actions_mask`, `observation`, `public_observation`,
 `private_observation`, `card_knowledge`, `remaining_counts`, `score`, `decode_action`.
-(The observation functions live in `games.hanabi_jax_observation`, the rules shared with the
-other backends in `games.hanabi_rules`.) `reset_batch` and `step_batch` work on a batch (leading
+(The observation functions live in `games.hanabi.jax_observation`, the rules shared with the
+other backends in `games.hanabi.rules`.) `reset_batch` and `step_batch` work on a batch (leading
 axis) and replace finished games by newly dealt ones; `auto_reset_step` does that for one game
 under `vmap`, at the cost of dealing a deck for every game at every step. `BatchedHanabi` jits
 the batch functions and shards the batch over `jax.devices()`.
@@ -20,7 +20,7 @@ Conventions, all OpenSpiel's and HLE's:
   slot, the cards above it move down one slot and the replacement (the next card of the deck)
   goes to the last slot. No card is dealt after the move that ends the game, nor once the deck is
   empty (hands then shrink; their empty slots are the last ones).
-* Action ids are HLE's move uids, laid out by `games.hanabi_layout.action_layout`: discards,
+* Action ids are HLE's move uids, laid out by `games.hanabi.layout.action_layout`: discards,
   plays, then color and rank hints by target offset. Player 0 starts.
 * The score is the number of cards on the fireworks, or 0 once the last life token is lost. The
   reward of a move, the same for every player, is the change in score (so losing the last life
@@ -28,7 +28,7 @@ Conventions, all OpenSpiel's and HLE's:
   is complete, or once every player has made one more move after the deck ran out.
 * `observation(config, state, p)` is OpenSpiel's `observation_tensor(p)`: HLE's canonical encoding
   (other hands, missing-card flags, board, discards, last action, card knowledge), seats relative
-  to `p`, laid out by `games.hanabi_layout.observation_layout`. `hanabi_config` documents the
+  to `p`, laid out by `games.hanabi.layout.observation_layout`. `hanabi_config` documents the
   public/private split, the public card knowledge and the remaining card counts.
 
 Compiled code cannot raise, so `step` treats an illegal action (a hint that touches no card, a
@@ -49,15 +49,15 @@ import numpy as np
 from jax.sharding import Mesh
 from jax.typing import ArrayLike
 
-from games.hanabi_config import ConfigSpec, HanabiConfig, accepts_config_spec, as_config
-from games.hanabi_jax_observation import (
+from games.hanabi.config import ConfigSpec, HanabiConfig, accepts_config_spec, as_config
+from games.hanabi.jax_observation import (
     card_knowledge,
     observation,
     private_observation,
     public_observation,
 )
-from games.hanabi_jax_state import HanabiState
-from games.hanabi_rules import (
+from games.hanabi.jax_state import HanabiState
+from games.hanabi.rules import (
     NO_CARD,
     Move,
     card_colors,
@@ -67,8 +67,8 @@ from games.hanabi_rules import (
     relative_rows,
     remove_slot,
 )
-from games.hanabi_rules import decode_action as _decode_action
-from games.hanabi_rules import remaining_counts as _remaining_counts
+from games.hanabi.rules import decode_action as _decode_action
+from games.hanabi.rules import remaining_counts as _remaining_counts
 from infra.devices import batch_sharding, data_mesh
 
 decode_action = accepts_config_spec(_decode_action)
