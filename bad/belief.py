@@ -33,11 +33,11 @@ def belief_update(prior: jax.Array, partial_policy: jax.Array, action: jax.Array
 
     When no value with positive prior is consistent with the action (impossible on-policy; it
     can happen for hand-made inputs) the evidence carries no usable information and the prior is
-    returned unchanged (normalised), rather than a division by zero.
+    returned unchanged (normalized), rather than a division by zero.
     """
     prior = jnp.broadcast_to(prior, partial_policy.shape).astype(jnp.float32)
-    unnormalised = prior * consistent_values(partial_policy, action)
-    evidence = jnp.sum(unnormalised, axis=-1, keepdims=True)
-    posterior = unnormalised / jnp.where(evidence > 0, evidence, 1.0)
+    unnormalized = prior * consistent_values(partial_policy, action)
+    evidence = jnp.sum(unnormalized, axis=-1, keepdims=True)
+    posterior = unnormalized / jnp.where(evidence > 0, evidence, 1.0)
     prior = prior / jnp.sum(prior, axis=-1, keepdims=True)
     return jnp.where(evidence > 0, posterior, prior)

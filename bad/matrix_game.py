@@ -327,7 +327,7 @@ def exact_value(params: Params, game: Game, config: Config) -> jax.Array:
 
 # Training.
 
-def optimiser(config: Config) -> optax.GradientTransformation:
+def optimizer(config: Config) -> optax.GradientTransformation:
     """Adam, with the linear step-size decay when `learning_rate_end` is set."""
     if config.learning_rate_end is None:
         return optax.adam(config.learning_rate)
@@ -345,7 +345,7 @@ def train(key: jax.Array, game: Game, config: Config) -> TrainOutput:
     """One seed's whole training run."""
     init_key, train_key = jax.random.split(key)
     params = init_params(init_key, game, config)
-    opt = optimiser(config)
+    opt = optimizer(config)
     entropy_cost = optax.linear_schedule(
         config.entropy_cost, config.entropy_cost_end, config.num_updates)
 

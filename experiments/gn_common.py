@@ -279,7 +279,7 @@ def sum_counts(batches: Sequence[Mapping[str, Any]]) -> dict[str, float]:
 
 
 class TrainState(NamedTuple):
-    """Everything a checkpoint holds: parameters, optimiser state, iteration and metrics log."""
+    """Everything a checkpoint holds: parameters, optimizer state, iteration and metrics log."""
 
     params: Params
     opt_state: optax.OptState

@@ -8,7 +8,7 @@ fraction of lists sorted exactly, on the training lengths and on longer lists), 
 learning_curves.png and generalisation_example.png; reruns resume from the checkpoint.
 
 The network does not see the raw (all-zero) edge features but `network_inputs`: on each edge
-the difference of the two values times the list's length, a normalisation that makes the
+the difference of the two values times the list's length, a normalization that makes the
 features of neighbouring elements (about 1/n apart) look alike on the short training lists and
 the long test lists. The core aggregates with max (finding a successor is picking an extreme
 over the other elements, and a max does not grow with the list's length); with max, Adam at

@@ -70,7 +70,7 @@ class SimplePolicy:
             hle_move = pyhanabi.HanabiMove.get_play_move(move["card_index"])
         elif kind == "DISCARD":
             hle_move = pyhanabi.HanabiMove.get_discard_move(move["card_index"])
-        else:  # SimpleAgent hints colours only
+        else:  # SimpleAgent hints colors only
             hle_move = pyhanabi.HanabiMove.get_reveal_color_move(
                 move["target_offset"], hanabi_views.COLOR_CHARS.index(move["color"]))
         return {int(self._moves.get_move_uid(hle_move)): 1.0}

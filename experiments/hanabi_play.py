@@ -2,7 +2,7 @@
 
     python -m experiments.hanabi_play --agents=full --seat=0 --output_dir=runs/play
 
-The board is drawn in plain text: cards as colour letter and rank (`R3`), what each card's owner
+The board is drawn in plain text: cards as color letter and rank (`R3`), what each card's owner
 was told in brackets (`[R?]`: told red, not the rank), your own cards as those marks alone.
 Your legal moves are listed by action id; type one. Each agent move is announced with the agent's
 three most likely moves and their probabilities. Bad input is answered in one line and asked
@@ -39,8 +39,8 @@ def draw_board(config: HanabiConfig, step: dict[str, Any], you: int,
                names: Sequence[str]) -> str:
     """The board of a step as plain text, seen from seat `you` (your own cards hidden)."""
     card = lambda value: hanabi_replay.card_name(config, value)  # noqa: E731
-    colours = hanabi_replay.COLOR_CHARS
-    fireworks = " ".join(f"{colours[c]}{n}" for c, n in enumerate(step["fireworks"]))
+    colors = hanabi_replay.COLOR_CHARS
+    fireworks = " ".join(f"{colors[c]}{n}" for c, n in enumerate(step["fireworks"]))
     discards = " ".join(card(value) for value, copies in enumerate(step["discards"])
                         for _ in range(copies)) or "none"
     lines = [f"fireworks {fireworks} | info {step['information_tokens']}/"
@@ -52,8 +52,8 @@ def draw_board(config: HanabiConfig, step: dict[str, Any], you: int,
         for slot, value in enumerate(hand):
             if value < 0:
                 continue
-            colour, rank = step["hinted"][seat][slot]
-            told = ((colours[colour] if colour is not None else "?")
+            color, rank = step["hinted"][seat][slot]
+            told = ((colors[color] if color is not None else "?")
                     + (str(rank + 1) if rank is not None else "?"))
             cards.append(f"{slot}:[{told}]" if seat == you else f"{slot}:{card(value)}[{told}]")
         who = "you" if seat == you else names[seat]

@@ -42,21 +42,21 @@ _SCRIPT = r"""
 const DATA = JSON.parse(document.getElementById('record').textContent);
 const REC = DATA.records[0];
 const CSS = {R: '#d33', Y: '#c90', G: '#2a2', W: '#777', B: '#36c'};
-const ranks = REC.game.ranks, colours = REC.colors, steps = REC.steps;
+const ranks = REC.game.ranks, colors = REC.colors, steps = REC.steps;
 const last = steps.length;  // index `last` shows the board after the final move
 let at = 0;
 const el = (id) => document.getElementById(id);
 function cardName(v) {
   if (v < 0) return '--';
-  return colours[Math.floor(v / ranks)] + (v % ranks + 1);
+  return colors[Math.floor(v / ranks)] + (v % ranks + 1);
 }
-function coloured(v) {
+function colored(v) {
   if (v < 0) return '<span>--</span>';
-  return `<span style="color:${CSS[colours[Math.floor(v / ranks)]]}">${cardName(v)}</span>`;
+  return `<span style="color:${CSS[colors[Math.floor(v / ranks)]]}">${cardName(v)}</span>`;
 }
 function grid(probs, truth, title) {
   let html = `<div class="cap">${title}</div><table class="grid">`;
-  for (let c = 0; c < colours.length; c++) {
+  for (let c = 0; c < colors.length; c++) {
     html += '<tr>';
     for (let r = 0; r < ranks; r++) {
       const v = c * ranks + r, p = probs[v];
@@ -69,15 +69,15 @@ function grid(probs, truth, title) {
   return html + '</table>';
 }
 function told(hint) {
-  const c = hint[0] === null ? '?' : colours[hint[0]];
+  const c = hint[0] === null ? '?' : colors[hint[0]];
   const r = hint[1] === null ? '?' : String(hint[1] + 1);
   return c + r;
 }
 function board(s) {
   const fw = s.fireworks.map((n, c) =>
-    `<b style="color:${CSS[colours[c]]}">${colours[c]}${n}</b>`).join(' ');
+    `<b style="color:${CSS[colors[c]]}">${colors[c]}${n}</b>`).join(' ');
   const discards = [];
-  s.discards.forEach((n, v) => { for (let i = 0; i < n; i++) discards.push(coloured(v)); });
+  s.discards.forEach((n, v) => { for (let i = 0; i < n; i++) discards.push(colored(v)); });
   return `fireworks ${fw} &nbsp; info <b>${s.information_tokens}</b>/` +
     `${REC.game.max_information_tokens} &nbsp; lives <b>${s.life_tokens}</b>/` +
     `${REC.game.max_life_tokens} &nbsp; deck <b>${s.deck_size}</b> &nbsp; score <b>` +
@@ -91,7 +91,7 @@ function hands(s, step) {
       `(${REC.seats[seat]})${actor ? ' to move' : ''}<br>`;
     hand.forEach((v, slot) => {
       if (v < 0) return;
-      html += `<div class="card"><div class="true">${coloured(v)}</div>` +
+      html += `<div class="card"><div class="true">${colored(v)}</div>` +
         `<div class="told">told ${told(s.hinted[seat][slot])}</div>`;
       if (step) {
         html += '<div class="row" style="gap:4px">' +
@@ -111,7 +111,7 @@ function plot() {
   const top = Math.max(1e-6, ...v0, ...agent);
   const x = (i) => pad + (w - 2 * pad) * i / Math.max(last, 1);
   const y = (v) => h - pad + (2 * pad - h) * v / top;
-  const line = (vals, colour) => `<polyline fill="none" stroke="${colour}" stroke-width="2" ` +
+  const line = (vals, color) => `<polyline fill="none" stroke="${color}" stroke-width="2" ` +
     `points="${vals.map((v, i) => x(i).toFixed(1) + ',' + y(v).toFixed(1)).join(' ')}"/>`;
   const name = REC.belief_names[steps[0].belief_seat].toUpperCase();
   el('plot').innerHTML = `<svg width="${w}" height="${h}" id="svg">` +
@@ -181,9 +181,9 @@ _BODY = """<h1 id="title">Hanabi replay</h1>
 <div class="box" id="board"></div>
 <div class="box" id="move"></div>
 <div id="hands"></div>
-<p class="cap">Each card: its true card, what its owner was told (colour, rank; ? when not), the
+<p class="cap">Each card: its true card, what its owner was told (color, rank; ? when not), the
 public belief of the agent in the seat to move (left, the true card outlined) and the count-only
-belief V0 (right); rows are colours, columns ranks, shade the square root of the
+belief V0 (right); rows are colors, columns ranks, shade the square root of the
 probability.</p>
 """
 

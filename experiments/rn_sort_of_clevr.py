@@ -212,7 +212,7 @@ def run(config: ClevrConfig, output_dir: str, checkpoint_every: int) -> None:
 
 
 def draw_question_types(ax: Any, results: Mapping[str, Mapping[str, Any]]) -> None:
-    """Bars of the test accuracy per question type, one colour per model of `results`."""
+    """Bars of the test accuracy per question type, one color per model of `results`."""
     width = 0.8 / len(results)
     positions = np.arange(len(clevr.QUESTION_TYPES))
     for k, (name, result) in enumerate(results.items()):

@@ -353,7 +353,7 @@ def _require_nodes(graph: jraph.GraphsTuple, module: str) -> None:
 class GraphConvolution(hk.Module):
     """Graph convolution (Kipf & Welling 2017): transform nodes, then sum over received edges.
 
-    With symmetric normalisation a message from s to r is scaled by
+    With symmetric normalization a message from s to r is scaled by
     1 / sqrt(deg_out(s) * deg_in(r)) (degrees counted after adding self-edges;
     isolated nodes count as degree 1). Edges and globals pass through untouched.
     """

@@ -1,7 +1,7 @@
 """Factorised public beliefs over Hanabi hands (BAD, Foerster et al. 2019, section 5).
 
 The public belief gives, for every hand slot of every player, a distribution over card values
-(`value = colour * ranks + rank`). It is built only from public facts, as defined in
+(`value = color * ranks + rank`). It is built only from public facts, as defined in
 `games.hanabi.config`:
 
 * `card_knowledge` `HM`: [..., players, hand_size, values], 1 where the hints so far allow the
@@ -9,7 +9,7 @@ The public belief gives, for every hand slot of every player, a distribution ove
 * `remaining_counts` `C`: [..., values], copies of each value not yet discarded or played, i.e.
   in the deck or in some hand.
 
-Beliefs, all [..., players, hand_size, values] and normalised over values (empty slots all zero):
+Beliefs, all [..., players, hand_size, values] and normalized over values (empty slots all zero):
 
 * V0: `B0(f[i]) ~ C * HM(f[i])`: each slot on its own.
 * V1: card-count consistency, iterated
@@ -38,8 +38,8 @@ DEFAULT_ITERATIONS = 3
 DEFAULT_DAMPING = 0.5
 
 
-def _normalise(weights: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """Normalises over the last axis; returns (distribution or zeros, whether it had mass)."""
+def _normalize(weights: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Normalizes over the last axis; returns (distribution or zeros, whether it had mass)."""
     total = weights.sum(axis=-1, keepdims=True)
     has_mass = total > 0
     return jnp.where(has_mass, weights / jnp.where(has_mass, total, 1.0), 0.0), has_mass
@@ -48,7 +48,7 @@ def _normalise(weights: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
 def v0_belief(card_knowledge: jnp.ndarray, remaining_counts: jnp.ndarray) -> jnp.ndarray:
     """V0: each slot's belief is proportional to the remaining counts times its hint mask."""
     counts = remaining_counts[..., None, None, :].astype(jnp.float32)
-    belief, _ = _normalise(counts * card_knowledge.astype(jnp.float32))
+    belief, _ = _normalize(counts * card_knowledge.astype(jnp.float32))
     return belief
 
 
@@ -68,12 +68,12 @@ def _count_consistent_iteration(
     mask = card_knowledge.astype(jnp.float32)
     counts = remaining_counts[..., None, None, :].astype(jnp.float32)
     prior = mask * likelihood
-    fallback, _ = _normalise(counts * prior)
+    fallback, _ = _normalize(counts * prior)
     belief = fallback
     for _ in range(num_iterations):
         held_elsewhere = belief.sum(axis=(-3, -2), keepdims=True) - belief
         available = jnp.maximum(counts - held_elsewhere, 0.0)
-        updated, has_mass = _normalise(available * prior)
+        updated, has_mass = _normalize(available * prior)
         updated = jnp.where(has_mass, updated, fallback)
         belief = damping * belief + (1.0 - damping) * updated
     return belief

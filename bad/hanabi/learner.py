@@ -270,8 +270,8 @@ def ppo_loss(config: TrainConfig, entropy_weight: jax.Array, params, batch: Tran
         agent, params, batch.public_input, batch.partner_hands, batch.legal_actions,
         batch.action, batch.sample_hands, batch.sample_action)
     ratio = jnp.exp(log_prob - batch.log_prob)
-    normalised = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-    policy_loss = rlax.clipped_surrogate_pg_loss(ratio, normalised, config.clip_epsilon)
+    normalized = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    policy_loss = rlax.clipped_surrogate_pg_loss(ratio, normalized, config.clip_epsilon)
     value = _values(agent, params, batch.public_input, batch.critic_hands)
     value_loss = 0.5 * jnp.mean(jnp.square(value - targets))
     mean_entropy = entropy.mean()

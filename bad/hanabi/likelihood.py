@@ -43,7 +43,7 @@ def hand_legal_actions(game: HanabiConfig, legal_actions: jax.Array,
 
     Plays and discards depend only on public facts, so they are the real ones; a hint is legal
     when information tokens remain (some hint is legal in the real game) and the target holds a
-    card of the hinted colour or rank (`games.hanabi.rules.legal_hints`).
+    card of the hinted color or rank (`games.hanabi.rules.legal_hints`).
     """
     layout = action_layout(game)
     can_hint = legal_actions[layout.hints].any()
@@ -100,7 +100,7 @@ def partner_log_likelihood(config: AgentConfig, policy: hanabi_network.Params,
         logits = hanabi_network.counterfactual_logits(config, policy, public_input, sample)
         legal = counterfactual_legal_actions(config.game, legal_actions, sample)
         logits = hanabi_network.masked(logits, legal)
-        # The one probability needed, without normalising every action's.
+        # The one probability needed, without normalizing every action's.
         return jnp.exp(logits[..., action] - jax.nn.logsumexp(logits, axis=-1))
 
     mean = jax.vmap(likelihood)(samples).mean(0)

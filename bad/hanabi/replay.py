@@ -67,7 +67,7 @@ def describe_move(config: HanabiConfig, action: int, actor: int,
             return f"P{actor} {verb} slot {slot}"
         return f"P{actor} {verb} {card_name(config, hand[slot])} (slot {slot})"
     target = (actor + int(move.offset)) % config.players
-    told = (f"colour {COLOR_CHARS[int(move.color)]}" if move.is_color_hint
+    told = (f"color {COLOR_CHARS[int(move.color)]}" if move.is_color_hint
             else f"rank {int(move.rank) + 1}")
     return f"P{actor} tells P{target} {told}"
 

@@ -3,7 +3,7 @@
 Shared by `games.hanabi` (OpenSpiel and HLE backends) and `games.hanabi.jax_game`, so that every
 backend validates the same parameters the same way and agrees on the feature definitions:
 
-* Card values are indexed `value = colour * ranks + rank`.
+* Card values are indexed `value = color * ranks + rank`.
 * The canonical observation of player `p` is OpenSpiel's `observation_tensor(p)` (the Hanabi
   Learning Environment's canonical encoding); `games.hanabi.layout` names where each of its
   fields lies. Its first `private_size` entries are the cards in the other players' hands, seen
@@ -87,7 +87,7 @@ class HanabiConfig:
 
     @property
     def num_actions(self) -> int:
-        """Discard per slot, play per slot, colour hints and rank hints to each other player."""
+        """Discard per slot, play per slot, color hints and rank hints to each other player."""
         return action_layout(self).size
 
     @property
@@ -140,7 +140,7 @@ def make_config(spec: ConfigSpec = "full") -> HanabiConfig:
         parameters (`players, colors, ranks, hand_size, max_information_tokens, max_life_tokens`),
         optionally with `preset` naming the preset the other entries override. A missing
         `hand_size` is 5 for 2-3 players and 4 for 4-5, as in the Hanabi Learning Environment.
-        Allowed: 2 to `MAX_PLAYERS` players, 1 to `MAX_COLORS` colours and 1 to `MAX_RANKS`
+        Allowed: 2 to `MAX_PLAYERS` players, 1 to `MAX_COLORS` colors and 1 to `MAX_RANKS`
         ranks, a hand size of at least 1 with every hand dealt from the deck, 1 to
         `MAX_INFORMATION_TOKENS` information and 1 to `MAX_LIFE_TOKENS` life tokens.
 

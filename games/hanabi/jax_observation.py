@@ -38,7 +38,7 @@ def _bits(mask: jax.Array, size: int) -> jax.Array:
 
 def _plausible(config: HanabiConfig, hands: jax.Array, color_plausible: jax.Array,
                rank_plausible: jax.Array) -> jax.Array:
-    """bool [..., num_values] from the per-slot colour and rank bitmasks; empty slots 0."""
+    """bool [..., num_values] from the per-slot color and rank bitmasks; empty slots 0."""
     colors = _bits(color_plausible, config.colors)
     ranks = _bits(rank_plausible, config.ranks)
     plausible = (colors[..., :, None] & ranks[..., None, :]).reshape(
@@ -118,7 +118,7 @@ def _encoding(config: HanabiConfig) -> _Encoding:
     last = features(len(last_action))
     for index, (field, kind, constants) in enumerate(last_action):
         encode(field, last + index, kind, constants)
-    # Per slot three features: the plausible values mask, the hinted colour and the hinted rank.
+    # Per slot three features: the plausible values mask, the hinted color and the hinted rank.
     knowledge = features(3 * p * h)
     blocks = layout.card_knowledge.start + layout.knowledge_width * np.arange(p * h)
     parts = [(layout.knowledge_plausible, _HAS_BIT, v), (layout.knowledge_color, _EQUALS, c),
@@ -132,7 +132,7 @@ def _encoding(config: HanabiConfig) -> _Encoding:
 
 def _last_action_features(config: HanabiConfig, state: HanabiState,
                           player: jax.Array) -> jax.Array:
-    """int32 [10]: the last move's mover, kind, target, colour, rank, touched slots (bitmask),
+    """int32 [10]: the last move's mover, kind, target, color, rank, touched slots (bitmask),
     slot, card, success and token gain, seats relative to `player`; -1 (0 for the bitmask) where
     the move has no such field or no move was made yet."""
     p = config.players

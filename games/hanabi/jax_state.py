@@ -17,11 +17,11 @@ class HanabiState(NamedTuple):
     deck: jax.Array                 # int8 [deck_size]: card values in deal order
     cards_dealt: jax.Array          # int8 []: cards of `deck` dealt so far
     hands: jax.Array                # int8 [players, hand_size]: card values, absolute seats
-    color_plausible: jax.Array      # int8 [players, hand_size]: bit c set if colour c is possible
+    color_plausible: jax.Array      # int8 [players, hand_size]: bit c set if color c is possible
     rank_plausible: jax.Array       # int8 [players, hand_size]: bit r set if rank r is possible
-    color_revealed: jax.Array       # bool [players, hand_size]: the card's colour was hinted
+    color_revealed: jax.Array       # bool [players, hand_size]: the card's color was hinted
     rank_revealed: jax.Array        # bool [players, hand_size]: the card's rank was hinted
-    fireworks: jax.Array            # int8 [colors]: cards played of each colour
+    fireworks: jax.Array            # int8 [colors]: cards played of each color
     discards: jax.Array             # int8 [num_values]: copies of each value discarded or misplayed
     information_tokens: jax.Array   # int32 []: make_config allows more tokens than int8 holds
     life_tokens: jax.Array          # int32 []

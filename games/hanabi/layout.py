@@ -4,10 +4,10 @@ The one definition of both layouts; everything else in `games/` (and beyond) rea
 here. `observation_layout(config)` names every section of the Hanabi Learning Environment's
 canonical observation (OpenSpiel's `observation_tensor(p)`), every field of its board and
 last-action sections, the card-knowledge block of each card and the private/public split;
-`action_layout(config)` names the ranges of discard, play, colour-hint and rank-hint action ids.
+`action_layout(config)` names the ranges of discard, play, color-hint and rank-hint action ids.
 
 Seats in the observation are relative to the observer: offset 0 is the observer, offset `o` the
-player `o` seats to its left. Card values are `colour * ranks + rank`. A "thermometer" of a count
+player `o` seats to its left. Card values are `color * ranks + rank`. A "thermometer" of a count
 `n` sets its first `n` bits; a "one-hot" field is all zeros when the fact does not apply (a
 last-action field of another kind of move, an empty hand slot, no move made yet).
 
@@ -66,7 +66,7 @@ class ObservationLayout:
     board: slice
     # Thermometer of the cards left in the deck (deck_size - players * hand_size bits).
     deck: slice
-    # Per colour, the highest rank played one-hot over the ranks (all zeros: none played).
+    # Per color, the highest rank played one-hot over the ranks (all zeros: none played).
     fireworks: slice
     # Thermometer of the information tokens left (max_information_tokens bits).
     information_tokens: slice
@@ -85,7 +85,7 @@ class ObservationLayout:
     last_move_type: slice
     # Hints: offset of the hinted player, one-hot.
     last_target: slice
-    # Colour hints: the colour, one-hot.
+    # Color hints: the color, one-hot.
     last_color: slice
     # Rank hints: the rank, one-hot.
     last_rank: slice
@@ -107,7 +107,7 @@ class ObservationLayout:
     # Within a block: per card value, 1 where the hints the card received allow it (HLE's
     # "plausible" bits, which ignore card counts).
     knowledge_plausible: slice
-    # Within a block: the card's colour one-hot, once a hint revealed it.
+    # Within a block: the card's color one-hot, once a hint revealed it.
     knowledge_color: slice
     # Within a block: the card's rank one-hot, once a hint revealed it.
     knowledge_rank: slice
@@ -139,7 +139,7 @@ class ActionLayout:
     discard: slice
     # Play slot `s`: `play.start + s`.
     play: slice
-    # Hint colour `c` to the player `o` seats to the left: `color_hint.start + (o - 1) * colors
+    # Hint color `c` to the player `o` seats to the left: `color_hint.start + (o - 1) * colors
     # + c`.
     color_hint: slice
     # Hint rank `r` to the player `o` seats to the left: `rank_hint.start + (o - 1) * ranks + r`.
@@ -148,7 +148,7 @@ class ActionLayout:
 
     @property
     def hints(self) -> slice:
-        """Every hint: the colour hints, then the rank hints."""
+        """Every hint: the color hints, then the rank hints."""
         return slice(self.color_hint.start, self.rank_hint.stop)
 
 

@@ -46,7 +46,7 @@ def _module(*arrays) -> types.ModuleType:
 
 
 def card_colors(config: HanabiConfig, values):
-    """The colour of each card value: [...] (meaningless for `NO_CARD`)."""
+    """The color of each card value: [...] (meaningless for `NO_CARD`)."""
     return values // config.ranks
 
 
@@ -64,7 +64,7 @@ class Move(NamedTuple):
     is_rank_hint: jax.Array
     slot: jax.Array     # play and discard
     offset: jax.Array   # hints: target seat minus acting seat, 1 to players - 1
-    color: jax.Array    # colour hint
+    color: jax.Array    # color hint
     rank: jax.Array     # rank hint
 
 
@@ -108,7 +108,7 @@ def _copies_per_value(config: HanabiConfig) -> np.ndarray:
 
 
 def copies_per_rank(config: HanabiConfig) -> np.ndarray:
-    """Copies of each card of a colour in the deck, by rank: int32 [ranks]."""
+    """Copies of each card of a color in the deck, by rank: int32 [ranks]."""
     return _copies_per_value(config)[:config.ranks].copy()
 
 
@@ -133,7 +133,7 @@ def remaining_counts(config: HanabiConfig, fireworks, discards):
     """Copies of each value neither discarded nor played: int32 [..., num_values].
 
     Args:
-      fireworks: int [..., colors], cards played per colour.
+      fireworks: int [..., colors], cards played per color.
       discards: int [..., num_values], copies of each value discarded or misplayed.
     """
     xp = _module(fireworks, discards)
@@ -149,12 +149,12 @@ def remaining_counts(config: HanabiConfig, fireworks, discards):
 def card_status(config: HanabiConfig, fireworks, discards):
     """Per card value, 1.0 where it is playable now, dead and critical: float32 [..., values, 3].
 
-    A card is dead when it was already played or some lower rank of its colour has no copy left,
+    A card is dead when it was already played or some lower rank of its color has no copy left,
     critical when it is not dead and exactly one copy is left (the axis order is `PLAYABLE`,
     `DEAD`, `CRITICAL`).
 
     Args:
-      fireworks: [..., colors] (any real dtype), cards played per colour.
+      fireworks: [..., colors] (any real dtype), cards played per color.
       discards: [..., num_values] (any real dtype), copies of each value discarded or misplayed.
     """
     xp = _module(fireworks, discards)
@@ -182,7 +182,7 @@ def legal_hints(config: HanabiConfig, partner_hands, can_hint):
     """Which hints are legal: bool [..., (players - 1) * (colors + ranks)].
 
     The hint actions in id order (`action_layout(config).hints`): a hint is legal when an
-    information token is left and the target holds a card of the hinted colour or rank.
+    information token is left and the target holds a card of the hinted color or rank.
 
     Args:
       partner_hands: int [..., players - 1, hand_size], the partners' card values in seat order
@@ -282,7 +282,7 @@ def _field(config: HanabiConfig, observation, field: slice, public: bool):
 
 
 def fireworks_from_observation(config: HanabiConfig, observation, *, public: bool):
-    """Cards played per colour: float32 [..., colors] (for a float32 observation).
+    """Cards played per color: float32 [..., colors] (for a float32 observation).
 
     Args:
       observation: [..., observation_size] canonical observations, or [..., public_size] public

@@ -1,19 +1,19 @@
 """Sort-of-CLEVR (Santoro et al. 2017) as state descriptions: objects, questions and answers.
 
-A scene holds one object of each of the six colours, each a square or a circle at a position in
+A scene holds one object of each of the six colors, each a square or a circle at a position in
 the unit square (x to the right, y upwards), no two closer than `min_distance`. A question asks
-about the object of one colour; three kinds are non-relational (its shape; is it on the left or
+about the object of one color; three kinds are non-relational (its shape; is it on the left or
 the right half; in the top or the bottom half) and three relational (the shape of the object
 closest to it; of the object furthest from it; how many objects, itself included, have its
 shape). Every answer is one class of the shared vocabulary `ANSWERS`. An example is one scene
-with one question, its colour and type drawn uniformly, so half the questions are relational.
+with one question, its color and type drawn uniformly, so half the questions are relational.
 
-Objects come in a random order in every scene: a model must find the asked object by its colour,
+Objects come in a random order in every scene: a model must find the asked object by its color,
 not by its place in the list.
 
 Features:
-  object   [colour one-hot (6), shape one-hot [square, circle], x, y]            OBJECT_SIZE
-  question [colour one-hot (6), question type one-hot within its kind (3), is relational]
+  object   [color one-hot (6), shape one-hot [square, circle], x, y]            OBJECT_SIZE
+  question [color one-hot (6), question type one-hot within its kind (3), is relational]
                                                                                  QUESTION_SIZE
   answer   index into ANSWERS
 As graphs: the objects are the nodes, fully connected with self edges (a relation network sums
@@ -30,16 +30,16 @@ import numpy as np
 
 from graphnets import utils
 
-COLOURS = ("red", "green", "blue", "orange", "grey", "yellow")
+COLORS = ("red", "green", "blue", "orange", "grey", "yellow")
 SHAPES = ("square", "circle")
 NON_RELATIONAL = ("shape", "left or right", "top or bottom")
 RELATIONAL = ("shape of the closest", "shape of the furthest", "number with the same shape")
 QUESTION_TYPES = NON_RELATIONAL + RELATIONAL
-NUM_OBJECTS = len(COLOURS)
+NUM_OBJECTS = len(COLORS)
 ANSWERS = SHAPES + ("left", "right", "top", "bottom") + tuple(
     str(count) for count in range(1, NUM_OBJECTS + 1))
-OBJECT_SIZE = len(COLOURS) + len(SHAPES) + 2
-QUESTION_SIZE = len(COLOURS) + len(NON_RELATIONAL) + 1
+OBJECT_SIZE = len(COLORS) + len(SHAPES) + 2
+QUESTION_SIZE = len(COLORS) + len(NON_RELATIONAL) + 1
 MIN_DISTANCE = 0.1
 # Whole scenes are redrawn until no two objects are too close; up to here at least one draw in
 # about fifteen succeeds, so sampling stays fast.
@@ -50,15 +50,15 @@ _LEFT, _BOTTOM, _ONE = ANSWERS.index("left"), ANSWERS.index("bottom"), ANSWERS.i
 class Scenes(NamedTuple):
     """Scenes of `NUM_OBJECTS` objects each, in their (random) order."""
 
-    colours: np.ndarray  # [scenes, objects] int: index into COLOURS, a permutation per scene
+    colors: np.ndarray  # [scenes, objects] int: index into COLORS, a permutation per scene
     shapes: np.ndarray  # [scenes, objects] int: index into SHAPES
     positions: np.ndarray  # [scenes, objects, 2] float: (x, y) in the unit square
 
 
 class Questions(NamedTuple):
-    """One question per scene: the colour of the object it asks about and its type."""
+    """One question per scene: the color of the object it asks about and its type."""
 
-    colours: np.ndarray  # [scenes] int: index into COLOURS
+    colors: np.ndarray  # [scenes] int: index into COLORS
     types: np.ndarray  # [scenes] int: index into QUESTION_TYPES
 
 
@@ -108,25 +108,25 @@ def sample_positions(rng: np.random.Generator, num_scenes: int,
 
 def sample_scenes(rng: np.random.Generator, num_scenes: int,
                   min_distance: float = MIN_DISTANCE) -> Scenes:
-    """`num_scenes` scenes: every colour once in a random order, shapes fair coin flips."""
+    """`num_scenes` scenes: every color once in a random order, shapes fair coin flips."""
     num_scenes = _check_count(num_scenes, "num_scenes")
     min_distance = _check_min_distance(min_distance)
-    colours = rng.permuted(np.tile(np.arange(NUM_OBJECTS), (num_scenes, 1)), axis=1)
+    colors = rng.permuted(np.tile(np.arange(NUM_OBJECTS), (num_scenes, 1)), axis=1)
     shapes = rng.integers(len(SHAPES), size=(num_scenes, NUM_OBJECTS))
-    return Scenes(colours, shapes, sample_positions(rng, num_scenes, min_distance))
+    return Scenes(colors, shapes, sample_positions(rng, num_scenes, min_distance))
 
 
 def sample_questions(rng: np.random.Generator, num_scenes: int) -> Questions:
-    """One question per scene, its colour and its type uniform."""
+    """One question per scene, its color and its type uniform."""
     num_scenes = _check_count(num_scenes, "num_scenes")
-    return Questions(rng.integers(len(COLOURS), size=num_scenes),
+    return Questions(rng.integers(len(COLORS), size=num_scenes),
                      rng.integers(len(QUESTION_TYPES), size=num_scenes))
 
 
 def answer_indices(scenes: Scenes, questions: Questions) -> np.ndarray:
     """[scenes] int32: each question's answer, an index into ANSWERS."""
-    scene = np.arange(len(questions.colours))
-    subject = np.argmax(scenes.colours == questions.colours[:, None], axis=1)
+    scene = np.arange(len(questions.colors))
+    subject = np.argmax(scenes.colors == questions.colors[:, None], axis=1)
     distances = np.linalg.norm(scenes.positions - scenes.positions[scene, subject][:, None],
                                axis=-1)
     closest = np.argmin(np.where(np.arange(NUM_OBJECTS) == subject[:, None], np.inf, distances),
@@ -144,7 +144,7 @@ def answer_indices(scenes: Scenes, questions: Questions) -> np.ndarray:
 
 def encode_objects(scenes: Scenes) -> np.ndarray:
     """[scenes, NUM_OBJECTS, OBJECT_SIZE] float32 object descriptions."""
-    return np.concatenate([np.eye(len(COLOURS))[scenes.colours], np.eye(len(SHAPES))[scenes.shapes],
+    return np.concatenate([np.eye(len(COLORS))[scenes.colors], np.eye(len(SHAPES))[scenes.shapes],
                            scenes.positions], axis=-1).astype(np.float32)
 
 
@@ -152,7 +152,7 @@ def encode_questions(questions: Questions) -> np.ndarray:
     """[scenes, QUESTION_SIZE] float32 question vectors."""
     kind = questions.types % len(NON_RELATIONAL)
     relational = questions.types >= len(NON_RELATIONAL)
-    return np.concatenate([np.eye(len(COLOURS))[questions.colours],
+    return np.concatenate([np.eye(len(COLORS))[questions.colors],
                            np.eye(len(NON_RELATIONAL))[kind], relational[:, None]],
                           axis=-1).astype(np.float32)
 

@@ -42,11 +42,11 @@ def test_update_is_batched_and_broadcasts_the_prior():
     posterior = belief.belief_update(jnp.array([0.25, 0.75]), partial, action)
     np.testing.assert_allclose(posterior[0], [0.0, 1.0])
     np.testing.assert_allclose(posterior[1], [0.25, 0.75])
-    # No value is consistent with action 2: the (normalised) prior comes back.
+    # No value is consistent with action 2: the (normalized) prior comes back.
     np.testing.assert_allclose(posterior[2], [0.25, 0.75])
 
 
-def test_inconsistent_action_returns_the_normalised_prior():
+def test_inconsistent_action_returns_the_normalized_prior():
     got = belief.belief_update(jnp.array([1.0, 3.0]), jnp.array([0, 0]), jnp.array(1))
     np.testing.assert_allclose(got, [0.25, 0.75])
 

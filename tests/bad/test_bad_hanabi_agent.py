@@ -150,7 +150,7 @@ def test_partner_log_likelihood_averages_whole_forward_passes_over_the_samples(n
     state = hanabi_jax.reset(game, jax.random.PRNGKey(2))
     legal = hanabi_jax.legal_actions_mask(game, state)
     samples = jnp.stack([_random_hands(config, key) for key in sample_keys])
-    action = jnp.asarray(2 * game.hand_size + 1)  # a colour hint: its legality varies by hand
+    action = jnp.asarray(2 * game.hand_size + 1)  # a color hint: its legality varies by hand
 
     def probability(hand):
         logits = hanabi_network.policy_logits(config, policy, public_input, hand)
@@ -175,9 +175,9 @@ def test_likelihood_follows_cards_and_resets_for_new_ones():
     game = config.game
     log_likelihood = hanabi_agent.initial_evidence(config)
     evidence = jnp.log(jnp.array([[[0.5, 1.0, 0.25, 1.0, 1.0], [1.0, 0.1, 1.0, 1.0, 1.0]]]))
-    colour_hint = 2 * game.hand_size  # seat 0 hints: its own cards stay where they are
+    color_hint = 2 * game.hand_size  # seat 0 hints: its own cards stay where they are
     log_likelihood = hanabi_likelihood.track_likelihood(config, log_likelihood, 0, evidence,
-                                                   colour_hint)
+                                                   color_hint)
     np.testing.assert_allclose(log_likelihood[1], evidence[0], atol=1e-6)
     # Seat 1 plays its slot 0: the card in slot 1 moves to slot 0, slot 1 is a new card.
     play_slot_0 = game.hand_size

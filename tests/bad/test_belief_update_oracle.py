@@ -74,7 +74,7 @@ class _OracleNetwork:
 
 def _oracle_legal(game, legal_actions, hands) -> np.ndarray:
     """The legal moves had the partners held `hands`: the real plays and discards, a hint when
-    a token is left and its target holds a card of that colour or rank."""
+    a token is left and its target holds a card of that color or rank."""
     legal_actions = np.asarray(legal_actions)
     layout = action_layout(game)
     can_hint = legal_actions[layout.color_hint.start:layout.rank_hint.stop].any()

@@ -8,7 +8,7 @@ import pytest
 
 from bad.hanabi import belief as hanabi_belief
 
-VERY_SMALL_COUNTS = np.array([3, 2, 2, 2, 1])  # one colour, ranks 1-5
+VERY_SMALL_COUNTS = np.array([3, 2, 2, 2, 1])  # one color, ranks 1-5
 
 
 def exact_marginals(mask, counts, likelihood=None):
@@ -122,7 +122,7 @@ def test_bb_is_close_to_exact_posterior_with_likelihood():
 
 def test_v1_never_below_v0_in_log_likelihood_of_true_hand_on_average():
     rng = np.random.default_rng(3)
-    counts = np.tile([3, 2, 2, 2, 1], 2)  # two colours
+    counts = np.tile([3, 2, 2, 2, 1], 2)  # two colors
     hands, masks = zip(*(random_position(rng, counts, num_slots=4, keep=0.5) for _ in range(500)))
     ck = np.stack([as_belief_input(m) for m in masks])
     true = np.stack(hands).reshape(-1, 2, 2)

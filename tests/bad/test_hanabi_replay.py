@@ -33,7 +33,7 @@ def records(name: str, num_games: int = 2, seed: int = 3) -> tuple:
     return agent, tuple(hanabi_replay.play_games(seats, num_games, seed))
 
 
-def parse_open_spiel(text: str, colours: str) -> dict:
+def parse_open_spiel(text: str, colors: str) -> dict:
     """The facts of OpenSpiel's `str(state)` of Hanabi: tokens, fireworks, hands and what
     their owners were told (`X` for untold), deck size and discards as card names."""
     lines = text.splitlines()
@@ -52,8 +52,8 @@ def parse_open_spiel(text: str, colours: str) -> dict:
 def record_facts(config, board: dict) -> dict:
     """`parse_open_spiel`'s facts of a record's board."""
     name = functools.partial(hanabi_replay.card_name, config)
-    colours = hanabi_replay.COLOR_CHARS
-    told = [["".join("X" if value is None else (colours[value] if kind == 0 else str(value + 1))
+    colors = hanabi_replay.COLOR_CHARS
+    told = [["".join("X" if value is None else (colors[value] if kind == 0 else str(value + 1))
                      for kind, value in enumerate(hint))
              for hint, card in zip(hints, hand) if card >= 0]
             for hints, hand in zip(board["hinted"], board["hands"])]

@@ -150,7 +150,7 @@ def test_dataclass_from_dict_rebuilds_nested_dataclasses_and_tuples():
 
 @pytest.mark.parametrize("change, message", [
     (lambda d: d["inner"].pop("rate"), "lacks the setting inner.rate"),
-    (lambda d: d.update(colour=1), "unknown setting colour"),
+    (lambda d: d.update(color=1), "unknown setting color"),
     (lambda d: d["inner"].update(sizes="48"), "inner.sizes='48', expected"),
     (lambda d: d["inner"].update(sizes=[4, "8"]), "inner.sizes"),
     (lambda d: d["inner"].update(rate=True), "inner.rate=True"),

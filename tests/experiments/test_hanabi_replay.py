@@ -76,8 +76,8 @@ def test_a_person_plays_in_a_terminal_bad_input_good_move_end_of_input(tmp_path)
         child.sendline(typed)
         child.expect(answer)
         child.expect("your move")
-    child.sendline("4")  # a colour hint: legal at the start, and the game goes on
-    child.expect("move 1: P0 tells P1 colour R")
+    child.sendline("4")  # a color hint: legal at the start, and the game goes on
+    child.expect("move 1: P0 tells P1 color R")
     child.expect(r"move 2: P1 .*\(top moves: .*%")
     child.expect("your move")
     child.sendeof()

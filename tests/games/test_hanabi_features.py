@@ -49,7 +49,7 @@ class Replay:
         return (self.life_tokens == 0 or sum(self.fireworks) == self.config.max_score
                 or self.turns_after_last_card == self.config.players)
 
-    def colour_rank(self, value: int) -> tuple[int, int]:
+    def color_rank(self, value: int) -> tuple[int, int]:
         return divmod(value, self.config.ranks)
 
     def apply(self, action: int) -> None:
@@ -62,12 +62,12 @@ class Replay:
             slot = action % hand_size
             value = self.hands[player].pop(slot)
             self.hints[player].pop(slot)
-            colour, rank = self.colour_rank(value)
+            color, rank = self.color_rank(value)
             if action < hand_size:
                 self.discarded[value] += 1
                 self.information_tokens += 1
-            elif self.fireworks[colour] == rank:
-                self.fireworks[colour] += 1
+            elif self.fireworks[color] == rank:
+                self.fireworks[color] += 1
                 if rank == c.ranks - 1 and self.information_tokens < c.max_information_tokens:
                     self.information_tokens += 1
             else:
@@ -77,12 +77,12 @@ class Replay:
         else:
             self.information_tokens -= 1
             if action < rank_hints_start:
-                offset, colour = divmod(action - hints_start, c.colors)
-                matches = lambda value: self.colour_rank(value)[0] == colour
-                narrow = lambda hint, match: (({colour} if match else hint[0] - {colour}), hint[1])
+                offset, color = divmod(action - hints_start, c.colors)
+                matches = lambda value: self.color_rank(value)[0] == color
+                narrow = lambda hint, match: (({color} if match else hint[0] - {color}), hint[1])
             else:
                 offset, rank = divmod(action - rank_hints_start, c.ranks)
-                matches = lambda value: self.colour_rank(value)[1] == rank
+                matches = lambda value: self.color_rank(value)[1] == rank
                 narrow = lambda hint, match: (hint[0], {rank} if match else hint[1] - {rank})
             target = (player + offset + 1) % c.players
             self.hints[target] = [narrow(hint, matches(value))
@@ -100,11 +100,11 @@ class Replay:
             others = [self.hands[(self.current_player + offset) % c.players]
                       for offset in range(1, c.players)]
             for offset, other in enumerate(others):
-                colours = {self.colour_rank(value)[0] for value in other}
-                legal += [2 * c.hand_size + offset * c.colors + colour
-                          for colour in sorted(colours)]
+                colors = {self.color_rank(value)[0] for value in other}
+                legal += [2 * c.hand_size + offset * c.colors + color
+                          for color in sorted(colors)]
             for offset, other in enumerate(others):
-                ranks = {self.colour_rank(value)[1] for value in other}
+                ranks = {self.color_rank(value)[1] for value in other}
                 legal += [2 * c.hand_size + (c.players - 1) * c.colors + offset * c.ranks + rank
                           for rank in sorted(ranks)]
         return sorted(legal)
@@ -112,8 +112,8 @@ class Replay:
     def playable_slot(self) -> int | None:
         """A slot of the current player's hand that would score, if any (for a strong policy)."""
         for slot, value in enumerate(self.hands[self.current_player]):
-            colour, rank = self.colour_rank(value)
-            if self.fireworks[colour] == rank:
+            color, rank = self.color_rank(value)
+            if self.fireworks[color] == rank:
                 return slot
         return None
 
@@ -121,10 +121,10 @@ class Replay:
         c = self.config
         knowledge = np.zeros((c.players, c.hand_size, c.num_values), bool)
         for player, hints in enumerate(self.hints):
-            for slot, (colours, ranks) in enumerate(hints):
-                for colour in colours:
+            for slot, (colors, ranks) in enumerate(hints):
+                for color in colors:
                     for rank in ranks:
-                        knowledge[player, slot, colour * c.ranks + rank] = True
+                        knowledge[player, slot, color * c.ranks + rank] = True
         return knowledge
 
     def remaining_counts(self) -> np.ndarray:
@@ -133,8 +133,8 @@ class Replay:
         for value in self.deck:
             counts[value] += 1
         for value in range(c.num_values):
-            colour, rank = self.colour_rank(value)
-            counts[value] -= self.discarded[value] + (rank < self.fireworks[colour])
+            color, rank = self.color_rank(value)
+            counts[value] -= self.discarded[value] + (rank < self.fireworks[color])
         return counts
 
     def private_observation(self, player: int) -> np.ndarray:

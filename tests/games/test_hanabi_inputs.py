@@ -14,7 +14,7 @@ from games.hanabi.config import make_config
     ("huge", "unknown hanabi preset 'huge'"),
     ({"players": 6}, "'players' must be 2 to 5"),
     ({"players": "2"}, "'players' must be an int"),
-    ({"colours": 5}, "unknown hanabi parameter 'colours'"),
+    ({"colours": 5}, "unknown hanabi parameter 'colours'"),  # the parameter is `colors`
     ({"hand_size": 30}, "'hand_size' must be at most"),
 ])
 @pytest.mark.parametrize("backend", hanabi.BACKENDS)

@@ -124,7 +124,7 @@ def test_hanabi_jax_takes_a_preset_name_under_jit():
     ("huge", "unknown hanabi preset 'huge'"),
     (3, "hanabi game must be a preset name or a parameter dict, got 3"),
     ({"players": 9}, "'players' must be 2 to 5"),
-    ({"colours": 2}, "unknown hanabi parameter 'colours'"),
+    ({"colours": 2}, "unknown hanabi parameter 'colours'"),  # the parameter is `colors`
 ], ids=repr)
 @pytest.mark.parametrize("entry", ["reset", "step", "observation", "batched"])
 def test_hanabi_jax_refuses_a_bad_config(spec, message, entry):

@@ -20,7 +20,7 @@ CASES = [
     ({"players": 5}, 16, 150),
     ({"players": 3, "colors": 3, "ranks": 4, "hand_size": 3, "max_information_tokens": 4,
       "max_life_tokens": 2}, 16, 150),
-    # Edge cases: one card of one colour and rank; the whole deck dealt at the start.
+    # Edge cases: one card of one color and rank; the whole deck dealt at the start.
     ({"colors": 1, "ranks": 1, "hand_size": 1, "max_information_tokens": 1,
       "max_life_tokens": 1}, 8, 60),
     ({"colors": 2, "ranks": 3, "hand_size": 6, "max_information_tokens": 20,

@@ -32,7 +32,7 @@ class Point:
 
     observations: np.ndarray          # [players, observation_size]
     hands: list[list[int]]            # absolute seats
-    hints: list[list[tuple[int, int]]]  # per card: (hinted colour or -1, hinted rank or -1)
+    hints: list[list[tuple[int, int]]]  # per card: (hinted color or -1, hinted rank or -1)
     fireworks: list[int]
     discards: np.ndarray              # [values]
     information: int

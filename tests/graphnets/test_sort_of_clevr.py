@@ -9,22 +9,22 @@ import pytest
 from graphnets import utils
 from graphnets.datasets import sort_of_clevr as clevr
 
-NUM_COLOURS = 6
+NUM_COLORS = 6
 
 
 def decode_objects(objects: np.ndarray) -> list[dict]:
     """The objects of one encoded scene as dicts, read field by field."""
-    return [{"colour": clevr.COLOURS[int(np.argmax(row[:NUM_COLOURS]))],
-             "shape": clevr.SHAPES[int(np.argmax(row[NUM_COLOURS:NUM_COLOURS + 2]))],
+    return [{"color": clevr.COLORS[int(np.argmax(row[:NUM_COLORS]))],
+             "shape": clevr.SHAPES[int(np.argmax(row[NUM_COLORS:NUM_COLORS + 2]))],
              "x": float(row[-2]), "y": float(row[-1])} for row in objects]
 
 
 def brute_force_answer(objects: list[dict], question: np.ndarray) -> str:
     """The answer to one encoded question, worked out with loops over the objects."""
-    colour = clevr.COLOURS[int(np.argmax(question[:NUM_COLOURS]))]
-    kind = int(np.argmax(question[NUM_COLOURS:NUM_COLOURS + 3]))
+    color = clevr.COLORS[int(np.argmax(question[:NUM_COLORS]))]
+    kind = int(np.argmax(question[NUM_COLORS:NUM_COLORS + 3]))
     relational = question[-1] == 1
-    subject = [o for o in objects if o["colour"] == colour][0]
+    subject = [o for o in objects if o["color"] == color][0]
     others = [o for o in objects if o is not subject]
 
     def distance(other):
@@ -64,21 +64,21 @@ def test_every_answer_matches_the_brute_force_one(batch):
         assert clevr.QUESTION_TYPES[kind].startswith("shape") == (answer < 2)
 
 
-def test_scenes_hold_each_colour_once_apart_inside_the_unit_square(batch):
+def test_scenes_hold_each_color_once_apart_inside_the_unit_square(batch):
     for objects in batch.objects:
         decoded = decode_objects(objects)
-        assert sorted(o["colour"] for o in decoded) == sorted(clevr.COLOURS)
+        assert sorted(o["color"] for o in decoded) == sorted(clevr.COLORS)
         points = [(o["x"], o["y"]) for o in decoded]
         assert all(0 <= v <= 1 for point in points for v in point)
         assert min(math.dist(p, q) for i, p in enumerate(points)
                    for q in points[i + 1:]) >= clevr.MIN_DISTANCE
-    assert not all(np.argmax(batch.objects[0, :, :NUM_COLOURS], 1) == np.arange(NUM_COLOURS))
+    assert not all(np.argmax(batch.objects[0, :, :NUM_COLORS], 1) == np.arange(NUM_COLORS))
 
 
 def test_min_distance_is_kept():
     scenes = clevr.sample_scenes(np.random.default_rng(1), 200, min_distance=clevr.MAX_MIN_DISTANCE)
     gaps = np.linalg.norm(scenes.positions[:, :, None] - scenes.positions[:, None], axis=-1)
-    assert np.all(gaps[:, ~np.eye(NUM_COLOURS, dtype=bool)] >= clevr.MAX_MIN_DISTANCE)
+    assert np.all(gaps[:, ~np.eye(NUM_COLORS, dtype=bool)] >= clevr.MAX_MIN_DISTANCE)
 
 
 def test_answers_are_balanced(batch):
@@ -101,8 +101,8 @@ def test_graphs_hold_the_objects_fully_connected_with_self_edges_and_the_questio
     np.testing.assert_array_equal(graph.nodes, batch.objects.reshape(-1, clevr.OBJECT_SIZE))
     np.testing.assert_array_equal(graph.globals, batch.questions)
     assert graph.edges is None
-    np.testing.assert_array_equal(graph.n_node, [NUM_COLOURS] * 3)
-    np.testing.assert_array_equal(graph.n_edge, [NUM_COLOURS ** 2] * 3)
+    np.testing.assert_array_equal(graph.n_node, [NUM_COLORS] * 3)
+    np.testing.assert_array_equal(graph.n_edge, [NUM_COLORS ** 2] * 3)
     pairs = set(zip(graph.senders.tolist(), graph.receivers.tolist()))
     expected = {(6 * g + i, 6 * g + j) for g in range(3) for i in range(6) for j in range(6)}
     assert pairs == expected and len(graph.senders) == len(expected)
@@ -111,7 +111,7 @@ def test_graphs_hold_the_objects_fully_connected_with_self_edges_and_the_questio
 def test_flat_inputs_are_the_objects_then_the_question():
     batch = clevr.sample_batch(np.random.default_rng(3), 4)
     flat = clevr.flat_inputs(batch)
-    assert flat.shape == (4, NUM_COLOURS * clevr.OBJECT_SIZE + clevr.QUESTION_SIZE)
+    assert flat.shape == (4, NUM_COLORS * clevr.OBJECT_SIZE + clevr.QUESTION_SIZE)
     np.testing.assert_array_equal(flat[1, :clevr.OBJECT_SIZE], batch.objects[1, 0])
     np.testing.assert_array_equal(flat[1, -clevr.QUESTION_SIZE:], batch.questions[1])
 
