@@ -50,7 +50,7 @@ from absl import flags
 from bad.hanabi import agent as hanabi_agent
 from bad.hanabi import learner as hanabi_learner
 from bad.hanabi.agent import METHODS, AgentConfig
-from benchmarks import harness, xla_profile
+from benchmarks import harness, hlo, xla_profile
 from benchmarks.machine_rates import matmul_rate, repeat
 from games.hanabi import jax_game as hanabi_jax
 from games.hanabi.config import preset_with_players
@@ -98,7 +98,7 @@ def train_config(method: str) -> hanabi_learner.TrainConfig:
 
 def contender(method: str, config: hanabi_learner.TrainConfig) -> harness.Timed:
     """Training `method`: each call runs `--updates` updates, carrying the state on. The note
-    gives the compiled updates' peak XLA buffers per game (`harness.xla_buffer_bytes`)."""
+    gives the compiled updates' peak XLA buffers per game (`hlo.xla_buffer_bytes`)."""
     state = hanabi_learner.init_train_state(config, jax.random.PRNGKey(_SEED.value))
     steps = float(_UPDATES.value * config.steps_per_update)
     compiled = hanabi_learner.train_updates.lower(config, state, _UPDATES.value).compile()
@@ -109,7 +109,7 @@ def contender(method: str, config: hanabi_learner.TrainConfig) -> harness.Timed:
         jax.block_until_ready(state)
         return steps
 
-    peak = harness.xla_buffer_bytes(compiled)
+    peak = hlo.xla_buffer_bytes(compiled)
     note = "" if peak is None else f"peak {peak / config.num_envs / 1024:,.0f} KiB/game"
     return harness.Timed(method, call, note)
 
@@ -222,11 +222,11 @@ def print_costs(method: str, config: hanabi_learner.TrainConfig) -> None:
           f"{steps} steps per update")
     total = 0.0
     for name, runs, compiled in _half_costs(config):
-        flops, bytes_accessed = harness.xla_flops_and_bytes(compiled)
+        flops, bytes_accessed = hlo.xla_flops_and_bytes(compiled)
         total += flops * runs
         print(f"{name} (x{runs} per update): {flops * runs / steps / 1e6:.2f} MFLOP and "
               f"{bytes_accessed * runs / steps / 1e3:.1f} kB accessed per step")
-        for product in harness.matrix_products(compiled)[:8]:
+        for product in hlo.matrix_products(compiled)[:8]:
             print(f"  {product.flops * runs / steps / 1e6:8.3f} MFLOP/step  {product.shapes}")
     rate = matmul_rate(_ROUNDS.value, _MIN_SECONDS.value)
     print(f"\nupdate: {total / steps / 1e6:.2f} MFLOP per step; at {rate / 1e9:.1f} GFLOP/s (the "

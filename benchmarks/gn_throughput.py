@@ -40,7 +40,7 @@ import optax
 from absl import flags
 
 import graphnets as gn
-from benchmarks import gn_workload, harness
+from benchmarks import gn_workload, harness, hlo
 from benchmarks.machine_rates import matmul_rate, memory_bandwidth
 
 _TORCH_PYTHON = flags.DEFINE_string("torch_python", os.path.join(".bench_venv", "bin", "python"),
@@ -152,7 +152,7 @@ def training_contender(name: str, model: hk.Transformed, loss, params: dict,
     """Adam training steps of `model`; each call runs `steps_per_call` steps, carrying the
     parameters on, and counts `graphs_per_step` units per step (1 to count steps)."""
     step, state = adam_step(model, loss, params, graph)
-    buffers = harness.xla_buffer_bytes(step)
+    buffers = hlo.xla_buffer_bytes(step)
     note = "" if buffers is None else f"{buffers / 2**20:.1f} MiB XLA buffers"
 
     def call() -> float:
@@ -199,7 +199,7 @@ def print_costs(sizes: gn_workload.Sizes) -> None:
     """`--cost`: where our large-workload step's time goes, and how far it is from the floor.
 
     XLA's cost analysis of the compiled step gives its matrix products (the MLPs) and its
-    gathers and scatters (`harness.indexed_moves`: the edge and global broadcasts, the segment
+    gathers and scatters (`hlo.indexed_moves`: the edge and global broadcasts, the segment
     sums and their gradients); the machine's matrix-product rate and memory bandwidth turn them
     into times, beside Adam's pass over parameters, gradients and moments. The floor is the
     gathers' and scatters' bytes at the measured bandwidth.
@@ -208,8 +208,8 @@ def print_costs(sizes: gn_workload.Sizes) -> None:
     ours, theirs = jax_models(sizes.hidden)
     params = jraph_params_as_ours(theirs.init(jax.random.PRNGKey(0), graph))
     step, _ = adam_step(ours, squared_loss, params, graph)
-    flops, accessed = harness.xla_flops_and_bytes(step)
-    products, moves = harness.matrix_products(step), harness.indexed_moves(step)
+    flops, accessed = hlo.xla_flops_and_bytes(step)
+    products, moves = hlo.matrix_products(step), hlo.indexed_moves(step)
     print(f"XLA cost analysis: one graphnets.GraphNetwork training step, {workload_words(sizes)}"
           f"\nin all: {flops / 1e6:,.1f} MFLOP, {accessed / 1e6:,.1f} MB accessed")
     for product in products[:6]:

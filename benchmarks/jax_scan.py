@@ -1,7 +1,7 @@
 """Batched game steps in one jitted `lax.scan`, as a `harness` contender.
 
 Shared by `jax_hanabi_throughput` (ours) and `jaxmarl_worker` (the peer, in its own virtualenv),
-so both sides are timed by the same code. Imports only jax, numpy and the harness.
+so both sides are timed by the same code. Imports only jax, numpy, `harness` and `hlo`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from benchmarks import harness
+from benchmarks import harness, hlo
 
 
 def random_legal_actions(key: jax.Array, masks: jax.Array) -> jax.Array:
@@ -50,7 +50,7 @@ def scan_contender(name: str, one_step: Callable, state: Any, key: jax.Array, ba
 
     The scan is compiled here; each call starts from the same `state` and counts
     `batch_size * num_steps` steps. The note gives the state's bytes and the compiled scan's
-    peak (`harness.xla_buffer_bytes`) per game."""
+    peak (`hlo.xla_buffer_bytes`) per game."""
 
     def run(carry):
         games, run_key = carry
@@ -65,7 +65,7 @@ def scan_contender(name: str, one_step: Callable, state: Any, key: jax.Array, ba
 
     state_kib = sum(x.nbytes for x in jax.tree.leaves(state)) / batch_size / 1024
     note = f"state {state_kib:.2f} KiB/game"
-    peak = harness.xla_buffer_bytes(compiled)
+    peak = hlo.xla_buffer_bytes(compiled)
     if peak is not None:
         note += f", peak {peak / batch_size / 1024:.1f} KiB/game"
     return harness.Timed(name, call, note)

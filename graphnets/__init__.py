@@ -30,9 +30,17 @@ Values cannot be checked under jit, so validate at the data boundary.
 Dtypes: features may be bool, integer or float; computation happens in
 `layers.compute_dtype` of the features: float32 for float64 inputs (unless
 `jax_enable_x64` is on) and for bool or integer ones; other floats as given.
+
+Layout: `blocks` (the three blocks, reducers, the helpers the modules share),
+`modules` (the module family; it re-exports `attention`'s `SelfAttention`,
+`GAT` and `HeadwiseAttentionLogits`), `models` (`EncodeProcessDecode`,
+`make_mlp`), `layers` (the MLPs), `parallel` (data parallelism), `utils` (a
+package: validation, data dicts, networkx, batching, padding) and `datasets`
+(the demos' data).
 """
 
-from graphnets import blocks, layers, models, modules, parallel, utils
+from graphnets import attention, blocks, layers, models, modules, parallel, utils
+from graphnets.attention import GAT, HeadwiseAttentionLogits, SelfAttention
 from graphnets.blocks import (
     REDUCERS,
     EdgeBlock,
@@ -45,20 +53,18 @@ from graphnets.blocks import (
 )
 from graphnets.models import EncodeProcessDecode, make_mlp
 from graphnets.modules import (
-    GAT,
     CommNet,
     DeepSets,
     GraphConvolution,
     GraphIndependent,
     GraphNetwork,
-    HeadwiseAttentionLogits,
     InteractionNetwork,
     RelationNetwork,
-    SelfAttention,
 )
 from graphnets.utils import with_default_fields
 
 __all__ = [
+    "attention",
     "blocks",
     "layers",
     "models",

@@ -20,6 +20,9 @@ to turn off; `graphnets.with_default_fields` fills missing fields with zeros
 instead. The blocks check the graph's static shapes (`graphnets.utils.
 check_shapes`) when called; values are checked by `graphnets.utils.validate`
 at the data boundary.
+
+The graph helpers here (`num_nodes`, `add_self_edges`, `require_nodes`, ...)
+are shared with `graphnets.modules` and `graphnets.attention`.
 """
 
 from collections.abc import Callable
@@ -149,6 +152,18 @@ def edge_graph_index(graph: jraph.GraphsTuple) -> jax.Array:
     )
 
 
+def add_self_edges(graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
+    """Appends an edge i -> i for every node (edge features are dropped)."""
+    total_nodes = num_nodes(graph)
+    loops = jnp.arange(total_nodes, dtype=graph.senders.dtype)
+    return graph._replace(
+        senders=jnp.concatenate([graph.senders, loops]),
+        receivers=jnp.concatenate([graph.receivers, loops]),
+        n_edge=graph.n_edge + graph.n_node,
+        edges=None,
+    )
+
+
 def missing_inputs(
     switches: dict[str, tuple[bool, str]], present: set[str]
 ) -> list[tuple[str, str]]:
@@ -164,6 +179,16 @@ def missing_inputs(
 def present_fields(graph: jraph.GraphsTuple) -> set[str]:
     """The feature fields of `graph` that are not None."""
     return {field for field in utils.FEATURE_FIELDS if getattr(graph, field) is not None}
+
+
+def require_nodes(graph: jraph.GraphsTuple, module: str) -> None:
+    """Checks static shapes, and that the graph has the node features a module transforms."""
+    utils.check_shapes(graph)
+    if graph.nodes is None:
+        raise ValueError(
+            f"{module} transforms graph.nodes but it is None; give the graph node features "
+            "(graphnets.with_default_fields(graph) adds one zero feature per node)."
+        )
 
 
 def _require_a_switch(switches: dict[str, tuple[bool, str]]) -> None:
