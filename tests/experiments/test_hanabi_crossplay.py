@@ -15,11 +15,12 @@ from bad.hanabi import agents
 from bad.hanabi import network as hanabi_network
 from bad.hanabi.agent import AgentConfig
 from experiments import common, hanabi_crossplay
-from games.hanabi.config import make_config
+from games.hanabi import random_decks
+from games.hanabi.config import make_config, preset_with_players
 
 
-def _agent_file(folder, name, preset="very_small", method="bad", seed=0) -> str:
-    config = AgentConfig(make_config(preset), method=method, hidden_sizes=(8,))
+def _agent_file(folder, name, preset="very_small", method="bad", seed=0, players=0) -> str:
+    config = AgentConfig(preset_with_players(preset, players), method=method, hidden_sizes=(8,))
     params = hanabi_network.init_params(config, jax.random.PRNGKey(seed))
     path = os.path.join(folder, name)
     agents.save_agent(path, agents.make_agent(config, params))
@@ -57,6 +58,25 @@ def test_same_deals_for_every_pair_and_row_is_seat_zero(tmp_path):
     scores = hanabi_crossplay.crossplay(loaded, 2, seed=5, greedy=True)
     alone = hanabi_crossplay.crossplay(loaded[1:], 2, seed=5, greedy=True)
     np.testing.assert_array_equal(scores[1, 1], alone[0, 0])
+
+
+def test_three_players_with_mixed_agents_one_policy_per_seat(tmp_path):
+    """A 3-player game of agent A in seat 0 and agent B in seats 1 and 2 scores what the same deal
+    scores with a separate `OpenSpielPolicy` object in every seat."""
+    files = [_agent_file(tmp_path, "a.npz", players=3),
+             _agent_file(tmp_path, "b.npz", method="ippo", seed=1, players=3)]
+    loaded = hanabi_crossplay.load_agents(files)
+    scores = hanabi_crossplay.crossplay(loaded, 3, seed=2, greedy=False)
+    assert scores.shape == (2, 2, 3)
+    game = pyspiel.load_game("hanabi", loaded[0].config.game.open_spiel_params())
+    assert game.num_players() == 3
+    decks = random_decks(loaded[0].config.game, 3, np.random.default_rng(2))
+    keys = jax.random.split(jax.random.PRNGKey(2), 3)
+    for index, deck in enumerate(decks):
+        seats = [agents.OpenSpielPolicy(agent, game, greedy=False, game_key=keys[index])
+                 for agent in (loaded[0], loaded[1], loaded[1])]
+        rng = np.random.default_rng([2, 0, 1, index])
+        assert hanabi_crossplay.play_game(game, seats, deck, rng) == scores[0, 1, index]
 
 
 @pytest.mark.parametrize("problem", ["foreign_game", "bad_file", "no_agents", "num_games"])

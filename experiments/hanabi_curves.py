@@ -1,0 +1,127 @@
+"""Learning curves of Hanabi training runs side by side: a table of scores at given steps, a plot.
+
+    python -m experiments.hanabi_curves --runs=runs/bad_full_3p,runs/ippo_full_3p \\
+        --labels="BAD 3p,IPPO 3p" --output_dir=runs/curves
+
+Reads each run's `metrics.csv` (written by `experiments.bad_hanabi`, also while it trains). The
+score at step S is the training score (the sampled policy's, over the games finished) averaged
+over the logged chunks in the last `--window_millions` million steps up to S, each chunk weighted
+by the games it finished; a run that has not reached S gets none. Prints the table as Markdown and
+writes it to `curves.md`, the rows to `curves.csv`, and every run's curve to `curves.png`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+from absl import flags
+
+from experiments import common, plots, run_files
+from infra.files import atomic_write
+
+flags.DEFINE_list("runs", [], "Run folders of experiments.bad_hanabi, comma-separated.")
+flags.DEFINE_list("labels", [], "A label per run (default: the folders' names).")
+flags.DEFINE_list("at_millions", ["5", "10", "25", "50", "100"],
+                  "Steps, in millions, at which the table gives the training score.")
+flags.DEFINE_float("window_millions", 1.0,
+                   "Millions of steps up to each point over which its score is averaged.")
+flags.DEFINE_string("output_dir", "runs/hanabi_curves", "Where the table and the plot go.")
+FLAGS = flags.FLAGS
+
+METRICS = "metrics.csv"
+
+
+def read_curve(run_dir: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(env_steps, mean_score, games_finished) of the chunks logged in `run_dir/metrics.csv`."""
+    path = os.path.join(run_dir, METRICS)
+    if not os.path.isfile(path):
+        raise common.ExperimentError(f"--runs: {run_dir} has no {METRICS}.")
+    rows = run_files.read_csv(path)
+    missing = {"env_steps", "mean_score", "games_finished"} - set(rows[0] if rows else {})
+    if not rows or missing:
+        raise common.ExperimentError(f"--runs: {path} has no rows with env_steps, mean_score "
+                                     "and games_finished.")
+    return tuple(np.array([row[key] for row in rows], np.float64)  # type: ignore[return-value]
+                 for key in ("env_steps", "mean_score", "games_finished"))
+
+
+def score_at(steps: np.ndarray, scores: np.ndarray, games: np.ndarray, at: float,
+             window: float) -> float | None:
+    """The games-weighted mean score of the chunks ending in (at - window, at]; None when the run
+    has not reached `at` (or finished no game in the window)."""
+    if steps.size == 0 or steps[-1] < at:
+        return None
+    inside = (steps > at - window) & (steps <= at)
+    weight = games[inside].sum()
+    return float((scores[inside] * games[inside]).sum() / weight) if weight > 0 else None
+
+
+def curve_rows(labels: Sequence[str], curves: Sequence[tuple[np.ndarray, ...]],
+               at_steps: Sequence[float], window: float) -> list[dict]:
+    """One row per run: its label, the steps it reached and its score at each of `at_steps`."""
+    rows = []
+    for label, (steps, scores, games) in zip(labels, curves):
+        row: dict = {"run": label, "steps_reached": int(steps[-1])}
+        for at in at_steps:
+            row[f"{at / 1e6:g}M"] = score_at(steps, scores, games, at, window)
+        rows.append(row)
+    return rows
+
+
+def markdown_table(rows: Sequence[dict]) -> str:
+    """`rows` as a Markdown table (scores to one decimal, `-` where a run has none)."""
+    header = list(rows[0])
+    cells = [[row["run"], f"{row['steps_reached'] / 1e6:.1f}M",
+              *("-" if row[key] is None else f"{row[key]:.1f}" for key in header[2:])]
+             for row in rows]
+    lines = ["| run | steps reached | " + " | ".join(header[2:]) + " |",
+             "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(line) + " |" for line in cells])
+
+
+def plot_curves(path: str, labels: Sequence[str], curves: Sequence[tuple[np.ndarray, ...]],
+                window: float) -> None:
+    """Every run's training score against steps (each chunk's score smoothed over `window`)."""
+    figure, axes = plots.new_figure(size=(7, 4.2))
+    ax = axes[0, 0]
+    for label, (steps, scores, games) in zip(labels, curves):
+        smooth = [score_at(steps, scores, games, at, window) for at in steps]
+        ax.plot(steps / 1e6, [np.nan if s is None else s for s in smooth], label=label)
+    ax.set_xlabel("environment steps (millions)")
+    ax.set_ylabel("training score")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    plots.save_figure(figure, path)
+
+
+def main(argv: Sequence[str]) -> None:
+    del argv  # run_main refuses positional arguments
+    if not FLAGS.runs:
+        raise common.ExperimentError("--runs must name at least one run folder.")
+    common.check_unique("runs", FLAGS.runs)
+    labels = FLAGS.labels or [os.path.basename(os.path.normpath(run)) for run in FLAGS.runs]
+    if len(labels) != len(FLAGS.runs):
+        raise common.ExperimentError(f"--labels must give one label per run: {len(FLAGS.runs)} "
+                                     f"runs, {len(labels)} labels.")
+    try:
+        at_steps = [float(value) * 1e6 for value in FLAGS.at_millions]
+    except ValueError:
+        raise common.ExperimentError(
+            f"--at_millions must be numbers, got {','.join(FLAGS.at_millions)}.") from None
+    common.check_positive(at_millions=min(at_steps, default=0),
+                          window_millions=FLAGS.window_millions)
+    curves = [read_curve(run) for run in FLAGS.runs]
+    output_dir = run_files.prepare_output_dir(FLAGS.output_dir)
+    window = FLAGS.window_millions * 1e6
+    rows = curve_rows(labels, curves, at_steps, window)
+    table = markdown_table(rows)
+    atomic_write(os.path.join(output_dir, "curves.md"), lambda handle: handle.write(table + "\n"))
+    run_files.write_csv(os.path.join(output_dir, "curves.csv"), rows)
+    plot_curves(os.path.join(output_dir, "curves.png"), labels, curves, window)
+    print(table)
+
+
+if __name__ == "__main__":
+    common.run_main(main)
