@@ -1,13 +1,32 @@
 """Fixtures shared by every test directory."""
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CACHE_VARIABLE = "JAX_COMPILATION_CACHE_DIR"
+_created_cache: list[str] = []
+
+
+def pytest_configure(config):
+    """One JAX compilation cache for the whole run: the xdist workers and every binary a test
+    starts inherit it, so a program compiled once (the tiny training runs many tests repeat) is
+    not compiled again; the same program gives the same numbers either way. Set in the process
+    that starts the workers, and removed by it at the end."""
+    if CACHE_VARIABLE not in os.environ:
+        _created_cache.append(tempfile.mkdtemp(prefix="jax-cache-"))
+        os.environ[CACHE_VARIABLE] = _created_cache[0]
+
+
+def pytest_unconfigure(config):
+    for path in _created_cache:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

@@ -1,21 +1,26 @@
-"""experiments.hanabi_curves: scores at given steps against a hand-computed reference, the files
-it writes, and its one-line refusals."""
+"""experiments.hanabi_curves: scores at given steps against hand-computed references, the files
+it writes, and its one-line refusals (all in one interpreter through `command_lines.py`: the
+binary's flags would clash with other binaries' imported into the test process)."""
 
 import csv
+import json
 import os
+import subprocess
+import sys
 
-import numpy as np
 import pytest
 
-from experiments import common, hanabi_curves
-
-
-def _run(args):
-    try:
-        common.run_in_process(hanabi_curves.main, ["hanabi_curves", *args])
-    except SystemExit as exit_:
-        return exit_.code
-    return 0
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DRIVER = os.path.join(ROOT, "tests", "experiments", "command_lines.py")
+REFUSALS = [
+    ([], "--runs must name at least one run folder"),
+    (["--runs={a},{a}"], "--runs"),
+    (["--runs={a}", "--labels=x,y"], "--labels must give one label per run"),
+    (["--runs={missing}"], "has no metrics.csv"),
+    (["--runs={a}", "--at_millions=five"], "--at_millions must be numbers"),
+    (["--runs={a}", "--at_millions=0"], "--at_millions must be positive"),
+    (["--runs={a}", "--window_millions=-1"], "--window_millions must be positive"),
+]
 
 
 def _write_run(folder, steps, scores, games) -> str:
@@ -28,46 +33,48 @@ def _write_run(folder, steps, scores, games) -> str:
     return str(folder)
 
 
-def test_score_at_weights_the_chunks_of_the_window_by_their_games():
-    steps = np.array([1e6, 2e6, 3e6, 4e6])
-    scores = np.array([1.0, 2.0, 4.0, 8.0])
-    games = np.array([10.0, 30.0, 10.0, 0.0])
-    # (1M, 3M]: chunks at 2M and 3M, (2 * 30 + 4 * 10) / 40.
-    assert hanabi_curves.score_at(steps, scores, games, 3e6, 2e6) == pytest.approx(2.5)
-    assert hanabi_curves.score_at(steps, scores, games, 1e6, 0.5e6) == pytest.approx(1.0)
-    assert hanabi_curves.score_at(steps, scores, games, 5e6, 1e6) is None  # not reached
-    assert hanabi_curves.score_at(steps, scores, games, 4e6, 0.5e6) is None  # no game finished
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """The runs, the output folders and `command_lines.py`'s result of every case."""
+    tmp = tmp_path_factory.mktemp("curves")
+    # A: the chunks of (1M, 3M] average (3 * 30 + 5 * 10) / 40 = 3.5; the chunk at 4M finished no
+    # game, so a window of 0.5M there has no score.
+    first = _write_run(tmp / "a", [1e6, 2e6, 3e6, 4e6], [1.0, 3.0, 5.0, 9.0], [5, 30, 10, 0])
+    second = _write_run(tmp / "b", [1e6, 2e6], [2.0, 4.0], [5, 5])
+    cases = [[*(arg.format(a=first, missing=tmp / "nothing") for arg in args),
+              f"--output_dir={tmp / f'refused{index}'}"]
+             for index, (args, _) in enumerate(REFUSALS)]
+    cases += [[f"--runs={first},{second}", "--labels=A,B", "--at_millions=1,3",
+               "--window_millions=2", f"--output_dir={tmp / 'out'}"],
+              [f"--runs={first}", "--at_millions=4", "--window_millions=0.5",
+               f"--output_dir={tmp / 'late'}"]]
+    done = subprocess.run([sys.executable, DRIVER, "experiments.hanabi_curves"],
+                          input=json.dumps(cases), capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": ROOT},
+                          timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    return tmp, json.loads(done.stdout)
 
 
-def test_table_csv_and_plot(tmp_path, capsys):
-    first = _write_run(tmp_path / "a", [1e6, 2e6, 3e6], [1.0, 3.0, 5.0], [5, 5, 5])
-    second = _write_run(tmp_path / "b", [1e6, 2e6], [2.0, 4.0], [5, 5])
-    out = tmp_path / "out"
-    assert _run([f"--runs={first},{second}", "--labels=A,B", "--at_millions=1,3",
-                 "--window_millions=1", f"--output_dir={out}"]) == 0
-    table = (out / "curves.md").read_text()
+def test_table_weights_chunks_by_their_games_and_writes_csv_and_plot(results):
+    tmp, outcomes = results
+    table = (tmp / "out" / "curves.md").read_text()
     assert table.splitlines() == ["| run | steps reached | 1M | 3M |", "|---|---|---|---|",
-                                  "| A | 3.0M | 1.0 | 5.0 |", "| B | 2.0M | 2.0 | - |"]
-    assert table.strip() in capsys.readouterr().out
-    with open(out / "curves.csv") as handle:
+                                  "| A | 4.0M | 1.0 | 3.5 |", "| B | 2.0M | 2.0 | - |"]
+    assert outcomes[-2]["status"] == 0 and table.strip() in outcomes[-2]["stdout"]
+    with open(tmp / "out" / "curves.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert [row["run"] for row in rows] == ["A", "B"] and float(rows[0]["3M"]) == 5.0
-    assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert [row["run"] for row in rows] == ["A", "B"] and float(rows[0]["3M"]) == 3.5
+    assert (tmp / "out" / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    # Label by default: the folder's name; no game finished in the window: no score.
+    assert (tmp / "late" / "curves.md").read_text().splitlines()[2] == "| a | 4.0M | - |"
 
 
-@pytest.mark.parametrize("args, message", [
-    ([], "--runs must name at least one run folder"),
-    (["--runs={a},{a}"], "--runs"),
-    (["--runs={a}", "--labels=x,y"], "--labels must give one label per run"),
-    (["--runs={missing}"], "has no metrics.csv"),
-    (["--runs={a}", "--at_millions=five"], "--at_millions must be numbers"),
-    (["--runs={a}", "--at_millions=0"], "--at_millions must be positive"),
-    (["--runs={a}", "--window_millions=-1"], "--window_millions must be positive"),
-])
-def test_refusals_are_one_line(tmp_path, capsys, args, message):
-    run = _write_run(tmp_path / "a", [1e6], [1.0], [1])
-    args = [arg.format(a=run, missing=tmp_path / "nothing") for arg in args]
-    assert _run([*args, f"--output_dir={tmp_path / 'out'}"]) == 1
-    err = capsys.readouterr().err.strip()
+@pytest.mark.parametrize("index", range(len(REFUSALS)))
+def test_refusals_are_one_line_before_any_output(results, index):
+    tmp, outcomes = results
+    outcome, message = outcomes[index], REFUSALS[index][1]
+    assert outcome["status"] == 1 and outcome["traceback"] is None
+    err = outcome["stderr"].strip()
     assert message in err and len(err.splitlines()) == 1
-    assert not (tmp_path / "out").exists()
+    assert not (tmp / f"refused{index}").exists()
