@@ -143,7 +143,8 @@ def pairs(work: harness.Worker, base: harness.Worker, base_label: str
     return [(c, by_name[name]) for c, name in zip(work.contenders, names)]
 
 
-def print_reports(title: str, unit: str, matched: list[tuple[harness.Contender, ...]],
+def print_reports(title: str, unit: str,
+                  matched: Sequence[tuple[harness.Contender, harness.Contender]],
                   results: dict[str, list[harness.Round]], loads: tuple[str, str]) -> None:
     """One `harness.format_report` table per benchmark contender: work's row, then base's."""
     for work, base in matched:

@@ -89,6 +89,7 @@ def run_benchmark(module: str, args: Sequence[str], seconds: float) -> Outcome:
     print(f"$ python {' '.join(command[1:])}", flush=True)
     lines = []
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        assert process.stdout is not None  # a pipe (PIPE above)
         watchdog = threading.Timer(seconds, process.kill)
         watchdog.start()
         for line in process.stdout:

@@ -185,7 +185,11 @@ def print_profile(method: str, config: hanabi_learner.TrainConfig) -> None:
               ("observe_batch", observe, (after.params, context, observation, action))]
     for name, function, args in halves:
         compiled = function.lower(*args).compile()  # one compilation for the calls and the HLO
-        ops = xla_profile.top_ops(lambda c=compiled, a=args: jax.block_until_ready(c(*a)))
+
+        def call(c: Any = compiled, a: tuple[Any, ...] = args) -> object:  # bound now, not late
+            return jax.block_until_ready(c(*a))
+
+        ops = xla_profile.top_ops(call)
         shapes = xla_profile.hlo_shapes(compiled.as_text())
         print(xla_profile.format_ops(f"\n{name}: {where}", ops, shapes))
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from typing import Any
 
 import haiku as hk
 import jax
@@ -96,7 +97,8 @@ def jraph_params_as_ours(jraph_params: dict) -> dict:
 
 def squared_loss(outputs: jraph.GraphsTuple) -> jax.Array:
     """Mean square of the outputs, a stand-in loss that touches every output."""
-    return sum(jnp.mean(x ** 2) for x in (outputs.edges, outputs.nodes, outputs.globals))
+    return (jnp.mean(outputs.edges ** 2) + jnp.mean(outputs.nodes ** 2)
+            + jnp.mean(outputs.globals ** 2))
 
 
 def epd_node_loss(outputs: jraph.GraphsTuple) -> jax.Array:
@@ -117,8 +119,9 @@ def agreement(ours: hk.Transformed, theirs: hk.Transformed, jraph_params: dict,
     """Largest relative difference of outputs and of gradients, graphnets against jraph, with
     the same parameters."""
     our_params = jraph_params_as_ours(jraph_params)
-    if jax.tree.structure(our_params) != jax.tree.structure(
-            ours.init(jax.random.PRNGKey(0), graph)):
+    # Any: jaxlib ships no stubs, so mypy cannot resolve (or compare) its PyTreeDef.
+    mapped: Any = jax.tree.structure(our_params)
+    if mapped != jax.tree.structure(ours.init(jax.random.PRNGKey(0), graph)):
         raise AssertionError("the parameter mapping does not cover the graphnets model")
     out_ours = jax.jit(ours.apply)(our_params, graph)
     out_theirs = jax.jit(theirs.apply)(jraph_params, graph)
@@ -242,7 +245,7 @@ def compare_small(num_graphs: int, features: int, hidden: int) -> None:
     """The demo regime: graphs per second of ours, jraph's GN and the demos' model."""
     graph = jraph.GraphsTuple(**gn_workload.small_workload(num_graphs, features))
     ours, theirs = jax_models(hidden)
-    epd = hk.without_apply_rng(hk.transform(
+    epd: hk.Transformed = hk.without_apply_rng(hk.transform(
         lambda g: gn.EncodeProcessDecode(None, 2, None)(g, 10)[-1]))
     key = jax.random.PRNGKey(0)
     contenders = [

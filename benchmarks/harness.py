@@ -51,10 +51,16 @@ class Round:
 
 
 class Contender(Protocol):
-    """Something `compare` can time; `note` is printed beside its figures (memory, versions)."""
+    """Something `compare` can time; `note` is printed beside its figures (memory, versions).
 
-    name: str
-    note: str
+    Both are read only, so an attribute or a property will do.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def note(self) -> str: ...
 
     def warm_up(self) -> None:
         """Runs the call once, untimed (compiles it)."""
@@ -287,12 +293,15 @@ class Worker:
         self._errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
         self._process = subprocess.Popen(list(command), cwd=cwd, stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=self._errors, text=True)
+        # Both are pipes (PIPE above), never None.
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._stdin, self._stdout = self._process.stdin, self._process.stdout
         ready = self._receive()
         self.contenders = [_Remote(self, name, ready["notes"].get(name, ""))
                            for name in ready["ready"]]
 
     def _receive(self) -> dict:
-        for line in self._process.stdout:
+        for line in self._stdout:
             if line.startswith(_PROTOCOL_PREFIX):
                 return json.loads(line[len(_PROTOCOL_PREFIX):])
         self._process.wait()
@@ -303,8 +312,8 @@ class Worker:
 
     def _request(self, message: dict) -> dict:
         try:
-            self._process.stdin.write(json.dumps(message) + "\n")
-            self._process.stdin.flush()
+            self._stdin.write(json.dumps(message) + "\n")
+            self._stdin.flush()
         except BrokenPipeError:
             pass  # `_receive` reports why the worker stopped
         return self._receive()
@@ -315,8 +324,8 @@ class Worker:
     def close(self) -> None:
         """Asks the worker to stop and waits for it."""
         try:
-            self._process.stdin.write(json.dumps({"quit": True}) + "\n")
-            self._process.stdin.close()
+            self._stdin.write(json.dumps({"quit": True}) + "\n")
+            self._stdin.close()
         except BrokenPipeError:
             pass  # it has stopped already
         self._process.wait()

@@ -46,7 +46,8 @@ def _events(trace_dir: str) -> list[dict]:
 
 def op_times(events: list[dict], calls: int) -> list[OpTime]:
     """Each XLA op's summed duration per call, largest first (`events`: complete events 'X')."""
-    total, count = collections.Counter(), collections.Counter()
+    total: collections.Counter[str] = collections.Counter()  # microseconds per op
+    count: collections.Counter[str] = collections.Counter()  # runs per op
     for event in events:
         name = event["name"]
         if name.startswith(_NOT_OPS):
@@ -80,7 +81,7 @@ def format_ops(title: str, ops: list[OpTime], shapes: dict[str, str], top: int =
 
 def hlo_shapes(hlo_text: str) -> dict[str, str]:
     """Op name -> its result shape, from a compiled module's HLO text (`compiled.as_text()`)."""
-    shapes = {}
+    shapes: dict[str, str] = {}
     for line in hlo_text.splitlines():
         line = line.strip()
         if line.startswith(("%", "ROOT %")) and " = " in line:

@@ -300,13 +300,17 @@ def train(config: hanabi_learner.TrainConfig, chunks: Chunks, seed: int,
     def step(state: tuple[Any, Any], done: int) -> tuple[Any, Any]:
         return hanabi_learner.train_updates(config, state[0], chunks.updates)  # (state, metrics)
 
+    def losses(state: tuple[Any, Any], row: training_loop.Row | None) -> dict[str, float]:
+        assert row is not None  # every chunk is a logged step (`log_steps` below)
+        return {name: row[name] for name in LOSS_COLUMNS}
+
     trainer = training_loop.Trainer(
         init=lambda: hanabi_learner.init_train_state(config, jax.random.PRNGKey(seed)),
         step=step,
         to_device=lambda state: (hanabi_learner.shard_over_devices(state), None),
         to_host=lambda state: to_host(state[0]),
         row=lambda state, done: metrics_row(to_host(state[1]), done, chunks),
-        losses=lambda state, row: {name: row[name] for name in LOSS_COLUMNS},
+        losses=losses,
         # The checkpoint holds the training state alone; the loop keeps the log beside it.
         checkpoint_tree=lambda state, done, log: state,
         from_checkpoint=lambda state: (state, int(state.update) // chunks.updates, None),

@@ -109,7 +109,7 @@ def metrics_rows(curves: dict[str, np.ndarray], eval_every: int) -> list[dict[st
     """One row per evaluation: mean and standard error of the exact reward per method."""
     rows = []
     for i in range(next(iter(curves.values())).shape[1]):
-        row = {"update": i * eval_every}
+        row: dict[str, float] = {"update": i * eval_every}
         for method, curve in curves.items():
             row[f"{method}_mean"] = float(curve[:, i].mean())
             row[f"{method}_sem"] = float(curve[:, i].std(ddof=1) / np.sqrt(len(curve))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import jax
 import numpy as np
@@ -22,11 +22,14 @@ from experiments.run_files import to_builtin
 from infra import config_json
 from infra.files import atomic_write
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance  # typeshed's "any dataclass", for type checkers only
+
 CHECKPOINT_NAME = "checkpoint.npz"
 # The layout of a checkpoint's config: 2 stores the config dataclasses (`dataclasses.asdict`).
 FORMAT_VERSION = 2
 
-T = TypeVar("T")
+T = TypeVar("T", bound="DataclassInstance")
 
 
 def save_checkpoint(path: str, tree: Any, config: Mapping[str, Any]) -> None:
@@ -37,7 +40,9 @@ def save_checkpoint(path: str, tree: Any, config: Mapping[str, Any]) -> None:
     hold `format_version: FORMAT_VERSION` (see `read_checkpoint`).
     """
     leaves = jax.tree_util.tree_leaves(tree)
-    arrays = {f"leaf_{i:05d}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
+    # `Any` values: mypy checks a `**dict` against every keyword of numpy's `savez` stub,
+    # `allow_pickle: bool` among them; no array here is named that.
+    arrays: dict[str, Any] = {f"leaf_{i:05d}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
     arrays["config"] = np.asarray(json.dumps(to_builtin(config, finite_only=True),
                                              sort_keys=True))
     arrays["num_leaves"] = np.asarray(len(leaves))

@@ -114,6 +114,8 @@ def values(cls: type, names: Sequence[str],
     for name in names:
         value = flag_values[name].value
         if typing.get_origin(_unwrap_optional(hints[name])) is tuple:
+            # `define` gave the list flag a list default, and absl parses any value to a list.
+            assert value is not None
             try:
                 value = tuple(int(item) for item in value)
             except ValueError:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import haiku as hk
 import jax
@@ -139,7 +139,8 @@ def training_config_from_flags() -> TrainingConfig:
     too)."""
     common.check_positive(checkpoint_every=FLAGS.checkpoint_every)
     names = [name for name in TRAINING_FLAGS if name in FLAGS]
-    fixed = {} if "num_processing_steps" in FLAGS else {"num_processing_steps": None}
+    fixed: dict[str, Any] = ({} if "num_processing_steps" in FLAGS
+                             else {"num_processing_steps": None})
     return config_flags.build(TrainingConfig, names, **fixed)
 
 
@@ -209,6 +210,8 @@ def make_network(training: TrainingConfig, edge_output_size: int | None,
     depend on the number.
     """
     steps = training.num_processing_steps if num_processing_steps is None else num_processing_steps
+    # Only the one-pass demo (rn_sort_of_clevr) has no steps, and it makes no such network.
+    assert steps is not None, "an EncodeProcessDecode network needs num_processing_steps"
 
     def forward(graph: jraph.GraphsTuple) -> list[jraph.GraphsTuple]:
         model = models.EncodeProcessDecode(
@@ -234,10 +237,11 @@ def classification_loss(outputs: Sequence[jraph.GraphsTuple], targets: jraph.Gra
     """
     node_mask = utils.node_mask(targets, num_real_graphs)
     edge_mask = utils.edge_mask(targets, num_real_graphs)
-    return sum(
+    # An array, never `sum`'s 0 of no terms: there is one output per processing step, at least 1.
+    return cast(jnp.ndarray, sum(
         masked_mean(optax.softmax_cross_entropy(out.nodes, targets.nodes), node_mask)
         + masked_mean(optax.softmax_cross_entropy(out.edges, targets.edges), edge_mask)
-        for out in outputs)
+        for out in outputs))
 
 
 def classification_counts(output: jraph.GraphsTuple, targets: jraph.GraphsTuple,
@@ -343,8 +347,8 @@ def train(*, training: TrainingConfig, checkpoint_every: int,
         init=lambda: (init_params, optimizer.init(init_params)), step=step,
         to_device=lambda state: (*parallel.replicate(state, mesh), None),
         to_host=lambda state: parallel.to_host(state[:2]), row=row, losses=losses,
-        checkpoint_tree=lambda state, done, log: TrainState(*state, np.asarray(done, np.int64),
-                                                            log),
+        checkpoint_tree=lambda state, done, log: TrainState(state[0], state[1],
+                                                            np.asarray(done, np.int64), log),
         from_checkpoint=lambda tree: ((tree.params, tree.opt_state), int(tree.iteration),
                                       tree.log),
         num_steps=training.num_iterations, checkpoint_every=checkpoint_every,

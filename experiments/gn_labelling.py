@@ -61,12 +61,12 @@ def node_ranges_from_flags(smallest: int) -> NodeRanges:
     """The checked size flags of `define_labelling_flags`; no graph may have fewer than
     `smallest` nodes."""
     for split in SPLITS:
-        low, high = FLAGS[f"min_nodes_{split}"].value, FLAGS[f"max_nodes_{split}"].value
+        low, high = getattr(FLAGS, f"min_nodes_{split}"), getattr(FLAGS, f"max_nodes_{split}")
         common.check_range(f"nodes_{split}", low, high)
         if low < smallest:
             raise common.ExperimentError(
                 f"--min_nodes_{split} must be at least {smallest}, got {low}.")
-    return NodeRanges(**{field.name: FLAGS[field.name].value
+    return NodeRanges(**{field.name: getattr(FLAGS, field.name)
                          for field in dataclasses.fields(NodeRanges)})
 
 
@@ -206,10 +206,12 @@ def run_labelling_demo(name: str, config: LabellingConfig, *, output_dir: str,
     gn_common.plot_metrics(rows, os.path.join(output_dir, "learning_curves.png"), name)
     inputs, targets = eval_batches("test", 1)[0]
     output = evaluation_network.apply(params, network_inputs(inputs))[-1]
-    example = [gn_common.unpad_first_graph(g) for g in (inputs, targets, output)]
+    example_inputs, example_targets, example_output = (
+        gn_common.unpad_first_graph(g) for g in (inputs, targets, output))
     plot_prediction(os.path.join(output_dir, "generalisation_example.png"),
-                    plot_positions(example[0]), *example,
-                    f"{name}: {int(example[0].n_node[0])}-node generalisation graph",
+                    plot_positions(example_inputs), example_inputs, example_targets,
+                    example_output,
+                    f"{name}: {int(example_inputs.n_node[0])}-node generalisation graph",
                     curved_edges, background_edges)
     print(format_labelling_results(figures))
     print(f"wrote {output_dir}/results.json, metrics.csv and plots", flush=True)

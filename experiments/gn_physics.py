@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -150,7 +150,7 @@ def run(config: PhysicsConfig, output_dir: str, checkpoint_every: int) -> None:
         change = network.apply(params, network_inputs(graph))[-1].nodes
         return graph.nodes[:, 2:4] + change
 
-    def batches_for_iteration(iteration: int, shards: list[int],
+    def batches_for_iteration(iteration: int, shards: Sequence[int],
                               num_shards: int) -> list[tuple[jraph.GraphsTuple, np.ndarray]]:
         """Each shard's chains and the step of its trajectory each chain is trained on."""
         samples, times = [], []
@@ -256,11 +256,11 @@ def run(config: PhysicsConfig, output_dir: str, checkpoint_every: int) -> None:
     print(f"wrote {output_dir}/results.json, metrics.csv and plots", flush=True)
 
 
-def plot_rollouts(path: str, rollouts: dict[int, tuple[np.ndarray, np.ndarray, int]]) -> None:
+def plot_rollouts(path: str, rollouts: dict[int, tuple[jnp.ndarray, jnp.ndarray, int]]) -> None:
     """True (solid) and predicted (dashed) trajectories of the first chain of each size."""
     figure, axes = plots.new_figure(1, len(rollouts), size=(5.5 * len(rollouts), 4.5))
-    for ax, (masses, (true, predicted, n)) in zip(axes[0], rollouts.items()):
-        true, predicted = np.asarray(true)[:, :n], np.asarray(predicted)[:, :n]
+    for ax, (masses, (true_states, predicted_states, n)) in zip(axes[0], rollouts.items()):
+        true, predicted = np.asarray(true_states)[:, :n], np.asarray(predicted_states)[:, :n]
         for node in range(n):
             line, = ax.plot(true[:, node, 0], true[:, node, 1], lw=1.2)
             ax.plot(predicted[:, node, 0], predicted[:, node, 1], "--", lw=1.2,

@@ -188,7 +188,7 @@ probability.</p>
 """
 
 
-def render(records: list[Mapping[str, Any]]) -> str:
+def render(records: Sequence[Mapping[str, Any]]) -> str:
     """The page of the first of `records` (`bad.hanabi.replay.play_game` records)."""
     # "</" inside the JSON would close the script element early.
     data = json.dumps({"records": list(records[:1])}, separators=(",", ":")).replace("</", "<\\/")
@@ -220,7 +220,7 @@ def load_seats(names: Sequence[str], person: int | None = None
         raise common.ExperimentError(f"--agents must name 1 or {others} agents for the "
                                      f"{players}-player game, got {len(names)}.")
     seat_names = [names[0] if len(names) == 1 else names[index] for index in range(others)]
-    chosen = [loaded[name] for name in seat_names]
+    chosen: list[agents.Agent | None] = [loaded[name] for name in seat_names]
     seat_names = [os.path.basename(name) for name in seat_names]
     if person is not None:
         chosen.insert(person, hanabi_replay.PERSON)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import haiku as hk
@@ -135,7 +135,7 @@ def run(config: ClevrConfig, output_dir: str, checkpoint_every: int) -> None:
     size = gn_common.shard_size(training, num_shards)
     timer = gn_common.Timer()
 
-    def batches_for_iteration(iteration: int, shards: list[int],
+    def batches_for_iteration(iteration: int, shards: Sequence[int],
                               num_shards: int) -> list[dict[str, Any]]:
         """One batch per shard; every scene has the same size, so none needs padding."""
         return [model_inputs(clevr.sample_batch(
