@@ -19,6 +19,7 @@ chunks (the first two with a printed note when that changes them). Training runs
 that covers them, and a resume rebuilds metrics.csv from the log at the checkpoint's step. A run
 whose losses turn non-finite stops with one line, keeping the last finite checkpoint. The agent's
 and the training's flags are made from `AgentConfig` and `TrainConfig`, which check them.
+The run's own flags (game, length, files, evaluation) are made from `RunConfig` the same way.
 `--greedy` makes the evaluation play every move's most likely action.
 
 Evaluate a checkpoint or an agent file through OpenSpiel (the game and the agent settings are
@@ -77,39 +78,76 @@ TRAIN_FLAGS = ("num_envs", "rollout_length", "num_epochs", "num_minibatches", "l
                "discount", "gae_lambda")
 config_flags.define(AgentConfig, AGENT_FLAGS, choices={"method": METHODS})
 config_flags.define(hanabi_learner.TrainConfig, TRAIN_FLAGS)
-flags.DEFINE_string("preset", "very_small", f"Hanabi preset: {', '.join(PRESETS)}.")
-flags.DEFINE_integer("players", 0, "Number of players (2-5); 0 keeps the preset's.")
-flags.DEFINE_integer("num_env_steps", 2_000_000, "Environment steps (moves, over all games), "
-                     "rounded up to whole chunks of --updates_per_log updates (with a note).")
-flags.DEFINE_integer("anneal_env_steps", 0,
-                     "Environment steps the annealing takes, rounded up to whole chunks; 0: the "
-                     "whole run (--num_env_steps).")
-flags.DEFINE_integer("seed", 0, "Random seed (training and evaluation).")
-flags.DEFINE_string("output_dir", None, "Where metrics, plots, results and checkpoints go.")
-flags.DEFINE_integer("updates_per_log", 10, "Updates per compiled call and metrics row.")
-flags.DEFINE_integer("checkpoint_every", 1_000_000,
-                     "Environment steps between checkpoints (rounded up to logged chunks).")
-flags.DEFINE_integer("eval_games", 1000, "Games played through OpenSpiel after training.")
-flags.DEFINE_string("evaluate_checkpoint", None, "Evaluate this checkpoint or agent file "
-                    "(agent.npz) instead of training.")
-flags.DEFINE_bool("greedy", False, "Evaluation plays every move's most likely action instead of "
-                  "sampling the policy (training always samples).")
-flags.DEFINE_integer("num_games", 1000, "Games for --evaluate_checkpoint.")
-flags.DEFINE_bool("eval_exact_belief", False, "BAD: evaluate with the exact joint belief whatever "
-                  "belief the agent was trained with (2 players with 2-card hands).")
-flags.DEFINE_integer("eval_likelihood_samples", 0, "BAD: public samples the evaluated belief's "
-                     "likelihoods average over; 0 keeps the agent's training setting.")
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """One run of this binary: the game, the run's length and files, and the evaluation.
+
+    Attributes:
+      preset: Hanabi preset.
+      players: Number of players (2-5); 0 keeps the preset's.
+      num_env_steps: Environment steps (moves, over all games), rounded up to whole chunks of
+        --updates_per_log updates (with a note).
+      anneal_env_steps: Environment steps the annealing takes, rounded up to whole chunks; 0: the
+        whole run (--num_env_steps).
+      seed: Random seed (training and evaluation).
+      output_dir: Where metrics, plots, results and checkpoints go.
+      updates_per_log: Updates per compiled call and metrics row.
+      checkpoint_every: Environment steps between checkpoints (rounded up to logged chunks).
+      eval_games: Games played through OpenSpiel after training.
+      evaluate_checkpoint: Evaluate this checkpoint or agent file (agent.npz) instead of training.
+      greedy: Evaluation plays every move's most likely action instead of sampling the policy
+        (training always samples).
+      num_games: Games for --evaluate_checkpoint.
+      eval_exact_belief: BAD: evaluate with the exact joint belief whatever belief the agent was
+        trained with (2 players with 2-card hands).
+      eval_likelihood_samples: BAD: public samples the evaluated belief's likelihoods average
+        over; 0 keeps the agent's training setting.
+    """
+
+    preset: str = "very_small"
+    players: int = 0
+    num_env_steps: int = 2_000_000
+    anneal_env_steps: int = 0
+    seed: int = 0
+    output_dir: str | None = None
+    updates_per_log: int = 10
+    checkpoint_every: int = 1_000_000
+    eval_games: int = 1000
+    evaluate_checkpoint: str | None = None
+    greedy: bool = False
+    num_games: int = 1000
+    eval_exact_belief: bool = False
+    eval_likelihood_samples: int = 0
+
+    def __post_init__(self):
+        for name in ("num_env_steps", "updates_per_log", "num_games"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}.")
+        for name in ("checkpoint_every", "eval_games", "anneal_env_steps",
+                     "eval_likelihood_samples"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be at least 0, got {getattr(self, name)}.")
+        if not 0 <= self.seed <= common.SEED_MAX:
+            raise ValueError(f"seed must be in [0, {common.SEED_MAX}], got {self.seed}.")
+        if self.eval_exact_belief and self.eval_likelihood_samples:
+            raise ValueError("eval_exact_belief replaces the sampled likelihoods; it takes no "
+                             "eval_likelihood_samples.")
+
+    @property
+    def game(self) -> HanabiConfig:
+        """The game given by `preset` and `players`."""
+        return preset_with_players(self.preset, self.players)
+
+
+RUN_FLAGS = tuple(field.name for field in dataclasses.fields(RunConfig))
+config_flags.define(RunConfig, RUN_FLAGS, choices={"preset": PRESETS})
+
 
 EXPERIMENT = "bad_hanabi"
 AGENT_NAME = "agent.npz"  # the trained agent, written at the end of training
 LOSS_COLUMNS = ("policy_loss", "value_loss", "entropy")  # non-finite: the run diverged
 METRICS_COLUMNS = ("env_steps", "updates", "mean_score", "games_finished", "belief_cross_entropy",
                    "entropy", "policy_loss", "value_loss")  # metrics.csv, one row per chunk
-
-
-def game_from_flags() -> HanabiConfig:
-    """The game given by --preset and --players."""
-    return preset_with_players(FLAGS.preset, FLAGS.players)
 
 
 def chunks_of(name: str, env_steps: int, chunk_steps: int) -> int:
@@ -132,30 +170,25 @@ class Chunks:
     per_checkpoint: int
 
 
-def train_config_from_flags() -> tuple[hanabi_learner.TrainConfig, Chunks]:
-    """The checked training flags: the configuration and the run's chunks.
+def train_config_from_flags(run: RunConfig) -> tuple[hanabi_learner.TrainConfig, Chunks]:
+    """The training configuration and the run's chunks.
 
-    The agent's and the training's settings are checked by their dataclasses; the run's here.
+    The agent's, the training's and the run's settings are checked by their dataclasses.
     """
-    common.check_positive(num_env_steps=FLAGS.num_env_steps,
-                          updates_per_log=FLAGS.updates_per_log)
-    common.check_non_negative(checkpoint_every=FLAGS.checkpoint_every, eval_games=FLAGS.eval_games,
-                              anneal_env_steps=FLAGS.anneal_env_steps)
-    common.check_seed(FLAGS.seed)
-    agent = config_flags.build(AgentConfig, AGENT_FLAGS, game=game_from_flags())
-    # Refuses a bad --eval_likelihood_samples or --eval_exact_belief before training starts.
-    evaluated_agent(agent, FLAGS.eval_likelihood_samples, FLAGS.eval_exact_belief)
+    agent = config_flags.build(AgentConfig, AGENT_FLAGS, game=run.game)
+    # Refuses --eval_likelihood_samples or --eval_exact_belief for IPPO before training starts.
+    evaluated_agent(agent, run.eval_likelihood_samples, run.eval_exact_belief)
     # Built once without annealing to check the flags before the chunks are counted.
     config = config_flags.build(hanabi_learner.TrainConfig, TRAIN_FLAGS, agent=agent)
-    chunk_steps = FLAGS.updates_per_log * config.steps_per_update
-    total = chunks_of("num_env_steps", FLAGS.num_env_steps, chunk_steps)
+    chunk_steps = run.updates_per_log * config.steps_per_update
+    total = chunks_of("num_env_steps", run.num_env_steps, chunk_steps)
     anneals = config.final_learning_rate_fraction < 1 or config.final_entropy_fraction < 1
-    anneal_chunks = (chunks_of("anneal_env_steps", FLAGS.anneal_env_steps, chunk_steps)
-                     if FLAGS.anneal_env_steps else total)
-    per_checkpoint = max(1, -(-FLAGS.checkpoint_every // chunk_steps))
+    anneal_chunks = (chunks_of("anneal_env_steps", run.anneal_env_steps, chunk_steps)
+                     if run.anneal_env_steps else total)
+    per_checkpoint = max(1, -(-run.checkpoint_every // chunk_steps))
     config = dataclasses.replace(
-        config, anneal_updates=anneal_chunks * FLAGS.updates_per_log if anneals else 0)
-    return config, Chunks(FLAGS.updates_per_log, chunk_steps, total, per_checkpoint)
+        config, anneal_updates=anneal_chunks * run.updates_per_log if anneals else 0)
+    return config, Chunks(run.updates_per_log, chunk_steps, total, per_checkpoint)
 
 
 def checkpoint_config(config: hanabi_learner.TrainConfig, seed: int,
@@ -252,20 +285,19 @@ def read_trained_agent(path: str, game: HanabiConfig | None) -> tuple[AgentConfi
     return config.agent, state.params, int(state.update) * config.steps_per_update
 
 
-def evaluate_checkpoint() -> None:
+def evaluate_checkpoint(run: RunConfig) -> None:
     """--evaluate_checkpoint: load, play --num_games games through OpenSpiel, report."""
-    path = FLAGS.evaluate_checkpoint
-    common.check_positive(num_games=FLAGS.num_games)
-    common.check_seed(FLAGS.seed)
+    path = run.evaluate_checkpoint
+    assert path is not None  # main calls this for --evaluate_checkpoint only
     if FLAGS["likelihood_samples"].present:
         raise common.ExperimentError("--likelihood_samples is a training setting; evaluate a "
                                      "checkpoint's belief with --eval_likelihood_samples.")
     named = FLAGS["preset"].present or FLAGS["players"].present
-    trained, params, env_steps = read_trained_agent(path, game_from_flags() if named else None)
-    agent = evaluated_agent(trained, FLAGS.eval_likelihood_samples, FLAGS.eval_exact_belief)
-    output_dir = run_files.prepare_output_dir(FLAGS.output_dir) if FLAGS.output_dir else None
+    trained, params, env_steps = read_trained_agent(path, run.game if named else None)
+    agent = evaluated_agent(trained, run.eval_likelihood_samples, run.eval_exact_belief)
+    output_dir = run_files.prepare_output_dir(run.output_dir) if run.output_dir else None
     start = time.perf_counter()
-    summary = evaluate(agent, params, FLAGS.num_games, FLAGS.seed, FLAGS.greedy)
+    summary = evaluate(agent, params, run.num_games, run.seed, run.greedy)
     summary.update(checkpoint=os.path.abspath(path), method=agent.method, env_steps=env_steps,
                    wall_seconds=time.perf_counter() - start)
     print_evaluation(summary, "figure")
@@ -327,37 +359,37 @@ def train(config: hanabi_learner.TrainConfig, chunks: Chunks, seed: int,
     return state, rows, time.perf_counter() - start
 
 
-def train_and_evaluate() -> None:
+def train_and_evaluate(run: RunConfig) -> None:
     """Training (resumed when the output directory has a checkpoint), plots, evaluation.
 
     Every process of a multi-process run trains and evaluates; only process 0 writes files.
     """
-    if not FLAGS.output_dir:
+    if not run.output_dir:
         raise common.ExperimentError("--output_dir is required for training.")
-    config, chunks = train_config_from_flags()
+    config, chunks = train_config_from_flags(run)
     distributed.join_from_flags()
     if config.num_envs % jax.device_count():
         raise common.ExperimentError(f"--num_envs must be a multiple of the {jax.device_count()} "
                                      "devices it is split over.")
-    output_dir = run_files.prepare_output_dir(FLAGS.output_dir, distributed.is_writer())
-    state, rows, train_seconds = train(config, chunks, FLAGS.seed, output_dir)
+    output_dir = run_files.prepare_output_dir(run.output_dir, distributed.is_writer())
+    state, rows, train_seconds = train(config, chunks, run.seed, output_dir)
     params = to_host(state.params)
     agent = config.agent
     results = {
-        "method": agent.method, "preset": FLAGS.preset, "game": agent.game.open_spiel_params(),
+        "method": agent.method, "preset": run.preset, "game": agent.game.open_spiel_params(),
         "env_steps": rows[-1]["env_steps"], "train_seconds_this_run": train_seconds,
         "train_mean_score": rows[-1]["mean_score"],
         "train_belief_cross_entropy": rows[-1]["belief_cross_entropy"],
-        "config": checkpoint_config(config, FLAGS.seed, chunks.updates),
+        "config": checkpoint_config(config, run.seed, chunks.updates),
     }
-    if FLAGS.eval_games:
-        evaluated = evaluated_agent(agent, FLAGS.eval_likelihood_samples, FLAGS.eval_exact_belief)
-        results["open_spiel_evaluation"] = evaluate(evaluated, params, FLAGS.eval_games,
-                                                    FLAGS.seed, FLAGS.greedy)
+    if run.eval_games:
+        evaluated = evaluated_agent(agent, run.eval_likelihood_samples, run.eval_exact_belief)
+        results["open_spiel_evaluation"] = evaluate(evaluated, params, run.eval_games,
+                                                    run.seed, run.greedy)
         print_evaluation(results["open_spiel_evaluation"], "OpenSpiel evaluation")
     if not distributed.is_writer():
         return
-    title = f"{agent.method} on Hanabi {FLAGS.preset}"
+    title = f"{agent.method} on Hanabi {run.preset}"
     plots.plot_learning_curves(os.path.join(output_dir, "score.png"), rows, "env_steps",
                                 ["mean_score"], f"{title}: mean score of the training games",
                                 "environment steps")
@@ -368,20 +400,21 @@ def train_and_evaluate() -> None:
         "environment steps")
     score = results.get("open_spiel_evaluation", {}).get("mean_score")
     agents.save_agent(os.path.join(output_dir, AGENT_NAME), agents.make_agent(
-        agent, params, training_steps=int(rows[-1]["env_steps"]), score=score, seed=FLAGS.seed))
+        agent, params, training_steps=int(rows[-1]["env_steps"]), score=score, seed=run.seed))
     run_files.write_json(os.path.join(output_dir, "results.json"), results)
 
 
 def main(argv) -> None:
     del argv  # run_main refuses positional arguments
-    if FLAGS.evaluate_checkpoint:
+    run = config_flags.build(RunConfig, RUN_FLAGS)
+    if run.evaluate_checkpoint:
         if distributed.cluster_from_flags():
             raise common.ExperimentError(
                 "--evaluate_checkpoint runs in one process; drop --coordinator_address, "
                 "--num_processes and --process_id.")
-        evaluate_checkpoint()
+        evaluate_checkpoint(run)
     else:
-        train_and_evaluate()
+        train_and_evaluate(run)
 
 
 if __name__ == "__main__":
