@@ -140,7 +140,7 @@ class RunConfig:
 
 
 RUN_FLAGS = tuple(field.name for field in dataclasses.fields(RunConfig))
-config_flags.define(RunConfig, RUN_FLAGS, choices={"preset": PRESETS})
+config_flags.define(RunConfig, RUN_FLAGS, choices={"preset": list(PRESETS)})
 
 
 EXPERIMENT = "bad_hanabi"

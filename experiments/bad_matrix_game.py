@@ -29,55 +29,81 @@ from collections.abc import Sequence
 
 import jax
 import numpy as np
-from absl import flags
 
 from bad import matrix_game
 from experiments import common, config_flags, plots, run_files
 from games import tiny_hanabi
 
-flags.DEFINE_list("methods", list(matrix_game.METHODS),
-                  f"Methods to train, any of {', '.join(matrix_game.METHODS)}.")
-flags.DEFINE_integer("num_seeds", 1000, "Independent training runs per method.")
 # Every setting of `matrix_game.Config` but the method: flags made from the dataclass.
 CONFIG_FLAGS = ("batch_size", "num_updates", "learning_rate", "hidden_size", "eval_every",
                 "learning_rate_end", "entropy_cost", "entropy_cost_end", "baseline",
                 "policy_init_scale", "unroll")
 config_flags.define(matrix_game.Config, CONFIG_FLAGS,
                     choices={"baseline": matrix_game.BASELINES})
-flags.DEFINE_integer("seed", 0, "Random seed; seed i of a method uses key fold_in(seed, i).")
-flags.DEFINE_integer("num_players", None, "tiny_hanabi num_players (OpenSpiel default: 2).")
-flags.DEFINE_integer("num_chance", None, "tiny_hanabi num_chance, cards per player (default 2).")
-flags.DEFINE_integer("num_actions", None, "tiny_hanabi num_actions (default 3).")
-flags.DEFINE_string("payoff", None, "tiny_hanabi payoff, ';'-separated, row-major over "
-                    "[cards] * players + [actions] * players (default: the two-step game).")
-flags.DEFINE_string("output_dir", "runs/bad_matrix_game", "Where results and plots go.")
-flags.DEFINE_bool("threefry_partitionable", False, "JAX's random-bit layout. The "
-                  "non-partitionable one is about 1.5x faster for the many small draws here "
-                  "on one CPU device; the numbers depend on this choice.")
 
-FLAGS = flags.FLAGS
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """The run's own settings: which methods, how many seeds, the game and the files.
+
+    Attributes:
+      methods: Methods to train, any of bad_cf, bad, pg.
+      num_seeds: Independent training runs per method.
+      seed: Random seed; seed i of a method uses key fold_in(seed, i).
+      num_players: tiny_hanabi num_players (OpenSpiel default: 2).
+      num_chance: tiny_hanabi num_chance, cards per player (default 2).
+      num_actions: tiny_hanabi num_actions (default 3).
+      payoff: tiny_hanabi payoff, ';'-separated, row-major over [cards] * players + [actions] *
+        players (default: the two-step game).
+      output_dir: Where results and plots go.
+      threefry_partitionable: JAX's random-bit layout. The non-partitionable one is about 1.5x
+        faster for the many small draws here on one CPU device; the numbers depend on this
+        choice.
+    """
+
+    methods: tuple[str, ...] = matrix_game.METHODS
+    num_seeds: int = 1000
+    seed: int = 0
+    num_players: int | None = None
+    num_chance: int | None = None
+    num_actions: int | None = None
+    payoff: str | None = None
+    output_dir: str = "runs/bad_matrix_game"
+    threefry_partitionable: bool = False
+
+    def __post_init__(self):
+        if not self.num_seeds > 0:
+            raise ValueError(f"num_seeds must be positive, got {self.num_seeds}.")
+        if not 0 <= self.seed <= common.SEED_MAX:
+            raise ValueError(f"seed must be in [0, {common.SEED_MAX}], got {self.seed}.")
+        unknown = [m for m in self.methods if m not in matrix_game.METHODS]
+        if unknown or not self.methods:
+            raise ValueError(f"methods must be a non-empty list of "
+                             f"{', '.join(matrix_game.METHODS)}; got {unknown or 'none'}.")
+        for index, method in enumerate(self.methods):
+            if method in self.methods[:index]:
+                raise ValueError(f"methods lists {method} twice; give each entry once.")
+
+    @property
+    def game_params(self) -> dict[str, int | str]:
+        """The tiny_hanabi parameters given (OpenSpiel's defaults for the others)."""
+        given = {"num_players": self.num_players, "num_chance": self.num_chance,
+                 "num_actions": self.num_actions, "payoff": self.payoff}
+        return {name: value for name, value in given.items() if value is not None}
+
+
+RUN_FLAGS = tuple(field.name for field in dataclasses.fields(RunConfig))
+config_flags.define(RunConfig, RUN_FLAGS)
+
 TOLERANCE = 0.05  # A seed is "at" a value when its exact final reward is within this of it.
 
 
-def game_params_from_flags() -> dict[str, int | str]:
-    """The tiny_hanabi parameters given on the command line."""
-    given = {name: getattr(FLAGS, name)
-             for name in ("num_players", "num_chance", "num_actions", "payoff")}
-    return {name: value for name, value in given.items() if value is not None}
-
-
-def method_configs_from_flags() -> list[matrix_game.Config]:
-    """One `Config` per requested method; raises `ValueError` on bad flags (the settings are
-    checked by `Config` itself)."""
-    common.check_positive(num_seeds=FLAGS.num_seeds)
-    common.check_seed(FLAGS.seed)
-    unknown = [m for m in FLAGS.methods if m not in matrix_game.METHODS]
-    if unknown or not FLAGS.methods:
-        raise common.ExperimentError(f"--methods must be a non-empty list of "
-                                     f"{', '.join(matrix_game.METHODS)}; got {unknown or 'none'}.")
-    common.check_unique("methods", FLAGS.methods)
-    return [config_flags.build(matrix_game.Config, CONFIG_FLAGS, method=method)
-            for method in FLAGS.methods]
+def configs_from_flags() -> tuple[RunConfig, list[matrix_game.Config]]:
+    """The run's settings and one `Config` per requested method; raises `ValueError` on bad
+    flags (each dataclass checks its own)."""
+    run = config_flags.build(RunConfig, RUN_FLAGS)
+    return run, [config_flags.build(matrix_game.Config, CONFIG_FLAGS, method=method)
+                 for method in run.methods]
 
 
 def optimum(game: tiny_hanabi.TinyHanabi) -> float:
@@ -144,21 +170,21 @@ def plot(curves: dict[str, np.ndarray], eval_every: int, best: float, output_dir
 
 def main(argv: Sequence[str]) -> None:
     del argv  # run_main refuses positional arguments
-    jax.config.update("jax_threefry_partitionable", FLAGS.threefry_partitionable)
-    configs = method_configs_from_flags()
-    game = tiny_hanabi.TinyHanabi(game_params_from_flags())
+    run, configs = configs_from_flags()
+    jax.config.update("jax_threefry_partitionable", run.threefry_partitionable)
+    game = tiny_hanabi.TinyHanabi(run.game_params)
     arrays = matrix_game.game_arrays(game)
     for config in configs:
         matrix_game.enumeration(arrays, config)  # Fails early when the game is too big.
-    output_dir = run_files.prepare_output_dir(FLAGS.output_dir)
+    output_dir = run_files.prepare_output_dir(run.output_dir)
     best = optimum(game)
-    print(f"{game}: optimum {best:g}; {FLAGS.num_seeds} seeds x {FLAGS.num_updates} updates x "
-          f"batch {FLAGS.batch_size} per method", flush=True)
+    print(f"{game}: optimum {best:g}; {run.num_seeds} seeds x {configs[0].num_updates} updates "
+          f"x batch {configs[0].batch_size} per method", flush=True)
 
     start = time.perf_counter()
     curves, results = {}, {}
     for config in configs:
-        curve, final, seconds = train_method(arrays, config, FLAGS.num_seeds, FLAGS.seed)
+        curve, final, seconds = train_method(arrays, config, run.num_seeds, run.seed)
         curves[config.method] = curve
         results[config.method] = summary(final, best, seconds)
         print(f"{config.method}: mean final reward {final.mean():.3f} in {seconds:.1f}s",
@@ -167,12 +193,12 @@ def main(argv: Sequence[str]) -> None:
 
     run_files.write_json(os.path.join(output_dir, "results.json"), {
         "results": results, "total_wall_time_s": total, "optimum": best,
-        "tolerance": TOLERANCE, "game": game.params, "num_seeds": FLAGS.num_seeds,
-        "seed": FLAGS.seed, "config": dataclasses.asdict(configs[0]) | {"method": FLAGS.methods},
-        "threefry_partitionable": FLAGS.threefry_partitionable})
+        "tolerance": TOLERANCE, "game": game.params, "num_seeds": run.num_seeds,
+        "seed": run.seed, "config": dataclasses.asdict(configs[0]) | {"method": list(run.methods)},
+        "threefry_partitionable": run.threefry_partitionable})
     run_files.write_csv(os.path.join(output_dir, run_files.METRICS_NAME),
-                     metrics_rows(curves, FLAGS.eval_every))
-    plot(curves, FLAGS.eval_every, best, output_dir)
+                     metrics_rows(curves, configs[0].eval_every))
+    plot(curves, configs[0].eval_every, best, output_dir)
     header = ["method", "mean", "s.e.m.", f"at {best:g}", f">= {best - 1:g}", "wall s"]
     print(common.format_table(
         [[m, r["mean_final_reward"], r["sem_final_reward"], r["fraction_at_optimum"],

@@ -8,8 +8,9 @@ so that every binary behaves the same way. This module:
   and a `UsageError`, `ValueError` or `OSError` raised by `main` is reported the same way:
   `fail(message)`, one line on stderr and exit status 1, never a traceback. When `main` ends,
   the output folders it locked are released (`run_files`).
-* flag checks that name the flag (`check_positive`, `check_seed`, ...), `Progress` lines with
-  an ETA and `format_table`.
+* `check_positive` for flags outside a config dataclass (the cluster flags of `distributed`;
+  every other binary's flags are checked by their dataclass, `config_flags`), `Progress` lines
+  with an ETA and `format_table`.
 
 The rest lives by job: `run_files` (the output folder, its lock, atomic JSON and CSV),
 `checkpoints` (the checkpoint format), `plots`, `config_flags` (flags made from a config
@@ -99,56 +100,6 @@ def check_positive(**values: float) -> None:
     for name, value in values.items():
         if not value > 0:
             raise ExperimentError(f"--{name} must be positive, got {value}.")
-
-
-def check_non_negative(**values: float) -> None:
-    """Raises `ExperimentError` naming the first flag that is negative."""
-    for name, value in values.items():
-        if not value >= 0:
-            raise ExperimentError(f"--{name} must be at least 0, got {value}.")
-
-
-def check_fraction(**values: float) -> None:
-    """Raises `ExperimentError` naming the first flag that is not in [0, 1]."""
-    for name, value in values.items():
-        if not 0 <= value <= 1:
-            raise ExperimentError(f"--{name} must be in [0, 1], got {value}.")
-
-
-def check_range(name: str, low: int, high: int) -> None:
-    """Raises `ExperimentError` unless `1 <= low <= high` for a `--min_<name>/--max_<name>` pair."""
-    if low < 1:
-        raise ExperimentError(f"--min_{name} must be at least 1, got {low}.")
-    if low > high:
-        raise ExperimentError(f"--min_{name} ({low}) is above --max_{name} ({high}).")
-
-
-def check_seed(value: int, name: str = "seed") -> None:
-    """Raises `ExperimentError` unless `0 <= value <= SEED_MAX`."""
-    if not 0 <= value <= SEED_MAX:
-        raise ExperimentError(f"--{name} must be in [0, {SEED_MAX}], got {value}.")
-
-
-def int_list(name: str, values: Sequence[str], minimum: int) -> tuple[int, ...]:
-    """List flag `--name` as ints; raises `ExperimentError` unless each is at least `minimum`."""
-    try:
-        numbers = tuple(int(value) for value in values)
-    except ValueError:
-        raise ExperimentError(
-            f"--{name} must be integers, got {','.join(values)}.") from None
-    if not numbers or min(numbers) < minimum:
-        raise ExperimentError(f"--{name} must be at least {minimum} each (and not empty), "
-                              f"got {','.join(values)}.")
-    return numbers
-
-
-def check_unique(name: str, values: Sequence[Any]) -> None:
-    """Raises `ExperimentError` naming the first entry of list flag `--name` given twice."""
-    seen = set()
-    for value in values:
-        if value in seen:
-            raise ExperimentError(f"--{name} lists {value} twice; give each entry once.")
-        seen.add(value)
 
 
 class Progress:

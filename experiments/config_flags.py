@@ -12,7 +12,8 @@ before any work starts.
     config = config_flags.build(TrainConfig, ["num_envs", "learning_rate"], agent=agent)
 
 Types: `int`, `float`, `str` (an enum flag where `choices` names its values), `bool`,
-`tuple[int, ...]` (a comma-separated list) and `X | None` of the first three (unset: None).
+`tuple[int, ...]`, `tuple[float, ...]` and `tuple[str, ...]` (comma-separated lists) and
+`X | None` of the first three (unset: None).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from absl import flags
 from experiments.common import ExperimentError, one_line
 
 T = TypeVar("T")
+# What the items of a list flag of each tuple type must be, for the message that refuses one.
+_ITEMS = {int: "integers", float: "numbers", str: "strings"}
 # The flags `define` makes belong to the module that calls it (for its --help), not to this one.
 flags.disclaim_key_flags()
 
@@ -76,6 +79,15 @@ def _unwrap_optional(hint: Any) -> Any:
     return hint
 
 
+def _item_type(hint: Any) -> type | None:
+    """`X` of a `tuple[X, ...]` hint that `define` makes a list flag of; else None."""
+    if typing.get_origin(hint) is tuple:
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis and args[0] in _ITEMS:
+            return args[0]
+    return None
+
+
 def define(cls: type, names: Sequence[str], choices: Mapping[str, Sequence[str]] | None = None,
            defaults: Mapping[str, Any] | None = None,
            flag_values: flags.FlagValues = flags.FLAGS) -> None:
@@ -100,7 +112,7 @@ def define(cls: type, names: Sequence[str], choices: Mapping[str, Sequence[str]]
             flags.DEFINE_float(name, value, text, flag_values=flag_values)
         elif hint is str:
             flags.DEFINE_string(name, value, text, flag_values=flag_values)
-        elif typing.get_origin(hint) is tuple and typing.get_args(hint) == (int, Ellipsis):
+        elif _item_type(hint) is not None:
             flags.DEFINE_list(name, [str(v) for v in value], text, flag_values=flag_values)
         else:
             raise TypeError(f"{cls.__name__}.{name}: no flag type for {hint}.")
@@ -108,28 +120,33 @@ def define(cls: type, names: Sequence[str], choices: Mapping[str, Sequence[str]]
 
 def values(cls: type, names: Sequence[str],
            flag_values: flags.FlagValues = flags.FLAGS) -> dict[str, Any]:
-    """The flags of `names` as field values of `cls` (lists of ints become tuples)."""
+    """The flags of `names` as field values of `cls` (list flags become tuples of their type)."""
     hints = typing.get_type_hints(cls)
     result = {}
     for name in names:
         value = flag_values[name].value
-        if typing.get_origin(_unwrap_optional(hints[name])) is tuple:
+        item = _item_type(_unwrap_optional(hints[name]))
+        if item is not None:
             # `define` gave the list flag a list default, and absl parses any value to a list.
             assert value is not None
             try:
-                value = tuple(int(item) for item in value)
+                value = tuple(item(entry) for entry in value)
             except ValueError:
                 raise ExperimentError(
-                    f"--{name} must be integers, got {','.join(value)}.") from None
+                    f"--{name} must be {_ITEMS[item]}, got {','.join(value)}.") from None
         result[name] = value
     return result
 
 
 def flag_names(message: str, names: Sequence[str]) -> str:
     """`message` with every field name of `names` (bare, or as `Class.name`) written as its flag
-    (`--name`), so that an error of the dataclass speaks of the command line."""
+    (`--name`), so that an error of the dataclass speaks of the command line.
+
+    A name that is part of a path or file name the message quotes (`runs/a`, `x/seed`,
+    `seed.npz`) stays as it is."""
     for name in sorted(names, key=len, reverse=True):
-        message = re.sub(rf"(?<![\w.-])(?:[A-Z]\w*\.)?{re.escape(name)}\b", f"--{name}", message)
+        message = re.sub(rf"(?<![\w./-])(?:[A-Z]\w*\.)?{re.escape(name)}(?![\w/-]|\.\w)",
+                         f"--{name}", message)
     return message
 
 

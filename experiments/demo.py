@@ -15,6 +15,7 @@ Each binary writes its `results.json`, `metrics.csv` and plots under `--output_d
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -24,14 +25,26 @@ from collections.abc import Sequence
 
 import jax
 import numpy as np
-from absl import flags
 
 from bad.hanabi import agents
 from bad.hanabi import evaluation as hanabi_evaluation
-from experiments import common, run_files
+from experiments import common, config_flags, run_files
 from games import hanabi, tiny_hanabi
 
-_OUTPUT_DIR = flags.DEFINE_string("output_dir", "runs/demo", "Where the demo runs write.")
+
+@dataclasses.dataclass(frozen=True)
+class DemoConfig:
+    """The demo's one setting.
+
+    Attributes:
+      output_dir: Where the demo runs write.
+    """
+
+    output_dir: str = "runs/demo"
+
+
+DEMO_FLAGS = ("output_dir",)
+config_flags.define(DemoConfig, DEMO_FLAGS)
 
 # Short versions of the full runs in docs/RESULTS.md (see there for those and their numbers).
 BAD_MATRIX_FLAGS = ("--methods=bad_cf,pg", "--num_seeds=100", "--num_updates=4000",
@@ -95,7 +108,8 @@ def pretrained_section(name: str = "full", num_games: int = PRETRAINED_GAMES) ->
 
 def main(argv: Sequence[str]) -> None:
     del argv  # run_main refuses positional arguments
-    output_dir = run_files.prepare_output_dir(_OUTPUT_DIR.value)
+    demo = config_flags.build(DemoConfig, DEMO_FLAGS)
+    output_dir = run_files.prepare_output_dir(demo.output_dir)
     rows = games_section()
 
     bad = _run_binary("experiments.bad_matrix_game", os.path.join(output_dir, "bad_matrix_game"),

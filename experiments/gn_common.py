@@ -1,8 +1,9 @@
 """Shared parts of the graph network demos (`gn_shortest_path`, `gn_sort`, `gn_physics`).
 
-* flags every demo has (`define_training_flags`), checked into a `TrainingConfig`; each demo's
-  own config dataclass holds it and every other flag that changes the data or the model, and
-  `checkpoint_config` of it is what the checkpoint and `results.json` record,
+* flags every demo has (`define_training_flags`), made from and checked by `TrainingConfig` and
+  `OutputConfig` (`--output_dir`, `--checkpoint_every`); each demo's own config dataclass holds
+  the `TrainingConfig` and every other flag that changes the data or the model (their flags made
+  from it too), and `checkpoint_config` of it is what the checkpoint and `results.json` record,
 * per-iteration randomness derived from (seed, iteration, shard), so a resumed run sees the
   same data,
 * padding batches to a few fixed shapes (`graphnets.utils.pad_to`) so `jax.jit` compiles rarely,
@@ -108,13 +109,35 @@ class TrainingConfig:
             raise ValueError(f"seed must be in [0, {common.SEED_MAX}], got {self.seed}.")
 
 
+@dataclasses.dataclass(frozen=True)
+class OutputConfig:
+    """Where a demo writes and how often it checkpoints: settings its numbers do not depend on
+    (the checkpoint does not record them). `define_training_flags` makes their flags, with each
+    demo's `--output_dir` default.
+
+    Attributes:
+      output_dir: Where results, metrics, plots and the checkpoint go.
+      checkpoint_every: Iterations between checkpoints.
+    """
+
+    output_dir: str
+    checkpoint_every: int = 1000
+
+    def __post_init__(self):
+        if not self.checkpoint_every > 0:
+            raise ValueError(f"checkpoint_every must be positive, got {self.checkpoint_every}.")
+
+
+OUTPUT_FLAGS = ("checkpoint_every", "output_dir")
+
+
 def define_training_flags(*, num_iterations: int, batch_size_train: int, batch_size_test: int,
                           num_processing_steps: int | None, log_every: int, num_eval_graphs: int,
                           output_dir: str, latent_size: int = 16, num_layers: int = 2,
                           learning_rate: float = 1e-3, final_learning_rate_fraction: float = 1.0,
                           aggregation: str = "sum") -> None:
     """Defines the flags every demo shares, with the demo's defaults: `TrainingConfig`'s (seed
-    0), `--checkpoint_every` and `--output_dir`.
+    0) and `OutputConfig`'s (`--checkpoint_every`, `--output_dir`).
 
     A demo calls `flags.adopt_module_key_flags(gn_common)` so that its `--help` lists them.
     `num_processing_steps=None` leaves out `--num_processing_steps`, for a model that makes one
@@ -129,19 +152,20 @@ def define_training_flags(*, num_iterations: int, batch_size_train: int, batch_s
     names = [name for name in TRAINING_FLAGS if defaults[name] is not None]
     config_flags.define(TrainingConfig, names, choices={"aggregation": sorted(REDUCERS)},
                         defaults=defaults)
-    flags.DEFINE_integer("checkpoint_every", 1000, "Iterations between checkpoints.")
-    flags.DEFINE_string("output_dir", output_dir,
-                        "Where results, metrics, plots and the checkpoint go.")
+    config_flags.define(OutputConfig, OUTPUT_FLAGS, defaults={"output_dir": output_dir})
 
 
 def training_config_from_flags() -> TrainingConfig:
-    """The shared flags as a `TrainingConfig` (`--checkpoint_every`, not a setting, checked
-    too)."""
-    common.check_positive(checkpoint_every=FLAGS.checkpoint_every)
+    """The shared settings' flags as a `TrainingConfig`."""
     names = [name for name in TRAINING_FLAGS if name in FLAGS]
     fixed: dict[str, Any] = ({} if "num_processing_steps" in FLAGS
                              else {"num_processing_steps": None})
     return config_flags.build(TrainingConfig, names, **fixed)
+
+
+def output_config_from_flags() -> OutputConfig:
+    """`--output_dir` and `--checkpoint_every` as an `OutputConfig`."""
+    return config_flags.build(OutputConfig, OUTPUT_FLAGS)
 
 
 def checkpoint_config(demo: str, config: Any, data_shards: int) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """The node and edge labelling demos' shared part (`gn_shortest_path`, `gn_sort`).
 
-Their size flags (`define_labelling_flags`), config (`LabellingConfig`, which each demo extends
-with its own settings) and `run_labelling_demo`: EncodeProcessDecode trained in
-`gn_common.train`, evaluated on the training sizes and on larger graphs, with results, metrics,
-learning curves and one generalisation graph drawn with true and predicted labels. A demo calls
+Their size flags (`define_labelling_flags`, made from `NodeRanges` and `LabellingConfig`),
+config (`LabellingConfig`, which each demo extends with its own settings) and
+`run_labelling_demo`: EncodeProcessDecode trained in `gn_common.train`, evaluated on the
+training sizes and on larger graphs, with results, metrics, learning curves and one
+generalisation graph drawn with true and predicted labels. A demo calls
 `flags.adopt_module_key_flags(gn_labelling)` so that its `--help` lists the size flags.
 """
 
@@ -12,42 +13,53 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import jax
 import jax.numpy as jnp
 import jraph
 import numpy as np
-from absl import flags
 
-from experiments import checkpoints, common, distributed, gn_common, plots, run_files
-
-FLAGS = flags.FLAGS
-
-
-def define_labelling_flags(train_range: tuple[int, int], test_range: tuple[int, int],
-                           num_processing_steps_test: int | None = None) -> None:
-    """`--min_nodes_train/--max_nodes_train/--min_nodes_test/--max_nodes_test` and
-    `--num_processing_steps_test` (None: as many steps as training)."""
-    flags.DEFINE_integer("min_nodes_train", train_range[0], "Fewest nodes of a training graph.")
-    flags.DEFINE_integer("max_nodes_train", train_range[1], "Most nodes of a training graph.")
-    flags.DEFINE_integer("min_nodes_test", test_range[0], "Fewest nodes of a generalisation graph.")
-    flags.DEFINE_integer("max_nodes_test", test_range[1], "Most nodes of a generalisation graph.")
-    flags.DEFINE_integer("num_processing_steps_test", num_processing_steps_test,
-                         "Message-passing steps when evaluating (unset: --num_processing_steps). "
-                         "The core is one function applied at every step, so it can run more "
-                         "steps than in training: larger graphs have longer paths for "
-                         "information to travel along.")
+from experiments import (
+    checkpoints,
+    common,
+    config_flags,
+    distributed,
+    gn_common,
+    plots,
+    run_files,
+)
 
 
 @dataclasses.dataclass(frozen=True)
 class NodeRanges:
-    """Node counts of the training graphs and of the (larger) generalisation graphs."""
+    """Node counts of the training graphs and of the (larger) generalisation graphs; their flags
+    are made from this dataclass (`define_labelling_flags`, with each demo's defaults), which
+    checks them: no graph may have fewer than `smallest` nodes (the demo's, at least 1).
+
+    Attributes:
+      min_nodes_train: Fewest nodes of a training graph.
+      max_nodes_train: Most nodes of a training graph.
+      min_nodes_test: Fewest nodes of a generalisation graph.
+      max_nodes_test: Most nodes of a generalisation graph.
+    """
 
     min_nodes_train: int
     max_nodes_train: int
     min_nodes_test: int
     max_nodes_test: int
+    smallest: dataclasses.InitVar[int] = 1
+
+    def __post_init__(self, smallest: int):
+        for split in SPLITS:
+            low, high = self.of(split)
+            if low < 1:
+                raise ValueError(f"min_nodes_{split} must be at least 1, got {low}.")
+            if low > high:
+                raise ValueError(f"min_nodes_{split} ({low}) is above max_nodes_{split} "
+                                 f"({high}).")
+            if low < smallest:
+                raise ValueError(f"min_nodes_{split} must be at least {smallest}, got {low}.")
 
     def of(self, split: str) -> tuple[int, int]:
         """(fewest, most) nodes of split "train" or "test"."""
@@ -55,39 +67,58 @@ class NodeRanges:
 
 
 SPLITS = ("train", "test")
-
-
-def node_ranges_from_flags(smallest: int) -> NodeRanges:
-    """The checked size flags of `define_labelling_flags`; no graph may have fewer than
-    `smallest` nodes."""
-    for split in SPLITS:
-        low, high = getattr(FLAGS, f"min_nodes_{split}"), getattr(FLAGS, f"max_nodes_{split}")
-        common.check_range(f"nodes_{split}", low, high)
-        if low < smallest:
-            raise common.ExperimentError(
-                f"--min_nodes_{split} must be at least {smallest}, got {low}.")
-    return NodeRanges(**{field.name: getattr(FLAGS, field.name)
-                         for field in dataclasses.fields(NodeRanges)})
+NODE_FLAGS = ("min_nodes_train", "max_nodes_train", "min_nodes_test", "max_nodes_test")
 
 
 @dataclasses.dataclass(frozen=True)
 class LabellingConfig:
-    """What a node and edge labelling demo's numbers depend on (see `run_labelling_demo`)."""
+    """What a node and edge labelling demo's numbers depend on (see `run_labelling_demo`); a
+    demo's subclass adds its own settings, their flags made from it the same way.
+
+    Attributes:
+      num_processing_steps_test: Message-passing steps when evaluating (unset:
+        --num_processing_steps). The core is one function applied at every step, so it can run
+        more steps than in training: larger graphs have longer paths for information to travel
+        along.
+    """
 
     training: gn_common.TrainingConfig
     sizes: NodeRanges
-    num_processing_steps_test: int  # the core's steps when evaluating
+    # The core's steps when evaluating; None (the flag unset) becomes the training's.
+    num_processing_steps_test: int | None
+
+    def __post_init__(self):
+        if self.num_processing_steps_test is None:
+            object.__setattr__(self, "num_processing_steps_test",
+                               self.training.num_processing_steps)
+        steps = self.num_processing_steps_test
+        if steps is None or not steps > 0:
+            raise ValueError(f"num_processing_steps_test must be positive, got {steps}.")
 
 
-def labelling_fields_from_flags(smallest: int) -> tuple[gn_common.TrainingConfig, NodeRanges, int]:
-    """The checked `define_training_flags` and `define_labelling_flags` flags, as
-    `LabellingConfig`'s fields; no graph may have fewer than `smallest` nodes."""
+LABELLING_FLAGS = ("num_processing_steps_test",)
+Config = TypeVar("Config", bound=LabellingConfig)
+
+
+def define_labelling_flags(train_range: tuple[int, int], test_range: tuple[int, int],
+                           num_processing_steps_test: int | None = None) -> None:
+    """`--min_nodes_train/--max_nodes_train/--min_nodes_test/--max_nodes_test` (`NodeRanges`)
+    and `--num_processing_steps_test` (`LabellingConfig`; None: as many steps as training), with
+    the demo's defaults."""
+    config_flags.define(NodeRanges, NODE_FLAGS, defaults=dict(
+        zip(NODE_FLAGS, (*train_range, *test_range))))
+    config_flags.define(LabellingConfig, LABELLING_FLAGS,
+                        defaults={"num_processing_steps_test": num_processing_steps_test})
+
+
+def labelling_config_from_flags(cls: type[Config], smallest: int,
+                                names: Sequence[str] = ()) -> Config:
+    """`cls` (`LabellingConfig` or a demo's subclass) from the `define_training_flags` and
+    `define_labelling_flags` flags and the subclass's own `names`; no graph may have fewer than
+    `smallest` nodes."""
     training = gn_common.training_config_from_flags()
-    steps_test = FLAGS.num_processing_steps_test
-    if steps_test is None:
-        steps_test = training.num_processing_steps
-    common.check_positive(num_processing_steps_test=steps_test)
-    return training, node_ranges_from_flags(smallest), steps_test
+    sizes = config_flags.build(NodeRanges, NODE_FLAGS, smallest=smallest)
+    return config_flags.build(cls, [*LABELLING_FLAGS, *names], training=training, sizes=sizes)
 
 
 def plot_prediction(path: str, positions: np.ndarray, inputs: jraph.GraphsTuple,

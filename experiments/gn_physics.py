@@ -29,21 +29,22 @@ import jraph
 import numpy as np
 from absl import flags
 
-from experiments import checkpoints, common, distributed, gn_common, plots, run_files
+from experiments import (
+    checkpoints,
+    common,
+    config_flags,
+    distributed,
+    gn_common,
+    plots,
+    run_files,
+)
 from graphnets import blocks, utils
 from graphnets.datasets import physics
 
-flags.DEFINE_integer("min_masses_train", 5, "Fewest masses of a training chain (ends included).")
-flags.DEFINE_integer("max_masses_train", 8, "Most masses of a training chain.")
-flags.DEFINE_list("test_masses", ["4", "9"], "Chain lengths of the evaluation.")
-flags.DEFINE_float("min_rest_length", 0.2, "Shortest spring rest length.")
-flags.DEFINE_float("max_rest_length", 1.0, "Longest spring rest length.")
-flags.DEFINE_integer("rollout_steps", 50, "Length of the simulated and predicted trajectories.")
 gn_common.define_training_flags(num_iterations=100_000, batch_size_train=256, batch_size_test=100,
                                 num_processing_steps=1, log_every=1000, num_eval_graphs=100,
                                 output_dir="runs/gn_physics", final_learning_rate_fraction=0.01)
 flags.adopt_module_key_flags(gn_common)
-FLAGS = flags.FLAGS
 
 SMALLEST_CHAIN = 3  # two fixed ends and one free mass
 # Positions span (masses - 1) rest lengths; this keeps them and their squares far inside float32.
@@ -54,38 +55,60 @@ StepFn = Callable[[jraph.GraphsTuple], jraph.GraphsTuple]
 
 @dataclasses.dataclass(frozen=True)
 class PhysicsConfig:
-    """Everything the demo's numbers depend on: the shared settings, chains and rollouts."""
+    """Everything the demo's numbers depend on: the shared settings, chains and rollouts; the
+    flags of the chains and rollouts are made from this dataclass, which checks them.
+
+    Attributes:
+      min_masses_train: Fewest masses of a training chain (ends included).
+      max_masses_train: Most masses of a training chain.
+      test_masses: Chain lengths of the evaluation.
+      min_rest_length: Shortest spring rest length.
+      max_rest_length: Longest spring rest length.
+      rollout_steps: Length of the simulated and predicted trajectories.
+    """
 
     training: gn_common.TrainingConfig
-    min_masses_train: int
-    max_masses_train: int
-    test_masses: tuple[int, ...]
-    min_rest_length: float
-    max_rest_length: float
-    rollout_steps: int
+    min_masses_train: int = 5
+    max_masses_train: int = 8
+    test_masses: tuple[int, ...] = (4, 9)
+    min_rest_length: float = 0.2
+    max_rest_length: float = 1.0
+    rollout_steps: int = 50
+
+    def __post_init__(self):
+        low, high = self.min_masses_train, self.max_masses_train
+        if low < 1:
+            raise ValueError(f"min_masses_train must be at least 1, got {low}.")
+        if low > high:
+            raise ValueError(f"min_masses_train ({low}) is above max_masses_train ({high}).")
+        if low < SMALLEST_CHAIN:
+            raise ValueError(f"min_masses_train must be at least {SMALLEST_CHAIN}, got {low}.")
+        for name in ("min_rest_length", "rollout_steps"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}.")
+        if self.min_rest_length > self.max_rest_length:
+            raise ValueError(f"min_rest_length ({self.min_rest_length}) is above "
+                             f"max_rest_length ({self.max_rest_length}).")
+        if not self.test_masses or min(self.test_masses) < SMALLEST_CHAIN:
+            raise ValueError(f"test_masses must be at least {SMALLEST_CHAIN} each (and not "
+                             f"empty), got {','.join(map(str, self.test_masses))}.")
+        for index, masses in enumerate(self.test_masses):
+            if masses in self.test_masses[:index]:
+                raise ValueError(f"test_masses lists {masses} twice; give each entry once.")
+        if self.max_rest_length > MAX_REST_LENGTH:
+            raise ValueError(f"max_rest_length must be at most {MAX_REST_LENGTH:g}, got "
+                             f"{self.max_rest_length}.")
+
+
+PHYSICS_FLAGS = tuple(field.name for field in dataclasses.fields(PhysicsConfig)
+                      if field.name != "training")
+config_flags.define(PhysicsConfig, PHYSICS_FLAGS)
 
 
 def config_from_flags() -> PhysicsConfig:
     """The checked flags."""
-    training = gn_common.training_config_from_flags()
-    common.check_range("masses_train", FLAGS.min_masses_train, FLAGS.max_masses_train)
-    if FLAGS.min_masses_train < SMALLEST_CHAIN:
-        raise common.ExperimentError(
-            f"--min_masses_train must be at least {SMALLEST_CHAIN}, got {FLAGS.min_masses_train}.")
-    common.check_positive(min_rest_length=FLAGS.min_rest_length,
-                          rollout_steps=FLAGS.rollout_steps)
-    if FLAGS.min_rest_length > FLAGS.max_rest_length:
-        raise common.ExperimentError(
-            f"--min_rest_length ({FLAGS.min_rest_length}) is above --max_rest_length "
-            f"({FLAGS.max_rest_length}).")
-    test_masses = common.int_list("test_masses", FLAGS.test_masses, SMALLEST_CHAIN)
-    common.check_unique("test_masses", test_masses)
-    if FLAGS.max_rest_length > MAX_REST_LENGTH:
-        raise common.ExperimentError(
-            f"--max_rest_length must be at most {MAX_REST_LENGTH:g}, got {FLAGS.max_rest_length}.")
-    return PhysicsConfig(training, FLAGS.min_masses_train, FLAGS.max_masses_train,
-                         test_masses, FLAGS.min_rest_length,
-                         FLAGS.max_rest_length, FLAGS.rollout_steps)
+    return config_flags.build(PhysicsConfig, PHYSICS_FLAGS,
+                              training=gn_common.training_config_from_flags())
 
 
 def chains(rng: np.random.Generator, config: PhysicsConfig, batch_size: int,
@@ -277,8 +300,9 @@ def plot_rollouts(path: str, rollouts: dict[int, tuple[jnp.ndarray, jnp.ndarray,
 def main(argv):
     del argv
     config = config_from_flags()
+    output = gn_common.output_config_from_flags()
     distributed.join_from_flags()
-    run(config, FLAGS.output_dir, FLAGS.checkpoint_every)
+    run(config, output.output_dir, output.checkpoint_every)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import dataclasses
 
 from absl import flags
 
-from experiments import common, distributed, gn_common, gn_labelling
+from experiments import common, config_flags, distributed, gn_common, gn_labelling
 from graphnets.datasets import shortest_path
 
 gn_labelling.define_labelling_flags(train_range=(8, 16), test_range=(16, 32),
@@ -32,35 +32,46 @@ gn_common.define_training_flags(num_iterations=10_000, batch_size_train=32, batc
                                 output_dir="runs/gn_shortest_path", latent_size=64,
                                 aggregation="max",
                                 final_learning_rate_fraction=0.05)
-flags.DEFINE_float("theta", shortest_path.THETA, "Geographic threshold of the graphs.")
 flags.adopt_module_key_flags(gn_common)
 flags.adopt_module_key_flags(gn_labelling)
-FLAGS = flags.FLAGS
 
 SMALLEST_GRAPH = 2  # a start and an end node
 
 
 @dataclasses.dataclass(frozen=True)
 class ShortestPathConfig(gn_labelling.LabellingConfig):
-    """Everything the demo's numbers depend on: the shared settings and the graphs' threshold."""
+    """Everything the demo's numbers depend on: the shared settings and the graphs' threshold.
 
-    theta: float
+    Attributes:
+      theta: Geographic threshold of the graphs.
+    """
+
+    theta: float = shortest_path.THETA
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not self.theta > 0:
+            raise ValueError(f"theta must be positive, got {self.theta}.")
+
+
+OWN_FLAGS = ("theta",)
+config_flags.define(ShortestPathConfig, OWN_FLAGS)
 
 
 def config_from_flags() -> ShortestPathConfig:
     """The checked flags."""
-    fields = gn_labelling.labelling_fields_from_flags(SMALLEST_GRAPH)
-    common.check_positive(theta=FLAGS.theta)
-    return ShortestPathConfig(*fields, FLAGS.theta)
+    return gn_labelling.labelling_config_from_flags(ShortestPathConfig, SMALLEST_GRAPH,
+                                                    OWN_FLAGS)
 
 
 def main(argv):
     del argv
     config = config_from_flags()
+    output = gn_common.output_config_from_flags()
     distributed.join_from_flags()
     gn_labelling.run_labelling_demo(
-        "shortest_path", config, output_dir=FLAGS.output_dir,
-        checkpoint_every=FLAGS.checkpoint_every,
+        "shortest_path", config, output_dir=output.output_dir,
+        checkpoint_every=output.checkpoint_every,
         sample_batch=lambda rng, size, low, high: shortest_path.sample_batch(
             rng, size, low, high, config.theta),
         edges_per_node=lambda max_nodes: 4, plot_positions=lambda graph: graph.nodes[:, :2],

@@ -33,7 +33,6 @@ gn_common.define_training_flags(num_iterations=10_000, batch_size_train=32, batc
                                 final_learning_rate_fraction=0.05, aggregation="max")
 flags.adopt_module_key_flags(gn_common)
 flags.adopt_module_key_flags(gn_labelling)
-FLAGS = flags.FLAGS
 
 SMALLEST_LIST = 1
 
@@ -45,7 +44,7 @@ class SortConfig(gn_labelling.LabellingConfig):
 
 def config_from_flags() -> SortConfig:
     """The checked flags."""
-    return SortConfig(*gn_labelling.labelling_fields_from_flags(SMALLEST_LIST))
+    return gn_labelling.labelling_config_from_flags(SortConfig, SMALLEST_LIST)
 
 
 def network_inputs(graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
@@ -63,10 +62,11 @@ def network_inputs(graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
 def main(argv):
     del argv
     config = config_from_flags()
+    output = gn_common.output_config_from_flags()
     distributed.join_from_flags()
     gn_labelling.run_labelling_demo(
-        "sort", config, output_dir=FLAGS.output_dir,
-        checkpoint_every=FLAGS.checkpoint_every, sample_batch=sort.sample_batch,
+        "sort", config, output_dir=output.output_dir,
+        checkpoint_every=output.checkpoint_every, sample_batch=sort.sample_batch,
         edges_per_node=lambda max_nodes: max_nodes,
         plot_positions=lambda graph: np.stack(
             [graph.nodes[:, 0], np.zeros(len(graph.nodes))], axis=1),

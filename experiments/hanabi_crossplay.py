@@ -14,35 +14,62 @@ so their public samples agree. Writes `results.json` (mean scores and standard e
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 
 import jax
 import numpy as np
 import pyspiel
-from absl import flags
 from hanabi_learning_environment import pyhanabi
 from hanabi_learning_environment.agents.simple_agent import SimpleAgent
 
 from bad.hanabi import agents
-from experiments import common, plots, run_files
+from experiments import common, config_flags, plots, run_files
 from games import hanabi
 from games.hanabi import views as hanabi_views
 from games.hanabi.config import HanabiConfig
 
-flags.DEFINE_list("agents", [], "Agent files (bad.hanabi.agents.save_agent), comma-separated.")
-flags.DEFINE_integer("num_games", 100, "Games per ordered pair of agents.")
-flags.DEFINE_integer("seed", 0, "Seed of the deals and of the agents' move keys.")
-flags.DEFINE_bool("greedy", False, "Agents play their most likely action instead of sampling.")
-flags.DEFINE_bool("simple_agent", False, "Add HLE's rule-based SimpleAgent as one more player.")
-flags.DEFINE_string("output_dir", "runs/hanabi_crossplay", "Where the results go.")
-FLAGS = flags.FLAGS
+
+@dataclasses.dataclass(frozen=True)
+class CrossplayConfig:
+    """The agents that play each other, how many games, and where the results go.
+
+    Attributes:
+      agents: Agent files (bad.hanabi.agents.save_agent), comma-separated.
+      num_games: Games per ordered pair of agents.
+      seed: Seed of the deals and of the agents' move keys.
+      greedy: Agents play their most likely action instead of sampling.
+      simple_agent: Add HLE's rule-based SimpleAgent as one more player.
+      output_dir: Where the results go.
+    """
+
+    agents: tuple[str, ...] = ()
+    num_games: int = 100
+    seed: int = 0
+    greedy: bool = False
+    simple_agent: bool = False
+    output_dir: str = "runs/hanabi_crossplay"
+
+    def __post_init__(self):
+        if not self.num_games > 0:
+            raise ValueError(f"num_games must be positive, got {self.num_games}.")
+        if not 0 <= self.seed <= common.SEED_MAX:
+            raise ValueError(f"seed must be in [0, {common.SEED_MAX}], got {self.seed}.")
+        for index, path in enumerate(self.agents):
+            if path in self.agents[:index]:
+                raise ValueError(f"agents lists {path} twice; give each entry once.")
+        if not self.agents:
+            raise ValueError("agents must list at least one agent file.")
+
+
+CROSSPLAY_FLAGS = tuple(field.name for field in dataclasses.fields(CrossplayConfig))
+config_flags.define(CrossplayConfig, CROSSPLAY_FLAGS)
 
 
 def load_agents(paths: Sequence[str]) -> list[agents.Agent]:
-    """The agents of `paths`, all of one game; raises `ValueError` naming a bad file."""
-    if not paths:
-        raise common.ExperimentError("--agents must list at least one agent file.")
+    """The agents of `paths` (at least one), all of one game; raises `ValueError` naming a bad
+    file."""
     loaded = [agents.load_agent(path) for path in paths]
     for path, agent in zip(paths, loaded):
         if agent.config.game != loaded[0].config.game:
@@ -149,26 +176,24 @@ def save_heatmap(path: str, means: np.ndarray, names: Sequence[str], max_score: 
 
 def main(argv: Sequence[str]) -> None:
     del argv  # run_main refuses positional arguments
-    common.check_positive(num_games=FLAGS.num_games)
-    common.check_seed(FLAGS.seed)
-    common.check_unique("agents", FLAGS.agents)
-    loaded = load_agents(FLAGS.agents)
-    players = loaded + ([SimplePolicy(loaded[0].config.game)] if FLAGS.simple_agent else [])
-    output_dir = run_files.prepare_output_dir(FLAGS.output_dir)
+    run = config_flags.build(CrossplayConfig, CROSSPLAY_FLAGS)
+    loaded = load_agents(run.agents)
+    players = loaded + ([SimplePolicy(loaded[0].config.game)] if run.simple_agent else [])
+    output_dir = run_files.prepare_output_dir(run.output_dir)
     pairs = len(players) ** 2
-    scores = crossplay(players, FLAGS.num_games, FLAGS.seed, FLAGS.greedy,
-                       common.Progress(pairs * FLAGS.num_games))
+    scores = crossplay(players, run.num_games, run.seed, run.greedy,
+                       common.Progress(pairs * run.num_games))
     means = scores.mean(-1)
-    stderr = (scores.std(-1, ddof=1) / np.sqrt(FLAGS.num_games) if FLAGS.num_games > 1
+    stderr = (scores.std(-1, ddof=1) / np.sqrt(run.num_games) if run.num_games > 1
               else np.zeros_like(means))
-    names = [os.path.basename(path) for path in FLAGS.agents]
+    names = [os.path.basename(path) for path in run.agents]
     if len(set(names)) < len(names):
-        names = list(FLAGS.agents)
-    names += ["simple"] if FLAGS.simple_agent else []
+        names = list(run.agents)
+    names += ["simple"] if run.simple_agent else []
     config = loaded[0].config.game
     run_files.write_json(os.path.join(output_dir, "results.json"), {
-        "agents": names, "files": list(FLAGS.agents), "game": config.open_spiel_params(),
-        "num_games": FLAGS.num_games, "seed": FLAGS.seed, "greedy": FLAGS.greedy,
+        "agents": names, "files": list(run.agents), "game": config.open_spiel_params(),
+        "num_games": run.num_games, "seed": run.seed, "greedy": run.greedy,
         "mean_score": means, "score_stderr": stderr})
     run_files.write_csv(os.path.join(output_dir, "crossplay.csv"),
                      [{"agent": name, **dict(zip(names, row))} for name, row in zip(names, means)])

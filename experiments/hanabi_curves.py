@@ -12,23 +12,49 @@ writes it to `curves.md`, the rows to `curves.csv`, and every run's curve to `cu
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 
 import numpy as np
-from absl import flags
 
-from experiments import common, plots, run_files
+from experiments import common, config_flags, plots, run_files
 from infra.files import atomic_write
 
-flags.DEFINE_list("runs", [], "Run folders of experiments.bad_hanabi, comma-separated.")
-flags.DEFINE_list("labels", [], "A label per run (default: the folders' names).")
-flags.DEFINE_list("at_millions", ["5", "10", "25", "50", "100"],
-                  "Steps, in millions, at which the table gives the training score.")
-flags.DEFINE_float("window_millions", 1.0,
-                   "Millions of steps up to each point over which its score is averaged.")
-flags.DEFINE_string("output_dir", "runs/hanabi_curves", "Where the table and the plot go.")
-FLAGS = flags.FLAGS
+
+@dataclasses.dataclass(frozen=True)
+class CurvesConfig:
+    """The runs compared, the steps and window of the table, and where it goes.
+
+    Attributes:
+      runs: Run folders of experiments.bad_hanabi, comma-separated.
+      labels: A label per run (default: the folders' names).
+      at_millions: Steps, in millions, at which the table gives the training score.
+      window_millions: Millions of steps up to each point over which its score is averaged.
+      output_dir: Where the table and the plot go.
+    """
+
+    runs: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    at_millions: tuple[float, ...] = (5, 10, 25, 50, 100)
+    window_millions: float = 1.0
+    output_dir: str = "runs/hanabi_curves"
+
+    def __post_init__(self):
+        if not self.runs:
+            raise ValueError("runs must name at least one run folder.")
+        for index, run in enumerate(self.runs):
+            if run in self.runs[:index]:
+                raise ValueError(f"runs lists {run} twice; give each entry once.")
+        if not min(self.at_millions, default=0) > 0:
+            raise ValueError(f"at_millions must be positive, got "
+                             f"{min(self.at_millions, default=0)}.")
+        if not self.window_millions > 0:
+            raise ValueError(f"window_millions must be positive, got {self.window_millions}.")
+
+
+CURVES_FLAGS = tuple(field.name for field in dataclasses.fields(CurvesConfig))
+config_flags.define(CurvesConfig, CURVES_FLAGS)
 
 METRICS = "metrics.csv"
 
@@ -98,23 +124,16 @@ def plot_curves(path: str, labels: Sequence[str], curves: Sequence[tuple[np.ndar
 
 def main(argv: Sequence[str]) -> None:
     del argv  # run_main refuses positional arguments
-    if not FLAGS.runs:
-        raise common.ExperimentError("--runs must name at least one run folder.")
-    common.check_unique("runs", FLAGS.runs)
-    labels = FLAGS.labels or [os.path.basename(os.path.normpath(run)) for run in FLAGS.runs]
-    if len(labels) != len(FLAGS.runs):
-        raise common.ExperimentError(f"--labels must give one label per run: {len(FLAGS.runs)} "
+    config = config_flags.build(CurvesConfig, CURVES_FLAGS)
+    # The labels' count is checked against the runs here: by default they are the runs' names.
+    labels = config.labels or [os.path.basename(os.path.normpath(run)) for run in config.runs]
+    if len(labels) != len(config.runs):
+        raise common.ExperimentError(f"--labels must give one label per run: {len(config.runs)} "
                                      f"runs, {len(labels)} labels.")
-    try:
-        at_steps = [float(value) * 1e6 for value in FLAGS.at_millions]
-    except ValueError:
-        raise common.ExperimentError(
-            f"--at_millions must be numbers, got {','.join(FLAGS.at_millions)}.") from None
-    common.check_positive(at_millions=min(at_steps, default=0),
-                          window_millions=FLAGS.window_millions)
-    curves = [read_curve(run) for run in FLAGS.runs]
-    output_dir = run_files.prepare_output_dir(FLAGS.output_dir)
-    window = FLAGS.window_millions * 1e6
+    at_steps = [value * 1e6 for value in config.at_millions]
+    curves = [read_curve(run) for run in config.runs]
+    output_dir = run_files.prepare_output_dir(config.output_dir)
+    window = config.window_millions * 1e6
     rows = curve_rows(labels, curves, at_steps, window)
     table = markdown_table(rows)
     atomic_write(os.path.join(output_dir, "curves.md"), lambda handle: handle.write(table + "\n"))

@@ -12,23 +12,42 @@ again; end of input (Ctrl-D) ends the program. At the end: the final score and `
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from absl import flags
-
 from bad.hanabi import replay as hanabi_replay
-from experiments import common, run_files
+from experiments import common, config_flags, run_files
 from experiments.replay_page import load_seats, write_page
 from games.hanabi.config import HanabiConfig
 
-flags.DEFINE_list("agents", ["full"], "The agents of the other seats, in seat order (or one for "
-                  "all): pretrained names (very_small, small, full) or agent files.")
-flags.DEFINE_integer("seat", 0, "Your seat (0 moves first).")
-flags.DEFINE_integer("seed", 0, "Seed of the deal and of the agents' move keys.")
-flags.DEFINE_bool("greedy", False, "Agents play their most likely move instead of sampling.")
-flags.DEFINE_string("output_dir", "runs/hanabi_play", "Where replay.html goes.")
-FLAGS = flags.FLAGS
+
+@dataclasses.dataclass(frozen=True)
+class PlayConfig:
+    """The other seats' agents, your seat, the deal and where the replay goes.
+
+    Attributes:
+      agents: The agents of the other seats, in seat order (or one for all): pretrained names
+        (very_small, small, full) or agent files.
+      seat: Your seat (0 moves first).
+      seed: Seed of the deal and of the agents' move keys.
+      greedy: Agents play their most likely move instead of sampling.
+      output_dir: Where replay.html goes.
+    """
+
+    agents: tuple[str, ...] = ("full",)
+    seat: int = 0
+    seed: int = 0
+    greedy: bool = False
+    output_dir: str = "runs/hanabi_play"
+
+    def __post_init__(self):
+        if not 0 <= self.seed <= common.SEED_MAX:
+            raise ValueError(f"seed must be in [0, {common.SEED_MAX}], got {self.seed}.")
+
+
+PLAY_FLAGS = tuple(field.name for field in dataclasses.fields(PlayConfig))
+config_flags.define(PlayConfig, PLAY_FLAGS)
 
 
 class EndOfInput(Exception):
@@ -105,16 +124,16 @@ def announce(you: int) -> Callable[[dict[str, Any]], None]:
 
 def main(argv: Sequence[str]) -> None:
     del argv  # run_main refuses positional arguments
-    common.check_seed(FLAGS.seed)
-    seats, names = load_seats(FLAGS.agents, person=FLAGS.seat)
+    run = config_flags.build(PlayConfig, PLAY_FLAGS)
+    seats, names = load_seats(run.agents, person=run.seat)
     config = next(agent for agent in seats if agent is not None).config.game
-    output_dir = run_files.prepare_output_dir(FLAGS.output_dir)
-    decks, game_keys = hanabi_replay.deal(config, 1, FLAGS.seed)
-    print(f"You are P{FLAGS.seat} of {config.players}; seats: {', '.join(names)}.")
+    output_dir = run_files.prepare_output_dir(run.output_dir)
+    decks, game_keys = hanabi_replay.deal(config, 1, run.seed)
+    print(f"You are P{run.seat} of {config.players}; seats: {', '.join(names)}.")
     try:
         record = hanabi_replay.play_game(
-            seats, decks[0], game_keys[0], FLAGS.greedy,
-            choose=person(config, FLAGS.seat, names), on_step=announce(FLAGS.seat), names=names)
+            seats, decks[0], game_keys[0], run.greedy,
+            choose=person(config, run.seat, names), on_step=announce(run.seat), names=names)
     except EndOfInput:
         print("\nend of input: game abandoned.")
         return

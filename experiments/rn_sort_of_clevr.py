@@ -30,18 +30,23 @@ import numpy as np
 import optax
 from absl import flags
 
-from experiments import checkpoints, common, distributed, gn_common, plots, run_files
+from experiments import (
+    checkpoints,
+    common,
+    config_flags,
+    distributed,
+    gn_common,
+    plots,
+    run_files,
+)
 from graphnets import layers, modules, parallel
 from graphnets.datasets import sort_of_clevr as clevr
 
-flags.DEFINE_float("min_distance", clevr.MIN_DISTANCE,
-                   "Smallest distance between two objects of a scene (in the unit square).")
 gn_common.define_training_flags(num_iterations=40_000, batch_size_train=64, batch_size_test=500,
                                 num_processing_steps=None, log_every=500, num_eval_graphs=10_000,
                                 output_dir="runs/rn_sort_of_clevr", latent_size=128, num_layers=3,
                                 final_learning_rate_fraction=0.05, aggregation="sum")
 flags.adopt_module_key_flags(gn_common)
-FLAGS = flags.FLAGS
 
 MODELS = ("relation_network", "mlp")
 MODEL_NAMES = {"relation_network": "relation network", "mlp": "MLP"}
@@ -52,20 +57,32 @@ FLAT_SIZE = clevr.NUM_OBJECTS * clevr.OBJECT_SIZE + clevr.QUESTION_SIZE
 
 @dataclasses.dataclass(frozen=True)
 class ClevrConfig:
-    """Everything the demo's numbers depend on: the shared settings and the scenes."""
+    """Everything the demo's numbers depend on: the shared settings and the scenes (whose flag is
+    made from this dataclass, which checks it).
+
+    Attributes:
+      min_distance: Smallest distance between two objects of a scene (in the unit square).
+    """
 
     training: gn_common.TrainingConfig
-    min_distance: float
+    min_distance: float = clevr.MIN_DISTANCE
+
+    def __post_init__(self):
+        if not self.min_distance >= 0:
+            raise ValueError(f"min_distance must be at least 0, got {self.min_distance}.")
+        if self.min_distance > clevr.MAX_MIN_DISTANCE:
+            raise ValueError(f"min_distance must be at most {clevr.MAX_MIN_DISTANCE}, got "
+                             f"{self.min_distance}.")
+
+
+CLEVR_FLAGS = ("min_distance",)
+config_flags.define(ClevrConfig, CLEVR_FLAGS)
 
 
 def config_from_flags() -> ClevrConfig:
     """The checked flags."""
-    training = gn_common.training_config_from_flags()
-    common.check_non_negative(min_distance=FLAGS.min_distance)
-    if FLAGS.min_distance > clevr.MAX_MIN_DISTANCE:
-        raise common.ExperimentError(f"--min_distance must be at most {clevr.MAX_MIN_DISTANCE}, "
-                                     f"got {FLAGS.min_distance}.")
-    return ClevrConfig(training, FLAGS.min_distance)
+    return config_flags.build(ClevrConfig, CLEVR_FLAGS,
+                              training=gn_common.training_config_from_flags())
 
 
 def mlp_parameters(width: int, hidden_layers: int) -> int:
@@ -238,8 +255,9 @@ def plot_question_types(path: str, results: Mapping[str, Mapping[str, Any]]) -> 
 def main(argv):
     del argv
     config = config_from_flags()
+    output = gn_common.output_config_from_flags()
     distributed.join_from_flags()
-    run(config, FLAGS.output_dir, FLAGS.checkpoint_every)
+    run(config, output.output_dir, output.checkpoint_every)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from experiments import bad_matrix_game
 for argv in json.loads(sys.argv[1]):
     flags.FLAGS(["bad_matrix_game", *argv])
     try:
-        bad_matrix_game.method_configs_from_flags()
+        bad_matrix_game.configs_from_flags()
         print("accepted")
     except ValueError as error:
         print(error)

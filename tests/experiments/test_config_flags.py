@@ -77,6 +77,39 @@ def test_a_refused_value_names_the_flags(toy_flags):
         config_flags.build(Toy, NAMES, flag_values=toy_flags)
 
 
+@dataclasses.dataclass(frozen=True)
+class Lists:
+    """List flags of each item type.
+
+    Attributes:
+      names: Some names.
+      points: Some numbers.
+    """
+
+    names: tuple[str, ...] = ("x", "y")
+    points: tuple[float, ...] = (5, 0.5)
+
+
+def test_lists_of_strings_and_numbers():
+    flag_values = flags.FlagValues()
+    config_flags.define(Lists, ["names", "points"], flag_values=flag_values)
+    flag_values(["lists"])
+    assert flag_values["points"].value == ["5", "0.5"]
+    assert config_flags.build(Lists, ["names", "points"], flag_values=flag_values) == Lists()
+    flag_values(["lists", "--names=", "--points=1e6,2"])
+    assert config_flags.build(Lists, ["names", "points"], flag_values=flag_values) == Lists(
+        (), (1e6, 2.0))
+    flag_values(["lists", "--points=1,two"])
+    with pytest.raises(common.ExperimentError, match="^--points must be numbers, got 1,two.$"):
+        config_flags.build(Lists, ["names", "points"], flag_values=flag_values)
+
+
+def test_flag_names_leave_paths_and_file_names_alone():
+    message = "runs lists runs/a twice; Toy.seed is not x/seed or seed.npz or seed-1: seed."
+    assert config_flags.flag_names(message, ["runs", "seed"]) == (
+        "--runs lists runs/a twice; --seed is not x/seed or seed.npz or seed-1: --seed.")
+
+
 def test_a_field_without_help_or_default_is_refused():
     @dataclasses.dataclass
     class Undocumented:
