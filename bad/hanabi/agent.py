@@ -69,6 +69,10 @@ class PublicContext(NamedTuple):
     public_input: jax.Array   # float [public_input_size]
     samples: jax.Array        # int32 [samples, players - 1, hand_size]: the public samples
     noise_key: jax.Array      # the partial policy's Gumbel noise
+    # float [h1]: the policy's `hanabi_network.public_preactivation` of `public_input`, set by
+    # `with_preactivation` so that the decision and the belief update compute it once (None:
+    # each computes its own).
+    public_preactivation: jax.Array | None = None
 
 
 class Decision(NamedTuple):
@@ -162,6 +166,12 @@ def public_context(config: AgentConfig, observation: Observation, evidence: jax.
     return PublicContext(belief, public_input, samples, noise_key)
 
 
+def with_preactivation(params: Params, context: PublicContext) -> PublicContext:
+    """`context` with its `public_preactivation` under `params`' policy."""
+    return context._replace(public_preactivation=hanabi_network.public_preactivation(
+        params["policy"], context.public_input))
+
+
 def _counterfactual_samples(samples: jax.Array) -> jax.Array:
     """The counterfactual gradient's public samples: the first one, if any."""
     return samples[:1]
@@ -169,11 +179,13 @@ def _counterfactual_samples(samples: jax.Array) -> jax.Array:
 
 def _decision_logits(config: AgentConfig, policy: Params, public_input: jax.Array,
                      legal_actions: jax.Array, partner_hands: jax.Array,
-                     sample_hands: jax.Array) -> tuple[jax.Array, list[jax.Array]]:
+                     sample_hands: jax.Array, public: jax.Array | None = None
+                     ) -> tuple[jax.Array, list[jax.Array]]:
     """Masked logits of the real hands and of each counterfactual sample (a static count of 0
-    or 1), sharing one public pre-activation (`hanabi_network.hands_logits`)."""
+    or 1), sharing one public pre-activation (`hanabi_network.hands_logits`; `public` where
+    the caller has it)."""
     logits, *sample_logits = hanabi_network.hands_logits(
-        config, policy, public_input, [partner_hands, *sample_hands])
+        config, policy, public_input, [partner_hands, *sample_hands], public)
     return (hanabi_network.masked(logits, legal_actions),
             [hanabi_network.masked(
                 logits_s, hanabi_likelihood.hand_legal_actions(config.game, legal_actions, hands))
@@ -199,7 +211,8 @@ def decide(config: AgentConfig, params: Params, context: PublicContext,
     policy, legal = params["policy"], observation.legal_actions
     sample_hands = _counterfactual_samples(context.samples)
     logits, sample_logits = _decision_logits(config, policy, context.public_input, legal,
-                                             observation.partner_hands, sample_hands)
+                                             observation.partner_hands, sample_hands,
+                                             context.public_preactivation)
     gumbel = (jnp.zeros(legal.shape) if greedy
               else jax.random.gumbel(context.noise_key, legal.shape))
     action = jnp.argmax(logits + gumbel).astype(jnp.int32)
@@ -219,14 +232,15 @@ def observe(config: AgentConfig, params: Params, context: PublicContext,
     chex.assert_rank(action, 0)
     belief_kind = hanabi_public_belief.public_belief_of(config)
     return belief_kind.observe(params["policy"], context.public_input, context.belief,
-                               observation, context.samples, action)
+                               observation, context.samples, action,
+                               context.public_preactivation)
 
 
 def act(config: AgentConfig, params: Params, observation: Observation, evidence: jax.Array,
         key: jax.Array, greedy: bool = False) -> tuple[Decision, jax.Array]:
     """Self-play: the acting player's `Decision` and the evidence after it (`key` is the move's
     key, shared by all players)."""
-    context = public_context(config, observation, evidence, key)
+    context = with_preactivation(params, public_context(config, observation, evidence, key))
     decision = decide(config, params, context, observation, greedy)
     return decision, observe(config, params, context, observation, decision.action)
 
@@ -287,6 +301,7 @@ def act_batch(config: AgentConfig, params: Params, observation: Observation,
     context and the decision vmapped over the whole batch, the belief update by
     `observe_batch`."""
     context = jax.vmap(public_context, (None, 0, 0, 0))(config, observation, evidence, key)
+    context = jax.vmap(with_preactivation, (None, 0))(params, context)
     decision = jax.vmap(decide, (None, None, 0, 0, None))(config, params, context, observation,
                                                           greedy)
     return decision, observe_batch(config, params, context, observation, decision.action)

@@ -120,15 +120,17 @@ def reveal(log_likelihood: jax.Array, seat: jax.Array, slot: jax.Array,
 
 def joint_partner_log_likelihood(config: AgentConfig, policy: hanabi_network.Params,
                                  public_input: jax.Array, legal_actions: jax.Array,
-                                 valid: jax.Array, action: jax.Array) -> jax.Array:
+                                 valid: jax.Array, action: jax.Array,
+                                 public: jax.Array | None = None) -> jax.Array:
     """log L [values, values]: the played action's probability for every joint hand of the
-    partner, floored; `valid` [hand_size] marks its occupied slots."""
+    partner, floored; `valid` [hand_size] marks its occupied slots (`public`: the public
+    pre-activation, as in `hanabi_network.counterfactual_logits`)."""
     game = config.game
     values = jnp.arange(game.num_values)
     hands = jnp.where(valid, jnp.stack(jnp.meshgrid(values, values, indexing="ij"), -1), -1)
     legal = jax.vmap(jax.vmap(lambda hand: hanabi_likelihood.hand_legal_actions(
         game, legal_actions, hand[None])))(hands)
-    logits = hanabi_network.joint_hand_logits(config, policy, public_input, valid)
+    logits = hanabi_network.joint_hand_logits(config, policy, public_input, valid, public)
     probability = jax.nn.softmax(hanabi_network.masked(logits, legal))[..., action]
     return hanabi_likelihood.floored_log(config, probability)
 
@@ -146,6 +148,6 @@ def sample_joint_hand(key: jax.Array, joint: jax.Array, valid: jax.Array) -> jax
     """int32 [1, 1, hand_size]: one partner hand drawn from its joint posterior [values,
     values], -1 for empty slots."""
     num_values = joint.shape[0]
-    index = jax.random.categorical(key, jnp.log(jnp.maximum(joint.reshape(-1), 1e-30)))
+    index = hanabi_likelihood.draw_categories(key, joint.reshape(-1), ())
     hand = jnp.stack([index // num_values, index % num_values])
     return jnp.where(valid, hand, -1).astype(jnp.int32)[None, None]

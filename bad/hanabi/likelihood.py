@@ -91,17 +91,23 @@ def floored_log(config: AgentConfig, probability: jax.Array) -> jax.Array:
 
 def partner_log_likelihood(config: AgentConfig, policy: hanabi_network.Params,
                            public_input: jax.Array, legal_actions: jax.Array, samples: jax.Array,
-                           action: jax.Array) -> jax.Array:
+                           action: jax.Array, public: jax.Array | None = None) -> jax.Array:
     """log L [players - 1, hand_size, values]: the played action's probability with each partner
     slot set to each value, the other slots those of each public sample (`samples` [K,
-    players - 1, hand_size]), averaged over the samples and floored (0 for empty slots)."""
+    players - 1, hand_size]), averaged over the samples and floored (0 for empty slots).
+    `public` is `public_input`'s `hanabi_network.public_preactivation` where the caller has it."""
+    if public is None:
+        public = hanabi_network.public_preactivation(policy, public_input)
 
     def likelihood(sample: jax.Array) -> jax.Array:
-        logits = hanabi_network.counterfactual_logits(config, policy, public_input, sample)
+        logits = hanabi_network.counterfactual_logits(config, policy, public_input, sample,
+                                                      public)
         legal = counterfactual_legal_actions(config.game, legal_actions, sample)
-        logits = hanabi_network.masked(logits, legal)
-        # The one probability needed, without normalizing every action's.
-        return jnp.exp(logits[..., action] - jax.nn.logsumexp(logits, axis=-1))
+        # The one probability needed, `1 / sum_b exp(logit_b - logit_u)` over the legal `b`, in
+        # one pass without a max; a term that overflows gives the right limit, probability 0.
+        odds = jnp.exp(logits - logits[..., action, None])
+        total = jnp.where(legal, odds, 0.0).sum(-1)
+        return jnp.where(legal[..., action], 1.0 / total, 0.0)
 
     mean = jax.vmap(likelihood)(samples).mean(0)
     return jnp.where((samples[0] >= 0)[..., None], floored_log(config, mean), 0.0)
@@ -128,10 +134,27 @@ def track_likelihood(config: AgentConfig, log_likelihood: jax.Array, actor: jax.
     return jnp.where(is_actor & (move.is_play | move.is_discard), shifted, log_likelihood)
 
 
+def draw_categories(key: jax.Array, probabilities: jax.Array, shape: tuple[int, ...]
+                    ) -> jax.Array:
+    """int32 [*shape]: categories drawn from `probabilities` [..., n] (unnormalized, >= 0; the
+    leading axes broadcast against `shape`) by the inverse CDF.
+
+    One uniform per draw, where `jax.random.categorical` draws n Gumbels: the random bits are
+    most of the cost of the public samples (threefry runs as a loop on the CPU). A category of
+    probability 0 is never drawn; a row of all zeros gives its last category.
+    """
+    cdf = jnp.cumsum(probabilities, axis=-1)
+    threshold = jax.random.uniform(key, shape)[..., None] * cdf[..., -1:]
+    drawn = (cdf <= threshold).sum(-1)
+    # Rounding can put the threshold at the total: keep to the last category with probability.
+    size = probabilities.shape[-1]
+    last = size - 1 - jnp.argmax((probabilities > 0)[..., ::-1], axis=-1)
+    return jnp.minimum(drawn, last).astype(jnp.int32)
+
+
 def sample_hands(key: jax.Array, belief: jax.Array, valid: jax.Array,
                  num_samples: int = 1) -> jax.Array:
     """int32 [num_samples, rows, hand_size]: each slot's value drawn from its belief [rows,
     hand_size, values], -1 for empty slots."""
-    logits = jnp.log(jnp.maximum(belief, 1e-30))
-    values = jax.random.categorical(key, logits, axis=-1, shape=(num_samples, *valid.shape))
-    return jnp.where(valid, values, -1).astype(jnp.int32)
+    values = draw_categories(key, belief, (num_samples, *valid.shape))
+    return jnp.where(valid, values, -1)

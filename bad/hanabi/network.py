@@ -167,14 +167,15 @@ def policy_logits(config: AgentConfig, policy: Params, public_input: jax.Array,
 
 
 def hands_logits(config: AgentConfig, policy: Params, public_input: jax.Array,
-                 hands: Sequence[jax.Array]) -> list[jax.Array]:
-    """`policy_logits` of each of `hands` at one public input.
+                 hands: Sequence[jax.Array], public: jax.Array | None = None) -> list[jax.Array]:
+    """`policy_logits` of each of `hands` at one public input (`public`: its
+    `public_preactivation` where the caller has it).
 
     The public pre-activation and the cards' statuses are computed once for all of them, so a
     gradient sums the pre-activation's cotangents first and makes one weight-gradient product
     for `public`, not one per hand.
     """
-    public = public_preactivation(policy, public_input)
+    public = public_preactivation(policy, public_input) if public is None else public
     card_status = card_status_of(config, public_input)
     return [apply_layers(policy["layers"],
                          public + private_preactivation(config, policy, card_status, h))
@@ -182,30 +183,33 @@ def hands_logits(config: AgentConfig, policy: Params, public_input: jax.Array,
 
 
 def counterfactual_logits(config: AgentConfig, policy: Params, public_input: jax.Array,
-                          hands: jax.Array) -> jax.Array:
+                          hands: jax.Array, public: jax.Array | None = None) -> jax.Array:
     """Logits [players - 1, hand_size, values, num_actions] of `hands` with one slot changed.
 
     Entry `[o, i, v]` is the policy on `hands` with partner `o`'s slot `i` holding value `v`,
-    computed as a rank-one change of the first layer's pre-activation.
+    computed as a rank-one change of the first layer's pre-activation (`public`: the
+    `public_preactivation` of `public_input` where the caller has it).
     """
+    public = public_preactivation(policy, public_input) if public is None else public
     card_status = card_status_of(config, public_input)
     # The hands' own rows come from the small per-slot tables, so that the large table of every
     # card's rows has one consumer and XLA computes it inside the loop that builds the
     # pre-activations, instead of writing it out for a gather.
     slot_rows = _card_rows(config, policy, card_status, hands)
-    base = public_preactivation(policy, public_input) + slot_rows.sum((0, 1))
+    base = public + slot_rows.sum((0, 1))
     weights = private_weights(config, policy, card_status)
     return apply_layers_padded(policy["layers"], (base - slot_rows)[:, :, None, :] + weights)
 
 
 def joint_hand_logits(config: AgentConfig, policy: Params, public_input: jax.Array,
-                      valid: jax.Array) -> jax.Array:
+                      valid: jax.Array, public: jax.Array | None = None) -> jax.Array:
     """Logits [values, values, num_actions] for every two-card hand of the single partner
-    (`valid` [2] marks its occupied slots; an empty second slot adds nothing)."""
+    (`valid` [2] marks its occupied slots; an empty second slot adds nothing; `public` as in
+    `counterfactual_logits`)."""
+    public = public_preactivation(policy, public_input) if public is None else public
     weights = private_weights(config, policy, card_status_of(config, public_input))[0]
     second = jnp.where(valid[1], weights[1], 0.0)
-    pre = (public_preactivation(policy, public_input)
-           + weights[0][:, None, :] + second[None, :, :])
+    pre = public + weights[0][:, None, :] + second[None, :, :]
     return apply_layers(policy["layers"], pre)
 
 

@@ -78,8 +78,10 @@ class PublicBelief(abc.ABC):
 
     @abc.abstractmethod
     def observe(self, policy: hanabi_network.Params, public_input: jax.Array, view: BeliefView,
-                observation: Observation, samples: jax.Array, action: jax.Array) -> jax.Array:
-        """The evidence after the actor of `observation` played `action`."""
+                observation: Observation, samples: jax.Array, action: jax.Array,
+                public: jax.Array | None = None) -> jax.Array:
+        """The evidence after the actor of `observation` played `action` (`public`: the
+        policy's public pre-activation of `public_input`, where the caller has it)."""
 
 
 def _no_partner_joint() -> jax.Array:
@@ -107,7 +109,8 @@ class CountBelief(PublicBelief):
         game = self.config.game
         return jnp.zeros((0, game.players - 1, game.hand_size), jnp.int32)
 
-    def observe(self, policy, public_input, view, observation, samples, action) -> jax.Array:
+    def observe(self, policy, public_input, view, observation, samples, action,
+                public=None) -> jax.Array:
         return view.evidence
 
 
@@ -137,9 +140,11 @@ class FactorisedBelief(PublicBelief):
         return hanabi_likelihood.sample_hands(key, partners, partner_slots(observation),
                                               self.config.likelihood_samples)
 
-    def observe(self, policy, public_input, view, observation, samples, action) -> jax.Array:
+    def observe(self, policy, public_input, view, observation, samples, action,
+                public=None) -> jax.Array:
         evidence = hanabi_likelihood.partner_log_likelihood(
-            self.config, policy, public_input, observation.legal_actions, samples, action)
+            self.config, policy, public_input, observation.legal_actions, samples, action,
+            public)
         return hanabi_likelihood.track_likelihood(self.config, view.evidence,
                                                   observation.current_player, evidence, action)
 
@@ -171,10 +176,11 @@ class ExactJointBelief(FactorisedBelief):
         return hanabi_exact_belief.sample_joint_hand(key, view.partner_joint,
                                                      partner_slots(observation)[0])
 
-    def observe(self, policy, public_input, view, observation, samples, action) -> jax.Array:
+    def observe(self, policy, public_input, view, observation, samples, action,
+                public=None) -> jax.Array:
         evidence = hanabi_exact_belief.joint_partner_log_likelihood(
             self.config, policy, public_input, observation.legal_actions,
-            partner_slots(observation)[0], action)
+            partner_slots(observation)[0], action, public)
         return hanabi_exact_belief.track_joint_likelihood(self.config, view.evidence,
                                                           self._partner(observation), evidence)
 
