@@ -288,10 +288,13 @@ def observe_batch(config: AgentConfig, params: Params, context: PublicContext,
         return observe(config, params, *args)
 
     per_game = (context, observation, action)
-    chunk = games_per_chunk(config)
-    if chunk is None or chunk >= action.shape[0]:
+    chunk, games = games_per_chunk(config), action.shape[0]
+    if chunk is None or chunk >= games:
         return jax.vmap(observe_games)(per_game)
-    return jax.lax.map(observe_games, per_game, batch_size=chunk)
+    # As many chunks as that size needs, all of one size where it divides the games (4 of 64
+    # rather than 3 of 65 and a remainder of 61, which compiles a second copy of the update).
+    chunks = -(-games // chunk)
+    return jax.lax.map(observe_games, per_game, batch_size=-(-games // chunks))
 
 
 def act_batch(config: AgentConfig, params: Params, observation: Observation,

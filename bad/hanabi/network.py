@@ -221,6 +221,14 @@ def one_hot_hands(config: AgentConfig, hands: jax.Array) -> jax.Array:
 
 def critic_value(config: AgentConfig, critic: list[dict], public_input: jax.Array,
                  hands: jax.Array) -> jax.Array:
-    """Value []: `hands` are every hand (BAD) or the partners' (IPPO), from the actor's seat."""
-    x = jnp.concatenate([public_input, one_hot_hands(config, hands)])
-    return apply_layers(critic, x)[0]  # the inputs are >= 0, so the leading ReLU is the identity
+    """Value []: `hands` are every hand (BAD) or the partners' (IPPO), from the actor's seat.
+
+    The first layer reads `[public_input, one_hot_hands(hands)]` as two products, one per part:
+    no concatenated copy of the input, and no leading ReLU, which is the identity on these
+    inputs (all >= 0).
+    """
+    first, *layers = critic
+    public_rows = public_input.shape[-1]
+    x = (public_input @ first["w"][:public_rows]
+         + one_hot_hands(config, hands) @ first["w"][public_rows:] + first["b"])
+    return apply_layers(layers, x)[0]
