@@ -115,6 +115,28 @@ def test_hands_logits_share_the_public_part_and_equal_separate_passes():
     chex.assert_trees_all_close(shared, separate, rtol=1e-5, atol=1e-6)
 
 
+def test_critic_value_equals_the_mlp_on_the_concatenated_input():
+    """The critic's first layer, read as one product per input part, against the plain MLP on
+    `[public_input, one-hot hands]` (values and gradients)."""
+    config = AgentConfig(make_config({"preset": "full", "players": 3}), hidden_sizes=(32, 16))
+    params_key, input_key, hands_key = jax.random.split(jax.random.PRNGKey(2), 3)
+    critic = hanabi_network.init_params(config, params_key)["critic"]
+    public_input = jax.random.uniform(input_key, (config.public_input_size,))
+    hands = jax.random.randint(hands_key, (config.game.players, config.game.hand_size), -1,
+                               config.game.num_values)
+
+    def plain(critic):
+        x = jnp.concatenate([public_input, hanabi_network.one_hot_hands(config, hands)])
+        return hanabi_network.apply_layers(critic, x)[0]
+
+    def split(critic):
+        return hanabi_network.critic_value(config, critic, public_input, hands)
+
+    np.testing.assert_allclose(split(critic), plain(critic), rtol=1e-5, atol=1e-6)
+    chex.assert_trees_all_close(jax.grad(split)(critic), jax.grad(plain)(critic),
+                                rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("name", GAMES)
 def test_counterfactual_legal_actions_match_the_rules(name):
     config = AgentConfig(make_config(GAMES[name]))
