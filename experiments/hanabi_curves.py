@@ -8,11 +8,16 @@ score at step S is the training score (the sampled policy's, over the games fini
 over the logged chunks in the last `--window_millions` million steps up to S, each chunk weighted
 by the games it finished; a run that has not reached S gets none. Prints the table as Markdown and
 writes it to `curves.md`, the rows to `curves.csv`, and every run's curve to `curves.png`.
+
+The runs that have finished (their `results.json` holds the final OpenSpiel evaluation) get a
+second table, `evaluations.md`: the steps trained, the mean score and its standard error, the
+perfect games, the per-card belief cross-entropies V0 / V1 / BB and the policy evaluated.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Sequence
 
@@ -57,6 +62,7 @@ CURVES_FLAGS = tuple(field.name for field in dataclasses.fields(CurvesConfig))
 config_flags.define(CurvesConfig, CURVES_FLAGS)
 
 METRICS = "metrics.csv"
+RESULTS = "results.json"
 
 
 def read_curve(run_dir: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -107,6 +113,39 @@ def markdown_table(rows: Sequence[dict]) -> str:
     return "\n".join(lines + ["| " + " | ".join(line) + " |" for line in cells])
 
 
+def read_evaluation(run_dir: str) -> dict | None:
+    """The final OpenSpiel evaluation of `run_dir/results.json` with the steps trained, or None
+    while the run has not finished."""
+    path = os.path.join(run_dir, RESULTS)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as handle:
+            results = json.load(handle)
+        evaluation = results.get("open_spiel_evaluation")
+        steps = int(results["env_steps"])
+    except (OSError, ValueError, KeyError, AttributeError) as error:
+        raise common.ExperimentError(f"--runs: {path} is not a run's results ({error}).") from None
+    return None if evaluation is None else {**evaluation, "env_steps": steps}
+
+
+def evaluation_table(labels: Sequence[str], evaluations: Sequence[dict | None]) -> str | None:
+    """The finished runs' evaluations as a Markdown table; None when no run has finished."""
+    lines = ["| run | steps | OpenSpiel score | perfect games | cross-entropy V0 / V1 / BB | "
+             "policy | games |", "|---|---|---|---|---|---|---|"]
+    for label, evaluation in zip(labels, evaluations):
+        if evaluation is None:
+            continue
+        entropies = " / ".join("-" if f"cross_entropy_{name}" not in evaluation
+                               else f"{evaluation[f'cross_entropy_{name}']:.3f}"
+                               for name in ("v0", "v1", "bb"))
+        lines.append(f"| {label} | {evaluation['env_steps'] / 1e6:.1f}M | "
+                     f"{evaluation['mean_score']:.2f} +- {evaluation['score_stderr']:.2f} | "
+                     f"{100 * evaluation['perfect_fraction']:.1f}% | {entropies} | "
+                     f"{evaluation['policy']} | {evaluation['num_games']:,} |")
+    return "\n".join(lines) if len(lines) > 2 else None
+
+
 def plot_curves(path: str, labels: Sequence[str], curves: Sequence[tuple[np.ndarray, ...]],
                 window: float) -> None:
     """Every run's training score against steps (each chunk's score smoothed over `window`)."""
@@ -132,6 +171,7 @@ def main(argv: Sequence[str]) -> None:
                                      f"runs, {len(labels)} labels.")
     at_steps = [value * 1e6 for value in config.at_millions]
     curves = [read_curve(run) for run in config.runs]
+    evaluations = evaluation_table(labels, [read_evaluation(run) for run in config.runs])
     output_dir = run_files.prepare_output_dir(config.output_dir)
     window = config.window_millions * 1e6
     rows = curve_rows(labels, curves, at_steps, window)
@@ -140,6 +180,10 @@ def main(argv: Sequence[str]) -> None:
     run_files.write_csv(os.path.join(output_dir, "curves.csv"), rows)
     plot_curves(os.path.join(output_dir, "curves.png"), labels, curves, window)
     print(table)
+    if evaluations is not None:
+        atomic_write(os.path.join(output_dir, "evaluations.md"),
+                     lambda handle: handle.write(evaluations + "\n"))
+        print("\n" + evaluations)
 
 
 if __name__ == "__main__":

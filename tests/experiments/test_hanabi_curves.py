@@ -20,6 +20,7 @@ REFUSALS = [
     (["--runs={a}", "--at_millions=five"], "--at_millions must be numbers"),
     (["--runs={a}", "--at_millions=0"], "--at_millions must be positive"),
     (["--runs={a}", "--window_millions=-1"], "--window_millions must be positive"),
+    (["--runs={broken}"], "results.json is not a run's results"),
 ]
 
 
@@ -41,7 +42,15 @@ def results(tmp_path_factory):
     # game, so a window of 0.5M there has no score.
     first = _write_run(tmp / "a", [1e6, 2e6, 3e6, 4e6], [1.0, 3.0, 5.0, 9.0], [5, 30, 10, 0])
     second = _write_run(tmp / "b", [1e6, 2e6], [2.0, 4.0], [5, 5])
-    cases = [[*(arg.format(a=first, missing=tmp / "nothing") for arg in args),
+    # B has finished: its results.json holds the final evaluation (an IPPO agent: no BB).
+    with open(tmp / "b" / "results.json", "w") as handle:
+        json.dump({"env_steps": 2_000_000, "open_spiel_evaluation": {
+            "mean_score": 4.25, "score_stderr": 0.125, "perfect_fraction": 0.015,
+            "num_games": 1000, "cross_entropy_v0": 2.5, "cross_entropy_v1": 2.25,
+            "policy": "greedy"}}, handle)
+    broken = _write_run(tmp / "broken", [1e6], [1.0], [1])
+    (tmp / "broken" / "results.json").write_text("{")
+    cases = [[*(arg.format(a=first, missing=tmp / "nothing", broken=broken) for arg in args),
               f"--output_dir={tmp / f'refused{index}'}"]
              for index, (args, _) in enumerate(REFUSALS)]
     cases += [[f"--runs={first},{second}", "--labels=A,B", "--at_millions=1,3",
@@ -68,6 +77,12 @@ def test_table_weights_chunks_by_their_games_and_writes_csv_and_plot(results):
     assert (tmp / "out" / "curves.png").read_bytes()[:4] == b"\x89PNG"
     # Label by default: the folder's name; no game finished in the window: no score.
     assert (tmp / "late" / "curves.md").read_text().splitlines()[2] == "| a | 4.0M | - |"
+    # Only the finished run has an evaluation row; a run without any gets no evaluations.md.
+    evaluations = (tmp / "out" / "evaluations.md").read_text().splitlines()
+    assert evaluations[2:] == ["| B | 2.0M | 4.25 +- 0.12 | 1.5% | 2.500 / 2.250 / - | greedy | "
+                               "1,000 |"]
+    assert evaluations[0] in outcomes[-2]["stdout"] and not (tmp / "late" / "evaluations.md"
+                                                             ).exists()
 
 
 @pytest.mark.parametrize("index", range(len(REFUSALS)))
