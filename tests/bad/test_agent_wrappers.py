@@ -51,8 +51,9 @@ def test_rotation_refuses_a_wrong_size():
 
 
 @functools.cache
-def _agent(method: str) -> agents.Agent:
-    config = AgentConfig(make_config("very_small"), method=method, hidden_sizes=(8,))
+def _agent(method: str, players: int = 2) -> agents.Agent:
+    config = AgentConfig(make_config({"preset": "very_small", "players": players}),
+                         method=method, hidden_sizes=(8,))
     return agents.make_agent(config, hanabi_network.init_params(config, jax.random.PRNGKey(1)))
 
 
@@ -68,16 +69,18 @@ def _play_hle(seats, env):
     return evidences
 
 
-@pytest.mark.parametrize("method", ["bad", "ippo"])
-def test_hle_agent_plays_the_open_spiel_policys_moves_on_the_same_deal(method, replay_hle_game):
-    agent = _agent(method)
-    env = rl_env.make("Hanabi-Very-Small", num_players=2)
+@pytest.mark.parametrize("method, players", [("bad", 2), ("ippo", 2), ("bad", 3)])
+def test_hle_agent_plays_the_open_spiel_policys_moves_on_the_same_deal(method, players,
+                                                                       replay_hle_game):
+    agent = _agent(method, players)
+    env = rl_env.make("Hanabi-Very-Small", num_players=players)
     seed = 4
-    seats = [agents.HleAgent(agent, greedy=True, seed=seed) for _ in range(2)]
+    seats = [agents.HleAgent(agent, greedy=True, seed=seed) for _ in range(players)]
     for game_index in range(2):
         evidences = _play_hle(seats, env)
-        for both in evidences:  # the seats agree on the public belief
-            np.testing.assert_array_equal(both[0], both[1])
+        for every in evidences:  # the seats agree on the public belief
+            for other in every[1:]:
+                np.testing.assert_array_equal(every[0], other)
         # The same deal through OpenSpiel: the greedy policy plays every move HLE saw.
         config = agent.config.game
         game = pyspiel.load_game("hanabi", config.open_spiel_params())
