@@ -51,7 +51,7 @@ from bad.matrix_game_enumeration import (
     public_features,
     with_cards,
 )
-from games import tiny_hanabi
+from games import sampling, tiny_hanabi
 
 METHODS = ("bad_cf", "bad", "pg")
 BASELINES = ("own", "central")
@@ -242,7 +242,7 @@ def sample_batch(key: jax.Array, tables: Tables, game: Game, config: Config) -> 
     enum = enumeration(game, config)
     players, cards_n, actions_n = game.num_players, game.num_chance, game.num_actions
     uniform = batch_uniforms(key, game, config)
-    cards = tiny_hanabi.sample_with_uniform(uniform[:, :players], game.chance_probs)
+    cards = sampling.sample_with_uniform(uniform[:, :players], game.chance_probs)
     uniform = uniform[:, players:]
     history = jnp.zeros(config.batch_size, jnp.int32)
     actions, policy_rows, logprob_terms = [], [], []
@@ -262,7 +262,7 @@ def sample_batch(key: jax.Array, tables: Tables, game: Game, config: Config) -> 
             else:
                 logprob_terms.append(row * actions_n + action)
         else:
-            action = tiny_hanabi.sample_with_uniform(uniform[:, -1], probs[row])
+            action = sampling.sample_with_uniform(uniform[:, -1], probs[row])
             logprob_terms.append(row * actions_n + action)
         actions.append(action)
         policy_rows.append(row)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from games.tiny_hanabi import sample_with_uniform
+from games.sampling import sample_with_uniform
 
 
 def sample_partial_policy(key: jax.Array, logits: jax.Array) -> jax.Array:

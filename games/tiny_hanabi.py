@@ -27,6 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 import pyspiel
 
+from games import sampling
+
 GAME_NAME = "tiny_hanabi"
 INT_PARAMS = ("num_players", "num_chance", "num_actions")
 
@@ -208,14 +210,7 @@ def deal(key: jax.Array, chance_probs: jax.Array, num_players: int,
 
 def act(key: jax.Array, probs: jax.Array) -> jax.Array:
     """Samples one action per row of `probs` (float[..., num_actions]) by inverse CDF."""
-    uniform = jax.random.uniform(key, probs.shape[:-1], probs.dtype)
-    return sample_with_uniform(uniform, probs)
-
-
-def sample_with_uniform(uniform: jax.Array, probs: jax.Array) -> jax.Array:
-    """Inverse-CDF sample from `probs` (float[..., n]) given `uniform` (float[...] in [0, 1))."""
-    cdf = jnp.cumsum(probs, axis=-1)[..., :-1]
-    return jnp.sum(uniform[..., None] >= cdf, axis=-1, dtype=jnp.int32)
+    return sampling.draw(key, probs)
 
 
 def reward(payoffs: jax.Array, cards: jax.Array, actions: jax.Array) -> jax.Array:

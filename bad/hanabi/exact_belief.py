@@ -36,6 +36,7 @@ from bad.hanabi import agent_types as hanabi_types
 from bad.hanabi import likelihood as hanabi_likelihood
 from bad.hanabi import network as hanabi_network
 from bad.hanabi.agent_types import AgentConfig
+from games import sampling
 from games.hanabi.config import HanabiConfig
 
 PLAYERS = hanabi_types.EXACT_BELIEF_PLAYERS
@@ -148,6 +149,6 @@ def sample_joint_hand(key: jax.Array, joint: jax.Array, valid: jax.Array) -> jax
     """int32 [1, 1, hand_size]: one partner hand drawn from its joint posterior [values,
     values], -1 for empty slots."""
     num_values = joint.shape[0]
-    index = hanabi_likelihood.draw_categories(key, joint.reshape(-1), ())
+    index = sampling.draw(key, joint.reshape(-1), ())
     hand = jnp.stack([index // num_values, index % num_values])
     return jnp.where(valid, hand, -1).astype(jnp.int32)[None, None]

@@ -25,6 +25,7 @@ import jax.numpy as jnp
 
 from bad.hanabi import network as hanabi_network
 from bad.hanabi.agent_types import AgentConfig
+from games import sampling
 from games.hanabi import jax_game as hanabi_jax
 from games.hanabi import rules as hanabi_rules
 from games.hanabi.config import HanabiConfig
@@ -134,27 +135,9 @@ def track_likelihood(config: AgentConfig, log_likelihood: jax.Array, actor: jax.
     return jnp.where(is_actor & (move.is_play | move.is_discard), shifted, log_likelihood)
 
 
-def draw_categories(key: jax.Array, probabilities: jax.Array, shape: tuple[int, ...]
-                    ) -> jax.Array:
-    """int32 [*shape]: categories drawn from `probabilities` [..., n] (unnormalized, >= 0; the
-    leading axes broadcast against `shape`) by the inverse CDF.
-
-    One uniform per draw, where `jax.random.categorical` draws n Gumbels: the random bits are
-    most of the cost of the public samples (threefry runs as a loop on the CPU). A category of
-    probability 0 is never drawn; a row of all zeros gives its last category.
-    """
-    cdf = jnp.cumsum(probabilities, axis=-1)
-    threshold = jax.random.uniform(key, shape)[..., None] * cdf[..., -1:]
-    drawn = (cdf <= threshold).sum(-1)
-    # Rounding can put the threshold at the total: keep to the last category with probability.
-    size = probabilities.shape[-1]
-    last = size - 1 - jnp.argmax((probabilities > 0)[..., ::-1], axis=-1)
-    return jnp.minimum(drawn, last).astype(jnp.int32)
-
-
 def sample_hands(key: jax.Array, belief: jax.Array, valid: jax.Array,
                  num_samples: int = 1) -> jax.Array:
     """int32 [num_samples, rows, hand_size]: each slot's value drawn from its belief [rows,
     hand_size, values], -1 for empty slots."""
-    values = draw_categories(key, belief, (num_samples, *valid.shape))
+    values = sampling.draw(key, belief, (num_samples, *valid.shape))
     return jnp.where(valid, values, -1)

@@ -219,24 +219,13 @@ def test_act_batch_in_chunks_equals_act_game_by_game(agent, monkeypatch):
 
 
 def test_public_samples_follow_the_belief():
-    """The inverse-CDF draw of the public samples against the belief's own frequencies (250,000
-    draws per row: within 5 standard errors), never a value of probability 0, and an all-zero
-    row's last value."""
+    """Public hand samples: each slot drawn from its belief by `games.sampling` (tested there),
+    -1 for empty slots, never a value of probability 0."""
     belief = np.array([[0.5, 0.0, 0.25, 0.25, 0.0],
                        [0.0, 0.0, 0.0, 0.0, 1.0],
-                       [0.1, 0.2, 0.3, 0.4, 0.0],
-                       [0.0, 0.0, 0.0, 0.0, 0.0]], np.float32) * 3.0  # unnormalized
-    draws = np.asarray(hanabi_likelihood.draw_categories(jax.random.PRNGKey(0),
-                                                         jnp.asarray(belief), (250_000, 4)))
-    assert draws.dtype == np.int32 and draws.shape == (250_000, 4)
-    frequencies = (draws[..., None] == np.arange(5)).mean(0)
-    probabilities = belief[:3] / belief[:3].sum(-1, keepdims=True)
-    tolerance = 5 * np.sqrt(probabilities * (1 - probabilities) / 250_000) + 1e-9
-    np.testing.assert_array_less(np.abs(frequencies[:3] - probabilities), tolerance)
-    assert not (frequencies[:3][probabilities == 0]).any()
-    assert (draws[:, 3] == 4).all()
+                       [0.1, 0.2, 0.3, 0.4, 0.0]], np.float32) * 3.0  # unnormalized
     hands = np.asarray(hanabi_likelihood.sample_hands(
-        jax.random.PRNGKey(1), jnp.asarray(belief[:3]).reshape(1, 3, 5),
+        jax.random.PRNGKey(1), jnp.asarray(belief).reshape(1, 3, 5),
         jnp.array([[True, False, True]]), num_samples=2))
     assert hands.shape == (2, 1, 3) and (hands[:, 0, 1] == -1).all()
     assert (hands[:, 0, 0] != 1).all() and (hands[:, 0, 2] != 4).all()
