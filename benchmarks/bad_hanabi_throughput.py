@@ -194,14 +194,16 @@ def print_profile(method: str, config: hanabi_learner.TrainConfig) -> None:
         print(xla_profile.format_ops(f"\n{name}: {where}", ops, shapes))
 
 
-def _half_costs(config: hanabi_learner.TrainConfig) -> list[tuple[str, int, Any]]:
+def _half_costs(config: hanabi_learner.TrainConfig) -> list[tuple[str, float, Any]]:
     """(name, runs per update, compiled) of one move of every game and of one minibatch step.
 
     Each is compiled with loops that run once, since XLA's cost analysis counts a loop body
-    once: the rollout at `rollout_length=1`, and the learner on one minibatch's worth of games
-    with one epoch of one minibatch (its advantage estimate and bootstrap value are an update's,
-    on fewer games: a small overcount)."""
-    one_move = dataclasses.replace(config, rollout_length=1, num_minibatches=1)
+    once: the rollout at `rollout_length=1` on the games of one chunk of the belief update
+    (`hanabi_agent.chunk_size`; more games would update in a `lax.map`), and the learner on one
+    minibatch's worth of games with one epoch of one minibatch (its advantage estimate and
+    bootstrap value are an update's, on fewer games: a small overcount)."""
+    chunk = hanabi_agent.chunk_size(config.agent, config.num_envs)
+    one_move = dataclasses.replace(config, rollout_length=1, num_minibatches=1, num_envs=chunk)
     state = hanabi_learner.init_train_state(one_move, jax.random.PRNGKey(_SEED.value))
     rollout = hanabi_agent.jit(functools.partial(hanabi_learner.rollout, one_move)).lower(
         state).compile()
@@ -212,7 +214,8 @@ def _half_costs(config: hanabi_learner.TrainConfig) -> list[tuple[str, int, Any]
                                         state)
     learn = hanabi_agent.jit(functools.partial(hanabi_learner.learn, one_step)).lower(
         after, transitions).compile()
-    return [("one move of every game", config.rollout_length, rollout),
+    return [(f"one move of {chunk} games", config.rollout_length * config.num_envs / chunk,
+             rollout),
             ("one PPO minibatch step", config.num_epochs * config.num_minibatches, learn)]
 
 
@@ -228,7 +231,7 @@ def print_costs(method: str, config: hanabi_learner.TrainConfig) -> None:
     for name, runs, compiled in _half_costs(config):
         flops, bytes_accessed = hlo.xla_flops_and_bytes(compiled)
         total += flops * runs
-        print(f"{name} (x{runs} per update): {flops * runs / steps / 1e6:.2f} MFLOP and "
+        print(f"{name} (x{runs:g} per update): {flops * runs / steps / 1e6:.2f} MFLOP and "
               f"{bytes_accessed * runs / steps / 1e3:.1f} kB accessed per step")
         for product in hlo.matrix_products(compiled)[:8]:
             print(f"  {product.flops * runs / steps / 1e6:8.3f} MFLOP/step  {product.shapes}")

@@ -288,13 +288,22 @@ def observe_batch(config: AgentConfig, params: Params, context: PublicContext,
         return observe(config, params, *args)
 
     per_game = (context, observation, action)
-    chunk, games = games_per_chunk(config), action.shape[0]
-    if chunk is None or chunk >= games:
+    games = action.shape[0]
+    chunk = chunk_size(config, games)
+    if chunk >= games:
         return jax.vmap(observe_games)(per_game)
-    # As many chunks as that size needs, all of one size where it divides the games (4 of 64
-    # rather than 3 of 65 and a remainder of 61, which compiles a second copy of the update).
-    chunks = -(-games // chunk)
-    return jax.lax.map(observe_games, per_game, batch_size=-(-games // chunks))
+    return jax.lax.map(observe_games, per_game, batch_size=chunk)
+
+
+def chunk_size(config: AgentConfig, games: int) -> int:
+    """The games `observe_batch` updates at once in a batch of `games`: at most
+    `games_per_chunk(config)`, as many chunks as that needs, all of one size where it divides
+    the games (4 of 64 rather than 3 of 65 and a remainder of 61, which compiles a second copy
+    of the update)."""
+    most = games_per_chunk(config)
+    if most is None or most >= games:
+        return games
+    return -(-games // -(-games // most))
 
 
 def act_batch(config: AgentConfig, params: Params, observation: Observation,

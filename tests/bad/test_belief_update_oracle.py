@@ -183,6 +183,16 @@ def test_exact_joint_likelihood_equals_the_oracle(seed):
     np.testing.assert_allclose(fast, oracle, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("most, games, expected", [
+    (16, 256, 16), (16, 65, 13), (32, 4, 4), (None, 256, 256), (1, 3, 1)])
+def test_chunks_are_of_one_size_within_the_limit(most, games, expected, monkeypatch):
+    """`chunk_size`: at most `games_per_chunk` games, as few chunks as that allows, of one size
+    where it can (65 games in 5 chunks of 13, not 4 of 16 and one of 1)."""
+    monkeypatch.setattr(hanabi_agent, "games_per_chunk", lambda config: most)
+    agent = AgentConfig(make_config("small"), hidden_sizes=(16,))
+    assert hanabi_agent.chunk_size(agent, games) == expected
+
+
 @pytest.mark.parametrize("agent", [
     AgentConfig(make_config({"preset": "full", "players": 3}), hidden_sizes=(16,)),
     AgentConfig(make_config("small"), hidden_sizes=(16,), exact_belief=True),

@@ -58,7 +58,7 @@ def test_parts_time_the_update_halves_and_the_pieces_of_a_move(run_benchmark, re
 def test_cost_prints_flops_per_step_of_both_halves_and_the_floor(run_benchmark, read_reports):
     result = run_benchmark(MODULE, *TINY, "--methods=bad", "--cost")
     assert result.returncode == 0, result.stderr
-    assert "one move of every game (x2 per update)" in result.stdout
+    assert "one move of 4 games (x2 per update)" in result.stdout
     assert "one PPO minibatch step (x8 per update)" in result.stdout
     assert "MFLOP/step  f32[" in result.stdout
     (matmul,) = read_reports(result.stdout)
