@@ -9,9 +9,11 @@ Writes `metrics.csv` (one row per logged chunk of updates), `results.json` (the 
 evaluation and training figures), `score.png`, `belief_cross_entropy.png`, the checkpoint and the
 trained agent, `agent.npz` (`bad.hanabi.agents.load_agent`; playable in OpenSpiel and the HLE).
 A run restarted after a kill continues from its last checkpoint with the same numbers as an
-uninterrupted run. With `--final_learning_rate_fraction` or `--final_entropy_fraction` below 1
-the learning rate and entropy weight fall linearly over the run (or over `--anneal_env_steps`),
-so a resumed run must be given the same `--num_env_steps` (the checkpoint refuses another).
+uninterrupted run on as many cores: XLA's CPU products split their sums by thread, so the same
+seed pinned to one core (`taskset -c 0`) and run on two differ from the first update.
+With `--final_learning_rate_fraction` or `--final_entropy_fraction` below 1 the learning rate
+and entropy weight fall linearly over the run (or over `--anneal_env_steps`), so a resumed run
+must be given the same `--num_env_steps` (the checkpoint refuses another).
 Training runs in chunks of `--updates_per_log` updates of `--num_envs` x `--rollout_length`
 moves; `--num_env_steps`, `--anneal_env_steps` and `--checkpoint_every` are rounded up to whole
 chunks (the first two with a printed note when that changes them). Training runs in
