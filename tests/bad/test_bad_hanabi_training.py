@@ -2,10 +2,12 @@
 OpenSpiel."""
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from bad.hanabi import evaluation as hanabi_evaluation
@@ -70,6 +72,38 @@ def test_jax_and_open_spiel_play_the_same_games(trained, greedy, exact_belief):
     assert in_jax.playable_bins[..., 0].sum() <= hand * in_jax.moves.sum()
     assert in_jax.playable_bins[..., 0].sum() >= hand * in_jax.moves.sum() - 2 * num_games
     assert in_jax.scores.max() > 0  # the comparison is not between all-zero score lists
+
+
+def test_learn_steps_through_one_permutation_of_the_rollout_per_epoch():
+    """`learn` equals its PPO steps taken one by one: per epoch, one permutation of the
+    rollout's steps cut into consecutive minibatches, each one gradient step of `ppo_loss`."""
+    config = CONFIG
+    state = hanabi_learner.init_train_state(config, jax.random.PRNGKey(2))
+    after, transitions = jax.jit(functools.partial(hanabi_learner.rollout, config))(state)
+    learned, _ = jax.jit(functools.partial(hanabi_learner.learn, config))(after, transitions)
+
+    last_value = hanabi_learner.bootstrap_value(config.agent, after.params, after.games,
+                                                after.log_likelihood)
+    advantages, targets = hanabi_learner.gae(config, transitions, last_value)
+    flat = jax.tree.map(lambda x: np.asarray(x).reshape(config.steps_per_update, *x.shape[2:]),
+                        (transitions, advantages, targets))
+    opt = hanabi_learner.optimizer(config)
+    entropy_weight = hanabi_learner.annealed(config, config.entropy_weight,
+                                             config.final_entropy_fraction, after.update)
+    grad_fn = jax.jit(jax.grad(functools.partial(hanabi_learner.ppo_loss, config,
+                                                 entropy_weight), has_aux=True))
+    params, opt_state = after.params, after.opt_state
+    _, epochs_key = jax.random.split(after.key)
+    for key in jax.random.split(epochs_key, config.num_epochs):
+        order = np.asarray(jax.random.permutation(key, config.steps_per_update))
+        for rows in order.reshape(config.num_minibatches, -1):
+            grads, _ = grad_fn(params, *jax.tree.map(lambda x, r=rows: x[r], flat))
+            updates, opt_state = opt.update(grads, opt_state, params)
+            params = optax.apply_updates(params, updates)
+    for a, b in zip(jax.tree.leaves(learned.params), jax.tree.leaves(params)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
+    assert not all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(after.params),
+                                                        jax.tree.leaves(params)))
 
 
 def test_minibatches_must_divide_the_rollout():
