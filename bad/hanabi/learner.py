@@ -299,9 +299,8 @@ def learn(config: TrainConfig, state: TrainState,
 
     def minibatch_step(carry, rows):
         params, opt_state = carry
-        # Each minibatch gathers its own rows, where a permuted copy of the whole rollout per
-        # epoch, sliced again per minibatch, moved every row twice and held a second rollout
-        # in memory (f32[4, 2048, 1126] on 3 players): the peak memory per game fell by a third.
+        # Each minibatch gathers its own rows: a permuted copy of the whole rollout per epoch
+        # would hold a second rollout in memory (f32[4, 2048, 1126] on 3 players).
         grads, losses = grad_fn(params, *jax.tree.map(lambda x: x[rows], flat))
         updates, opt_state = opt.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), losses
