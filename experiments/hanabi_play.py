@@ -28,7 +28,7 @@ class PlayConfig:
 
     Attributes:
       agents: The agents of the other seats, in seat order (or one for all): pretrained names
-        (very_small, small, full, full_3p, full_4p) or agent files.
+        (very_small, small, full, full_3p, full_4p, full_5p) or agent files.
       seat: Your seat (0 moves first).
       seed: Seed of the deal and of the agents' move keys.
       greedy: Agents play their most likely move instead of sampling.

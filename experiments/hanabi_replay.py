@@ -25,7 +25,7 @@ class ReplayConfig:
 
     Attributes:
       agents: Per seat (or one for all): a pretrained agent name (very_small, small, full,
-        full_3p, full_4p) or an agent file.
+        full_3p, full_4p, full_5p) or an agent file.
       seed: Seed of the deals and of the agents' move keys.
       games: Games to play; the first is the page's, all go to replays.json when more than one.
       greedy: Agents play their most likely move instead of sampling.

@@ -27,7 +27,7 @@ __all__ = ["Agent", "HleAgent",  # noqa: F822
            "save_agent", "game_config_of", "observation_from_open_spiel"]
 
 
-PRETRAINED = ("very_small", "small", "full", "full_3p", "full_4p")
+PRETRAINED = ("very_small", "small", "full", "full_3p", "full_4p", "full_5p")
 PRETRAINED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained")
 
 

@@ -271,7 +271,7 @@ def test_policy_refuses_other_games_and_non_decision_nodes():
 
 def test_load_pretrained_reads_the_named_file_and_refuses_unknown_names(tmp_path, monkeypatch):
     with pytest.raises(ValueError,
-                       match="must be one of very_small, small, full, full_3p, full_4p"):
+                       match="must be one of very_small, small, full, full_3p, full_4p, full_5p"):
         agents.load_pretrained("huge")
     monkeypatch.setattr(agents, "PRETRAINED_DIR", str(tmp_path))
     with pytest.raises(ValueError, match="not installed"):
@@ -285,7 +285,8 @@ def test_load_pretrained_reads_the_named_file_and_refuses_unknown_names(tmp_path
                                                          ("small", 48_000_000, 7.5, 20),
                                                          ("full", 50_000_000, 20.0, 20),
                                                          ("full_3p", 90_000_000, 18.71, 10),
-                                                         ("full_4p", 90_000_000, 18.0, 10)])
+                                                         ("full_4p", 90_000_000, 18.0, 10),
+                                                         ("full_5p", 90_000_000, 15.26, 10)])
 def test_a_shipped_agent_plays_well_through_open_spiel(name, steps, floor, num_games):
     """A pretrained agent (package data) scores near its recorded figure (`full`: 21.44 greedy
     over 1,000 games, so 20 games average above 20 with a wide margin)."""
