@@ -227,23 +227,22 @@ def legal_actions(config: HanabiConfig, cards_held, information_tokens, partner_
 def relative_rows(rows, seat):
     """`rows` [players, ...] in seat order rotated to start at `seat` (an int or int [] array).
 
-    Equal to the gather `rows[(seat + arange(players)) % players]`, but for ints and bools a
-    masked sum over the players, cheaper for a few small rows under vmap; floats take a chain of
-    selects instead, because XLA's sum flushes subnormals (and turns -0.0 into 0.0).
+    Equal to the gather `rows[(seat + arange(players)) % players]`, and floats take that gather.
+    Ints and bools take a masked sum over the players instead, cheaper for a few small rows under
+    vmap. Not for floats: XLA's sum flushes subnormals (and turns -0.0 into 0.0), and a chain of
+    selects, exact too, evaluates a producer fused into it once per player (XLA fused BAD's whole
+    belief iteration into the rotation of its marginals: three copies of it on 3 players).
     """
     xp = _module(rows, seat)
     players = rows.shape[0]
     order = (seat + xp.arange(players)) % players
+    if xp.issubdtype(rows.dtype, xp.floating):
+        return rows[order]
     pick = (order[:, None] == xp.arange(players)).reshape(
         (players, players) + (1,) * (rows.ndim - 1))
     if rows.dtype == bool:
         return xp.any(pick & rows[None], axis=1)
-    if xp.issubdtype(rows.dtype, xp.integer):
-        return xp.sum(xp.where(pick, rows[None], 0), axis=1, dtype=rows.dtype)
-    rotated = xp.broadcast_to(rows[0], rows.shape)
-    for player in range(1, players):
-        rotated = xp.where(pick[:, player], rows[player], rotated)
-    return rotated
+    return xp.sum(xp.where(pick, rows[None], 0), axis=1, dtype=rows.dtype)
 
 
 def remove_slot(rows, slot, fill, axis: int = -1):
