@@ -230,8 +230,8 @@ def relative_rows(rows, seat):
     Equal to the gather `rows[(seat + arange(players)) % players]`, and floats take that gather.
     Ints and bools take a masked sum over the players instead, cheaper for a few small rows under
     vmap. Not for floats: XLA's sum flushes subnormals (and turns -0.0 into 0.0), and a chain of
-    selects, exact too, evaluates a producer fused into it once per player (XLA fused BAD's whole
-    belief iteration into the rotation of its marginals: three copies of it on 3 players).
+    selects, exact too, evaluates a producer fused into it once per player (a caller's whole
+    belief iteration, fused into the rotation of its marginals, ran three times on 3 players).
     """
     xp = _module(rows, seat)
     players = rows.shape[0]
