@@ -63,10 +63,11 @@ def test_readme_is_short():
     assert len(README.read_text().splitlines()) < MAX_README_LINES
 
 
-def test_results_lines_are_short():
-    long_lines = [n for n, line in enumerate(RESULTS.read_text().splitlines(), 1)
+@pytest.mark.parametrize("document", [README, RESULTS], ids=lambda p: p.name)
+def test_lines_are_short(document):
+    long_lines = [n for n, line in enumerate(document.read_text().splitlines(), 1)
                   if len(line) > MAX_LINE_LENGTH]
-    assert not long_lines, f"docs/RESULTS.md lines over {MAX_LINE_LENGTH} characters: {long_lines}"
+    assert not long_lines, f"{document.name} lines over {MAX_LINE_LENGTH} characters: {long_lines}"
 
 
 @pytest.mark.parametrize("document", [README, RESULTS], ids=lambda p: p.name)
