@@ -82,9 +82,11 @@ def test_learn_steps_through_one_permutation_of_the_rollout_per_epoch():
     after, transitions = jax.jit(functools.partial(hanabi_learner.rollout, config))(state)
     learned, _ = jax.jit(functools.partial(hanabi_learner.learn, config))(after, transitions)
 
-    last_value = hanabi_learner.bootstrap_value(config.agent, after.params, after.games,
-                                                after.log_likelihood)
-    advantages, targets = hanabi_learner.gae(config, transitions, last_value)
+    # Each piece jitted on its own (op by op they compile one small program per primitive).
+    last_value = jax.jit(hanabi_learner.bootstrap_value, static_argnums=0)(
+        config.agent, after.params, after.games, after.log_likelihood)
+    advantages, targets = jax.jit(hanabi_learner.gae, static_argnums=0)(config, transitions,
+                                                                        last_value)
     flat = jax.tree.map(lambda x: np.asarray(x).reshape(config.steps_per_update, *x.shape[2:]),
                         (transitions, advantages, targets))
     opt = hanabi_learner.optimizer(config)
@@ -92,14 +94,19 @@ def test_learn_steps_through_one_permutation_of_the_rollout_per_epoch():
                                              config.final_entropy_fraction, after.update)
     grad_fn = jax.jit(jax.grad(functools.partial(hanabi_learner.ppo_loss, config,
                                                  entropy_weight), has_aux=True))
+
+    @jax.jit
+    def optimizer_step(grads, opt_state, params):
+        updates, opt_state = opt.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state
+
     params, opt_state = after.params, after.opt_state
     _, epochs_key = jax.random.split(after.key)
     for key in jax.random.split(epochs_key, config.num_epochs):
         order = np.asarray(jax.random.permutation(key, config.steps_per_update))
         for rows in order.reshape(config.num_minibatches, -1):
             grads, _ = grad_fn(params, *jax.tree.map(lambda x, r=rows: x[r], flat))
-            updates, opt_state = opt.update(grads, opt_state, params)
-            params = optax.apply_updates(params, updates)
+            params, opt_state = optimizer_step(grads, opt_state, params)
     for a, b in zip(jax.tree.leaves(learned.params), jax.tree.leaves(params)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
     assert not all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(after.params),
