@@ -11,17 +11,22 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE_VARIABLE = "JAX_COMPILATION_CACHE_DIR"
+# JAX caches only programs that took a second or more to compile, by default; the tiny programs of
+# the tests mostly take less, and a binary test compiles dozens of them in each process it starts:
+# caching them all took tests/bad/test_bad_hanabi_binary.py from 135-143 s to 97 s.
+CACHE_EVERY_PROGRAM = {"JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
 _created_cache: list[str] = []
 
 
 def pytest_configure(config):
-    """One JAX compilation cache for the whole run: the xdist workers and every binary a test
-    starts inherit it, so a program compiled once (the tiny training runs many tests repeat) is
-    not compiled again; the same program gives the same numbers either way. Set in the process
-    that starts the workers, and removed by it at the end."""
+    """One JAX compilation cache for the whole run, of every program: the xdist workers and every
+    binary a test starts inherit it, so a program compiled once (the tiny training runs many tests
+    repeat) is not compiled again; the same program gives the same numbers either way. Set in the
+    process that starts the workers, and removed by it at the end."""
     if CACHE_VARIABLE not in os.environ:
         _created_cache.append(tempfile.mkdtemp(prefix="jax-cache-"))
         os.environ[CACHE_VARIABLE] = _created_cache[0]
+        os.environ.update(CACHE_EVERY_PROGRAM)
 
 
 def pytest_unconfigure(config):
