@@ -14,7 +14,7 @@ CACHE_VARIABLE = "JAX_COMPILATION_CACHE_DIR"
 # JAX caches only programs that took a second or more to compile, by default; the tiny programs of
 # the tests mostly take less, and a binary test compiles dozens of them in each process it starts:
 # caching them all took tests/bad/test_bad_hanabi_binary.py from 135-143 s to 97 s.
-CACHE_EVERY_PROGRAM = {"JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
+MIN_COMPILE_TIME_VARIABLE = "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"
 _created_cache: list[str] = []
 
 
@@ -26,7 +26,7 @@ def pytest_configure(config):
     if CACHE_VARIABLE not in os.environ:
         _created_cache.append(tempfile.mkdtemp(prefix="jax-cache-"))
         os.environ[CACHE_VARIABLE] = _created_cache[0]
-        os.environ.update(CACHE_EVERY_PROGRAM)
+        os.environ[MIN_COMPILE_TIME_VARIABLE] = "0"
 
 
 def pytest_unconfigure(config):
